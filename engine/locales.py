@@ -1,0 +1,86 @@
+"""Locales as data: one row per locale, found through a registry.
+
+Each row says which espeak-ng voice gives its phonemes, which language the model is asked for,
+the default voice, and honestly what it sounds like today.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import LocaleError
+
+
+@dataclass(frozen=True)
+class Locale:
+    tag: str
+    """BCP-47-like tag, the project's canonical spelling (`en-US`, `en-US-south`)."""
+    display_name: str
+    language: str
+    """Two-letter language, used by the text front end (`en`, `de`, `es`, `fr`, `it`)."""
+    espeak_voice: str
+    """The espeak-ng voice used for grapheme-to-phoneme conversion."""
+    english_style: str | None
+    """For English: "us" or "gb" phoneme conventions of the model; None otherwise."""
+    default_voice: str
+    adapter: str
+    """Name of the locale adapter the planner uses for this locale (peft-style name)."""
+    status: str
+    """What this locale sounds like today, said plainly."""
+
+
+LOCALES: tuple[Locale, ...] = (
+    Locale("en-US", "English (United States)", "en", "en-us", "us", "jm_kumo", "en-US",
+           "US phonemes from espeak-ng; stock voices carry a Japanese accent"),
+    Locale("en-GB", "English (United Kingdom)", "en", "en", "gb", "jm_kumo", "en-GB",
+           "British phonemes from espeak-ng; stock voices carry a Japanese accent"),
+    Locale("en-AU", "English (Australia)", "en", "en", "gb", "jm_kumo", "en-AU",
+           "no Australian source exists offline: British phonemes until an adapter is trained"),
+    Locale("en-US-south", "English (Southern US)", "en", "en-us", "us", "jm_kumo", "en-US-south",
+           "no Southern US source exists offline: General American phonemes until an adapter is trained"),
+    Locale("de-DE", "Deutsch (Deutschland)", "de", "de", None, "jm_kumo", "de-DE",
+           "German phonemes from espeak-ng; the model was never trained on German"),
+    Locale("es-ES", "Español (España)", "es", "es", None, "jm_kumo", "es-ES",
+           "Castilian phonemes from espeak-ng; Japanese accent until an adapter is trained"),
+    Locale("es-US", "Español (Estados Unidos)", "es", "es-419", None, "jm_kumo", "es-US",
+           "Latin American phonemes (espeak-ng es-419, seseo); Japanese accent until an adapter is trained"),
+    Locale("fr-FR", "Français (France)", "fr", "fr", None, "jm_kumo", "fr-FR",
+           "French phonemes from espeak-ng; Japanese accent until an adapter is trained"),
+    Locale("it-IT", "Italiano (Italia)", "it", "it", None, "jm_kumo", "it-IT",
+           "Italian phonemes from espeak-ng; Japanese accent until an adapter is trained"),
+)
+
+_BY_KEY = {loc.tag.lower(): loc for loc in LOCALES}
+# A bare language, or a common regional spelling, goes to a default locale.
+_ALIASES = {
+    "en": "en-US", "en-uk": "en-GB", "en-us-x-south": "en-US-south", "en-us-south": "en-US-south",
+    "de": "de-DE", "de-at": "de-DE", "de-ch": "de-DE",
+    "es": "es-ES", "es-419": "es-US", "es-mx": "es-US",
+    "fr": "fr-FR", "fr-be": "fr-FR", "fr-ch": "fr-FR", "fr-ca": "fr-FR",
+    "it": "it-IT",
+}
+DEFAULT_LOCALE = "en-US"
+
+
+def canonical_tag(tag: str) -> str:
+    """Normalise a tag: `en_us`, `EN-us` -> `en-US`; `en` -> `en-US`. Unknown tags raise LocaleError."""
+    return get_locale(tag).tag
+
+
+def get_locale(tag: str | None) -> Locale:
+    """The locale for a tag (None gives the default). Unknown tags raise LocaleError listing the supported ones."""
+    if tag is None:
+        return _BY_KEY[DEFAULT_LOCALE.lower()]
+    if not isinstance(tag, str):
+        raise LocaleError(f"locale must be a string, got {tag!r}")
+    key = tag.strip().replace("_", "-").lower()
+    if key in _BY_KEY:
+        return _BY_KEY[key]
+    if key in _ALIASES:
+        return _BY_KEY[_ALIASES[key].lower()]
+    # A region we do not know, of a language we do (`en-IN`): fall back to the language's default.
+    language = key.split("-", 1)[0]
+    if language in _ALIASES and "-" in key:
+        return _BY_KEY[_ALIASES[language].lower()]
+    supported = ", ".join(loc.tag for loc in LOCALES)
+    raise LocaleError(f"unknown locale {tag!r}; supported: {supported}")
