@@ -1,0 +1,153 @@
+"""Grapheme-to-phoneme: espeak-ng (through espeakng-loader's library, so Windows works too),
+mapped to Kokoro's phoneme symbols.
+
+Words are phonemized in their clause, so that function words keep their reduced forms ("a" is
+"ɐ", not the letter name), then split back per word. When the clause's output cannot be split
+one-to-one onto the input words (espeak-ng joined or split words), each word is phonemized alone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import threading
+from dataclasses import dataclass
+
+from .errors import G2PError
+from .locales import Locale
+
+# espeak-ng constants (speak_lib.h)
+_AUDIO_OUTPUT_SYNCHRONOUS = 0x02
+_CHARS_UTF8 = 1
+_PHONEMES_IPA = 0x02
+_PHONEMES_TIE = 0x80
+_TIE = "^"
+
+# espeak-ng IPA -> Kokoro symbols: multi-character phonemes become Kokoro's single symbols.
+# (The same conventions as the misaki package's espeak front end, written out here as data.)
+_COMMON = {
+    "a^ɪ": "I", "a^ʊ": "W", "d^z": "ʣ", "d^ʒ": "ʤ", "e^ɪ": "A", "o^ʊ": "O", "ə^ʊ": "Q",
+    "s^s": "S", "t^s": "ʦ", "t^ʃ": "ʧ", "ɔ^ɪ": "Y",
+}
+_ENGLISH = {
+    "a^ɪ": "I", "a^ʊ": "W", "d^ʒ": "ʤ", "e^ɪ": "A", "e": "A", "t^ʃ": "ʧ", "ɔ^ɪ": "Y",
+    "ə^l": "ᵊl", "ʲo": "jo", "ʲə": "jə", "ʲ": "", "ɚ": "əɹ", "r": "ɹ", "x": "k", "ç": "k",
+    "ɐ": "ə", "ɬ": "l", "\u0303": "",
+}
+_ENGLISH_AFTER = {
+    "us": (("o^ʊ", "O"), ("ɜːɹ", "ɜɹ"), ("ɜː", "ɜɹ"), ("ɪə", "iə"), ("ː", "")),
+    "gb": (("e^ə", "ɛː"), ("iə", "ɪə"), ("ə^ʊ", "Q")),
+}
+
+
+def _ordered(table: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(table.items(), key=lambda kv: -len(kv[0])))
+
+
+_COMMON_ORDERED = _ordered(_COMMON)
+_ENGLISH_ORDERED = _ordered(_ENGLISH)
+
+
+def to_kokoro(ipa: str, locale: Locale, vocab: dict[str, int]) -> str:
+    """espeak-ng IPA (with `^` ties) -> a string of Kokoro symbols only."""
+    ps = ipa.strip()
+    if locale.english_style:
+        for old, new in _ENGLISH_ORDERED:
+            ps = ps.replace(old, new)
+        ps = re.sub(r"(\S)\u0329", r"ᵊ\1", ps).replace("\u0329", "")
+        for old, new in _ENGLISH_AFTER[locale.english_style]:
+            ps = ps.replace(old, new)
+        ps = ps.replace("ɾ", "T").replace("ʔ", "t")
+    else:
+        for old, new in _COMMON_ORDERED:
+            ps = ps.replace(old, new)
+        ps = ps.replace("-", "")
+    ps = ps.replace(_TIE, "")
+    return "".join(c for c in ps if c in vocab)
+
+
+class Espeak:
+    """A thin, locked wrapper over libespeak-ng's text-to-phonemes (the library is not thread-safe)."""
+
+    def __init__(self):
+        try:
+            import espeakng_loader
+        except ImportError as exc:
+            raise G2PError("espeakng-loader is not installed (pip install espeakng-loader)") from exc
+        try:
+            lib = ctypes.CDLL(espeakng_loader.get_library_path())
+            data = espeakng_loader.get_data_path()
+        except (OSError, RuntimeError) as exc:
+            raise G2PError(f"espeak-ng library cannot be loaded: {exc}") from exc
+        lib.espeak_Initialize.restype = ctypes.c_int
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetVoiceByName.restype = ctypes.c_int
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
+        if lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data.encode(), 0) <= 0:
+            raise G2PError(f"espeak-ng failed to initialise with data at {data}")
+        self._lib = lib
+        self._lock = threading.Lock()
+        self._voice: str | None = None
+
+    def _set_voice(self, voice: str) -> None:
+        if voice != self._voice:
+            if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+                raise G2PError(f"espeak-ng has no voice {voice!r}")
+            self._voice = voice
+
+    def phonemize(self, text: str, voice: str) -> list[str]:
+        """IPA for `text`, one string per espeak-ng word (ties marked with `^`)."""
+        mode = _PHONEMES_IPA | _PHONEMES_TIE | (ord(_TIE) << 8)
+        words: list[str] = []
+        with self._lock:
+            self._set_voice(voice)
+            buf = ctypes.c_char_p(text.encode("utf-8"))
+            ptr = ctypes.pointer(buf)
+            while buf.value:
+                out = self._lib.espeak_TextToPhonemes(ptr, _CHARS_UTF8, mode)
+                if out:
+                    words.extend(out.decode("utf-8", errors="replace").split())
+        return words
+
+
+_ESPEAK: Espeak | None = None
+_ESPEAK_LOCK = threading.Lock()
+
+
+def espeak() -> Espeak:
+    global _ESPEAK
+    with _ESPEAK_LOCK:
+        if _ESPEAK is None:
+            _ESPEAK = Espeak()
+        return _ESPEAK
+
+
+# Characters that would make espeak-ng start a new clause or read punctuation aloud.
+_CLAUSE_BREAKERS = re.compile(r"[.,;:!?…()\[\]{}\"“”«»—–]")
+
+
+@dataclass(frozen=True)
+class G2P:
+    """Phonemes per word for one locale, in Kokoro's symbols."""
+
+    locale: Locale
+    vocab: dict
+
+    def words(self, spoken_words: list[str]) -> list[str]:
+        """Kokoro phonemes for each spoken word (a word may be several espeak words). Empty: nothing."""
+        engine = espeak()
+        voice = self.locale.espeak_voice
+        cleaned = [_CLAUSE_BREAKERS.sub(" ", w).strip() for w in spoken_words]
+        alone = [engine.phonemize(w, voice) if w else [] for w in cleaned]
+        in_clause = engine.phonemize(" ".join(w for w in cleaned if w), voice)
+        if sum(len(a) for a in alone) == len(in_clause):
+            # Same word count: take the in-context phonemes, split by each word's count.
+            per_word, i = [], 0
+            for a in alone:
+                per_word.append(in_clause[i : i + len(a)])
+                i += len(a)
+        else:
+            per_word = alone
+        return [to_kokoro(" ".join(p), self.locale, self.vocab) for p in per_word]
