@@ -1,0 +1,69 @@
+"""The system voice: the last resort for a segment the neural model could not speak correctly.
+
+pyttsx3 drives eSpeak NG on Linux and SAPI5 on Windows. The audio is rendered to a WAV file and
+resampled to the engine's rate, so it joins the utterance like any other segment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .audio import read_wav, resample
+from .errors import RenderError
+from .locales import Locale
+
+
+class SystemVoice:
+    """Lazily initialised pyttsx3 engine; calls are serialised (pyttsx3 is not thread-safe)."""
+
+    def __init__(self):
+        self._engine = None
+        self._lock = threading.Lock()
+
+    def _init(self):
+        if self._engine is None:
+            try:
+                import pyttsx3
+
+                self._engine = pyttsx3.init()
+            except Exception as exc:  # pyttsx3 raises bare errors when no driver/library exists
+                raise RenderError(f"the system voice (pyttsx3) is unavailable: {exc}") from exc
+        return self._engine
+
+    def _pick_voice(self, engine, locale: Locale) -> None:
+        wanted = (locale.espeak_voice.lower(), locale.tag.lower(), locale.language)
+        for voice in engine.getProperty("voices"):
+            langs = [str(lang).lower() for lang in (voice.languages or [])]
+            ident = str(voice.id).lower()
+            if any(ident.endswith("/" + w) or w in langs for w in wanted):
+                engine.setProperty("voice", voice.id)
+                return
+
+    def speak_to_array(self, text: str, locale: Locale, rate: float, sample_rate: int) -> np.ndarray:
+        """Render `text` with the system voice: float32 mono at `sample_rate`."""
+        with self._lock:
+            engine = self._init()
+            self._pick_voice(engine, locale)
+            engine.setProperty("rate", int(175 * rate))
+            fd, tmp = tempfile.mkstemp(suffix=".wav", prefix="echoic-fallback-")
+            os.close(fd)
+            try:
+                # pyttsx3 prints "Audio saved to ..." on stdout, which belongs to our callers.
+                with contextlib.redirect_stdout(io.StringIO()):
+                    engine.save_to_file(text, tmp)
+                    engine.runAndWait()
+                audio, rate_in = read_wav(Path(tmp))
+            except Exception as exc:
+                raise RenderError(f"the system voice failed to speak {text[:40]!r}: {exc}") from exc
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        if len(audio) == 0:
+            raise RenderError(f"the system voice produced no audio for {text[:40]!r}")
+        return resample(audio, round(len(audio) * sample_rate / rate_in))
