@@ -1,0 +1,453 @@
+"""The engine: text -> plan -> audio, segment by segment, with guardrails.
+
+    request -> text front end (runs of words, marks, breaks)
+            -> segments (sentences; clauses when long; a short first segment for fast first audio)
+            -> G2P (phonemes per word)  -> model (durations + audio)  -> guardrails
+            -> audio chunks and index marks at exact sample offsets, and the finished Plan
+
+A segment that fails its checks is split, then rendered slower, then spoken by the system voice;
+every step is recorded in the plan's guardrail report. Nothing is truncated or dropped silently.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from . import SAMPLE_RATE
+from .api import PITCH_RANGE, RATE_RANGE, AudioChunk, Event, Finished, MarkReached, SpeechRequest
+from .audio import resample, to_pcm16
+from .errors import RenderError, TextError
+from .fallback import SystemVoice
+from .g2p import G2P
+from .guardrails import Failure, GuardrailConfig, GuardrailCounters, check_audio, check_plan
+from .locales import LOCALES, Locale, get_locale
+from .model_store import FRAME_SAMPLES, MAX_TOKEN_IDS, ModelStoreConfig, ensure_model, load_vocab
+from .plan import GuardrailEvent, Plan, PlannedBreak, PlannedMark, PlannedWord, Segment
+from .runtime import KokoroRuntime, RuntimeConfig
+from .text import read_ssml, read_text, spell
+from .text.items import Break, FrontEndReport, Mark, Run, Word
+from .voices import Voice, VoiceInfo, VoiceLibrary
+
+FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    model: ModelStoreConfig = field(default_factory=ModelStoreConfig)
+    """Where the model is assembled and cached."""
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    """onnxruntime threads and provider choice."""
+    guardrails: GuardrailConfig = field(default_factory=GuardrailConfig)
+    """Thresholds of the plan and audio checks."""
+    max_segment_tokens: int = 300
+    """A segment (one model call) holds at most this many phoneme ids (the model's hard limit is 510)."""
+    first_segment_words: int = 8
+    """The first segment of an utterance is cut at its first clause end, or after this many words."""
+    lead_frames: int = 1
+    """Frames of the model's leading silence kept before a segment's first word (25 ms each)."""
+    chunk_seconds: float = 0.25
+    """Audio is handed out in chunks of at most this length; cancel is checked between chunks."""
+    fallback: bool = True
+    """Let the system voice speak a segment that fails every regeneration."""
+    max_text_chars: int = 1_000_000
+    """Longer input is refused with TextError (the daemon has its own, smaller cap)."""
+
+    def __post_init__(self):
+        if not isinstance(self.max_segment_tokens, int) or not 16 <= self.max_segment_tokens <= MAX_TOKEN_IDS:
+            raise ValueError(f"max_segment_tokens must be an integer in 16..{MAX_TOKEN_IDS}, got {self.max_segment_tokens!r}")
+        if not isinstance(self.first_segment_words, int) or self.first_segment_words < 1:
+            raise ValueError(f"first_segment_words must be a positive integer, got {self.first_segment_words!r}")
+        if not isinstance(self.lead_frames, int) or self.lead_frames < 0:
+            raise ValueError(f"lead_frames must be a non-negative integer, got {self.lead_frames!r}")
+        if not 0.01 <= self.chunk_seconds <= 5:
+            raise ValueError(f"chunk_seconds must be in 0.01..5, got {self.chunk_seconds!r}")
+
+
+@dataclass
+class _Spec:
+    """A segment to be: words with one locale, voice and prosody; marks placed before word indexes."""
+
+    locale: Locale
+    voice: Voice
+    rate: float
+    pitch: float
+    volume: float
+    words: list[Word] = field(default_factory=list)
+    marks: list[tuple[int, str]] = field(default_factory=list)
+    """(i, name): the mark is reached just before words[i] (i == len(words): after the last word)."""
+    phonemes: list[str] = field(default_factory=list)
+    fallback_only: bool = False
+
+    def split(self, at: int) -> tuple["_Spec", "_Spec"]:
+        left = replace(self, words=self.words[:at], phonemes=self.phonemes[:at],
+                       marks=[(i, n) for i, n in self.marks if i < at or (i == at and at == len(self.words))])
+        right = replace(self, words=self.words[at:], phonemes=self.phonemes[at:],
+                        marks=[(i - at, n) for i, n in self.marks if i >= at and not (i == at and at == len(self.words))])
+        return left, right
+
+
+@dataclass
+class _Timing:
+    """Seconds spent synthesising, for one stream (streams may run side by side)."""
+
+    synth_seconds: float = 0.0
+
+
+@dataclass
+class _Rendered:
+    segment: Segment
+    audio: np.ndarray
+    """float32 at the output rate, volume applied."""
+    marks: list[tuple[str, int]]
+    """(name, sample offset within the segment)."""
+
+
+def _clamp(value: float, bounds: tuple[float, float]) -> float:
+    return min(max(value, bounds[0]), bounds[1])
+
+
+def _tokens(spec: _Spec, vocab: dict[str, int]) -> tuple[list[int], list[tuple[int, int]], str]:
+    """Token ids (pads excluded) and each word's phoneme-token span (pad-inclusive indexes)."""
+    chars: list[str] = []
+    spans = []
+    spoken = [i for i, p in enumerate(spec.phonemes) if p]
+    for i, (word, phonemes) in enumerate(zip(spec.words, spec.phonemes)):
+        start = len(chars) + 1
+        chars.extend(phonemes)
+        spans.append((start, len(chars) + 1))
+        if phonemes:
+            chars.extend(c for c in word.punct if c in vocab)
+            if i != spoken[-1]:
+                chars.append(" ")
+    return [vocab[c] for c in chars], spans, "".join(chars)
+
+
+def _best_split(spec: _Spec) -> int:
+    """Where to cut a spec in two: the clause end nearest the middle, else the middle word."""
+    n = len(spec.words)
+    clause_ends = [i + 1 for i, w in enumerate(spec.words[:-1]) if w.ends_clause]
+    if clause_ends:
+        return min(clause_ends, key=lambda i: abs(i - n / 2))
+    return max(1, n // 2)
+
+
+class Engine:
+    """Holds the model, the voices and G2P for every locale; speaks `SpeechRequest`s."""
+
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, config: EngineConfig | None = None, runtime: KokoroRuntime | None = None):
+        self.config = config or EngineConfig()
+        self.vocab = load_vocab()
+        self.voice_library = VoiceLibrary()
+        self.runtime = runtime or KokoroRuntime(ensure_model(self.config.model), self.config.runtime)
+        self.counters = GuardrailCounters()
+        self.system_voice = SystemVoice()
+        self._g2p = {loc.tag: G2P(loc, self.vocab) for loc in LOCALES}
+        self._counter_lock = threading.Lock()
+
+    # --- what the engine offers -------------------------------------------------------------
+    def locales(self) -> list[Locale]:
+        return list(LOCALES)
+
+    def voices(self, locale: str | None = None) -> list[VoiceInfo]:
+        return self.voice_library.list(get_locale(locale).tag if locale else None)
+
+    # --- speaking ---------------------------------------------------------------------------
+    def synthesize(self, request: SpeechRequest) -> tuple[np.ndarray, Plan]:
+        """The whole utterance at once: (int16 samples, plan)."""
+        parts, plan = [], None
+        for event in self.stream(request):
+            if isinstance(event, AudioChunk):
+                parts.append(np.frombuffer(event.pcm, dtype="<i2"))
+            elif isinstance(event, Finished):
+                plan = event.plan
+        audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+        return audio, plan
+
+    def plan(self, request: SpeechRequest) -> Plan:
+        """The plan of an utterance. With the single stock graph, durations come from the same
+        model call that renders; the audio is discarded here."""
+        return self.synthesize(request)[1]
+
+    def stream(self, request: SpeechRequest, cancel: threading.Event | None = None) -> Iterator[Event]:
+        """Validate the request (raising before anything is yielded), then yield events lazily."""
+        if len(request.text) > self.config.max_text_chars:
+            raise TextError(f"text is {len(request.text)} characters; the limit is {self.config.max_text_chars}")
+        locale = get_locale(request.locale)
+        voice = self.voice_library.get(request.voice or locale.default_voice)
+        report = FrontEndReport()
+        if request.spell:
+            runs = spell(request.text, locale.tag, report)
+        elif request.ssml:
+            runs = read_ssml(request.text, locale.tag, report)
+        else:
+            runs = read_text(request.text, locale.tag, report)
+        pieces = self._pieces(runs, locale, voice, request)
+        plan = Plan(locale=locale.tag, voice=voice.info.id, rate=request.rate or 1.0, sample_rate=self.sample_rate)
+        plan.report.notes.extend(report.notes)
+        return self._run(pieces, plan, cancel or threading.Event())
+
+    # --- from runs to segment specs ---------------------------------------------------------
+    def _pieces(self, runs: list[Run], locale: Locale, voice: Voice, request: SpeechRequest) -> list:
+        pieces: list = []
+        current: _Spec | None = None
+
+        def close():
+            nonlocal current
+            if current is not None:
+                if current.words:
+                    pieces.append(current)
+                else:
+                    pieces.extend(Mark(name) for _, name in current.marks)
+            current = None
+
+        for run in runs:
+            close()
+            run_locale = get_locale(run.locale) if run.locale else locale
+            rate = _clamp((request.rate or 1.0) * run.rate, RATE_RANGE)
+            pitch = _clamp((request.pitch or 1.0) * run.pitch, PITCH_RANGE)
+            volume = _clamp((1.0 if request.volume is None else request.volume) * run.volume, (0.0, 1.0))
+            for item in run.items:
+                if isinstance(item, Word):
+                    if current is None:
+                        current = _Spec(run_locale, voice, rate, pitch, volume)
+                    current.words.append(item)
+                    if item.ends_sentence:
+                        close()
+                elif isinstance(item, Mark):
+                    if current is None:
+                        pieces.append(item)
+                    else:
+                        current.marks.append((len(current.words), item.name))
+                elif isinstance(item, Break):
+                    close()
+                    pieces.append(item)
+        close()
+        return pieces
+
+    def _prepare(self, spec: _Spec, first: bool, plan: Plan) -> list[_Spec]:
+        """Phonemize a spec and cut it to fit: the model's window, a short first segment, and
+        words the model cannot voice (they go to the system voice alone)."""
+        spec.phonemes = self._g2p[spec.locale.tag].words([w.spoken for w in spec.words])
+        for word, phonemes in zip(spec.words, spec.phonemes):
+            if not phonemes and not word.spoken.strip():
+                plan.report.notes.append(f"nothing speakable in {word.text!r}: kept in the plan with no audio")
+        # A word with text but no phonemes the model knows: the system voice speaks it.
+        for i, (word, phonemes) in enumerate(zip(spec.words, spec.phonemes)):
+            if not phonemes and word.spoken.strip():
+                before, rest = spec.split(i)
+                alone, after = rest.split(1)
+                alone.fallback_only = True
+                plan.report.events.append(GuardrailEvent(len(plan.segments), "no_phonemes",
+                                                          f"{word.spoken!r} yields no model phonemes", "fallback"))
+                self._count("no_phonemes", "fallback")
+                head = self._prepare_fitted(before, first) if before.words else []
+                return head + [alone] + (self._prepare_tail(after, plan) if after.words else [])
+        return self._prepare_fitted(spec, first)
+
+    def _prepare_tail(self, spec: _Spec, plan: Plan) -> list[_Spec]:
+        spec.phonemes = []
+        return self._prepare(spec, False, plan)
+
+    def _prepare_fitted(self, spec: _Spec, first: bool) -> list[_Spec]:
+        if first and len(spec.words) > self.config.first_segment_words:
+            limit = self.config.first_segment_words
+            clause = next((i + 1 for i, w in enumerate(spec.words[:limit]) if w.ends_clause), limit)
+            head, tail = spec.split(clause)
+            return [head] + self._prepare_fitted(tail, False)
+        ids, _, _ = _tokens(spec, self.vocab)
+        if len(ids) <= self.config.max_segment_tokens:
+            return [spec]
+        if len(spec.words) == 1:
+            return self._split_long_word(spec)
+        head, tail = spec.split(_best_split(spec))
+        return self._prepare_fitted(head, False) + self._prepare_fitted(tail, False)
+
+    def _split_long_word(self, spec: _Spec) -> list[_Spec]:
+        """One word longer than a segment (a 600-digit number): cut its phonemes at spaces."""
+        limit = self.config.max_segment_tokens
+        pieces, current = [], ""
+        for part in spec.phonemes[0].split(" "):
+            if current and len(current) + 1 + len(part) > limit:
+                pieces.append(current)
+                current = ""
+            current = f"{current} {part}".strip()[:limit] if current else part[:limit]
+        pieces.append(current)
+        word = spec.words[0]
+        out = []
+        for k, phonemes in enumerate(pieces):
+            marks = [m for m in spec.marks if (m[0] == 0 and k == 0) or (m[0] == 1 and k == len(pieces) - 1)]
+            part_word = replace(word, punct=word.punct if k == len(pieces) - 1 else "")
+            out.append(replace(spec, words=[part_word], phonemes=[phonemes],
+                               marks=[(0 if i == 0 else 1, n) for i, n in marks]))
+        return out
+
+    # --- rendering one spec, with guardrails ---------------------------------------------
+    def _kokoro(self, spec: _Spec, slower: float, timing: _Timing) -> tuple[_Rendered | None, list[Failure]]:
+        ids, word_tokens, phoneme_text = _tokens(spec, self.vocab)
+        speed = spec.rate / spec.pitch * slower
+        started = time.perf_counter()
+        try:
+            render = self.runtime.render(ids, spec.voice.style(len(ids)), speed)
+        except Exception as exc:  # onnxruntime's errors are untyped; any of them is a render failure
+            return None, [Failure("render_error", f"{type(exc).__name__}: {exc}")]
+        finally:
+            timing.synth_seconds += time.perf_counter() - started
+        durations = render.durations.copy()
+        audio = render.audio
+        cut = max(0, int(durations[0]) - self.config.lead_frames)
+        durations[0] -= cut
+        audio = audio[cut * FRAME_SAMPLES:]
+        voiced = [(a, b) for a, b in word_tokens if b > a]
+        failures = check_plan(durations, voiced, speed, FRAME_SECONDS, self.config.guardrails)
+        frames = np.concatenate(([0], np.cumsum(durations)))
+        spans = [(int(frames[a]) * FRAME_SAMPLES, int(frames[b]) * FRAME_SAMPLES) for a, b in voiced]
+        total = int(frames[-1]) * FRAME_SAMPLES
+        failures += check_audio(audio, total, spans, self.sample_rate, self.config.guardrails)
+        if failures:
+            return None, failures
+        out_len = round(total / spec.pitch)
+        audio = resample(audio, out_len) * np.float32(spec.volume)
+        scale = FRAME_SAMPLES / spec.pitch
+        # Word boundaries tile the segment: each word runs from its first token to the next word's.
+        starts = [int(frames[a]) if b > a else None for a, b in word_tokens]
+        bounds, nxt = [], int(frames[-1])
+        for s in reversed(starts):
+            nxt = s if s is not None else nxt
+            bounds.append(nxt)
+        bounds = bounds[::-1]
+        bounds[0] = 0
+        bounds.append(int(frames[-1]))
+        words = [
+            PlannedWord(w.text, w.spoken, p, a, b, round(bounds[i] * scale), round(bounds[i + 1] * scale))
+            for i, (w, p, (a, b)) in enumerate(zip(spec.words, spec.phonemes, word_tokens))
+        ]
+        words[-1].end = out_len
+        segment = Segment(spec.locale.tag, spec.voice.info.id, spec.rate, spec.pitch, spec.volume, phoneme_text,
+                          [0, *ids, 0], durations.tolist(), scale, 0, out_len, words)
+        marks = [(name, words[i].start if i < len(words) else out_len) for i, name in spec.marks]
+        return _Rendered(segment, audio, marks), []
+
+    def _fallback(self, spec: _Spec, timing: _Timing) -> _Rendered:
+        text = " ".join(f"{w.spoken}{w.punct}" for w in spec.words if w.spoken.strip())
+        started = time.perf_counter()
+        audio = self.system_voice.speak_to_array(text, spec.locale, spec.rate, self.sample_rate)
+        timing.synth_seconds += time.perf_counter() - started
+        audio = audio * np.float32(spec.volume)
+        weights = np.array([len(w.spoken.strip()) + 1 if w.spoken.strip() else 0 for w in spec.words], dtype=float)
+        edges = np.round(np.concatenate(([0], np.cumsum(weights))) / max(weights.sum(), 1) * len(audio)).astype(int)
+        words = [PlannedWord(w.text, w.spoken, "", 0, 0, int(edges[i]), int(edges[i + 1])) for i, w in enumerate(spec.words)]
+        segment = Segment(spec.locale.tag, spec.voice.info.id, spec.rate, spec.pitch, spec.volume, "", [], [], 0.0,
+                          0, len(audio), words, renderer="fallback")
+        marks = [(name, words[i].start if i < len(words) else len(audio)) for i, name in spec.marks]
+        return _Rendered(segment, audio, marks)
+
+    def _speak(self, spec: _Spec, plan: Plan, timing: _Timing, stage: int = 0) -> Iterator[_Rendered]:
+        """Render a spec; on failure split it (stage 1), then slow it (stage 2), then fall back."""
+        if spec.fallback_only:
+            yield self._fallback_or_fail(spec, plan, [], timing)
+            return
+        rendered, failures = self._kokoro(spec, 0.8 if stage == 2 else 1.0, timing)
+        if not failures:
+            yield rendered
+            return
+        retries = self.config.guardrails.retries
+        if stage == 0 and retries >= 1 and len(spec.words) >= 2:
+            self._record(plan, failures, "split")
+            left, right = spec.split(_best_split(spec))
+            yield from self._speak(left, plan, timing, 1)
+            yield from self._speak(right, plan, timing, 1)
+        elif stage < 2 and retries >= 2:
+            self._record(plan, failures, "regenerated_slower")
+            yield from self._speak(spec, plan, timing, 2)
+        else:
+            yield self._fallback_or_fail(spec, plan, failures, timing)
+
+    def _fallback_or_fail(self, spec: _Spec, plan: Plan, failures: list[Failure], timing: _Timing) -> _Rendered:
+        if not self.config.fallback:
+            raise RenderError(f"segment {' '.join(w.text for w in spec.words)[:60]!r} failed: "
+                              + "; ".join(f.check for f in failures))
+        self._record(plan, failures, "fallback")
+        return self._fallback(spec, timing)
+
+    def _record(self, plan: Plan, failures: list[Failure], action: str) -> None:
+        for failure in failures:
+            plan.report.events.append(GuardrailEvent(len(plan.segments), failure.check, failure.detail, action))
+            self._count(failure.check, action)
+
+    def _count(self, check: str, action: str) -> None:
+        with self._counter_lock:
+            self.counters.failures[check] += 1
+            self.counters.actions[action] += 1
+
+    # --- the stream -------------------------------------------------------------------------
+    def _run(self, pieces: list, plan: Plan, cancel: threading.Event) -> Iterator[Event]:
+        started = time.perf_counter()
+        timing = _Timing()
+        first_audio: float | None = None
+        position = 0
+        chunk = max(1, int(self.config.chunk_seconds * self.sample_rate))
+        first_spec = True
+
+        def emit(audio: np.ndarray, marks: list[tuple[str, int]]) -> Iterator[Event]:
+            """Audio from `position` on, with marks (offsets relative to it) exactly in place."""
+            nonlocal position, first_audio
+            pcm = to_pcm16(audio)
+            cuts = sorted({0, len(pcm), *range(0, len(pcm), chunk), *(m for _, m in marks)})
+            pending = sorted(marks, key=lambda m: m[1])
+            for a, b in zip(cuts, cuts[1:] + [None]):
+                while pending and pending[0][1] <= a:
+                    name, offset = pending.pop(0)
+                    plan.marks.append(PlannedMark(name, position + offset))
+                    yield MarkReached(name, position + offset)
+                if b is None or b <= a:
+                    continue
+                if cancel.is_set():
+                    return
+                if first_audio is None:
+                    first_audio = time.perf_counter() - started
+                yield AudioChunk(pcm[a:b].astype("<i2").tobytes(), position + a)
+            position += len(pcm)
+
+        for piece in pieces:
+            if cancel.is_set():
+                break
+            if isinstance(piece, Mark):
+                yield from emit(np.zeros(0, np.float32), [(piece.name, 0)])
+            elif isinstance(piece, Break):
+                silence = np.zeros(int(piece.ms * self.sample_rate / 1000), np.float32)
+                plan.breaks.append(PlannedBreak(piece.ms, position, position + len(silence)))
+                yield from emit(silence, [])
+            else:
+                for spec in self._prepare(piece, first_spec, plan):
+                    for rendered in self._speak(spec, plan, timing):
+                        if cancel.is_set():
+                            break
+                        self._place(rendered.segment, position)
+                        plan.segments.append(rendered.segment)
+                        with self._counter_lock:
+                            self.counters.segments += 1
+                        yield from emit(rendered.audio, rendered.marks)
+                first_spec = False
+        plan.samples = position
+        seconds = position / self.sample_rate
+        yield Finished(
+            plan=plan,
+            time_to_first_audio=first_audio if first_audio is not None else time.perf_counter() - started,
+            real_time_factor=timing.synth_seconds / seconds if seconds else 0.0,
+            cancelled=cancel.is_set(),
+        )
+
+    @staticmethod
+    def _place(segment: Segment, offset: int) -> None:
+        segment.start += offset
+        segment.end += offset
+        for word in segment.words:
+            word.start += offset
+            word.end += offset
