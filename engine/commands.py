@@ -1,0 +1,140 @@
+"""The engine's own `echoic` commands: say, synth, voices, locales, bench synth."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+from .api import AudioChunk, Finished, SpeechRequest
+from .audio import write_wav
+from .errors import AudioDeviceError, ConfigError, TextError
+
+
+def _voice_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--locale", help="locale tag, e.g. en-US, en-GB, de-DE, es-US (see `echoic locales`)")
+    parser.add_argument("--voice", help="voice id (see `echoic voices`)")
+    parser.add_argument("--rate", type=float, help="speaking-rate multiplier, 0.25..6 (default 1)")
+    parser.add_argument("--pitch", type=float, help="pitch multiplier, 0.5..2 (default 1)")
+    parser.add_argument("--volume", type=float, help="volume, 0..1 (default 1)")
+    parser.add_argument("--spell", action="store_true", help="read character by character")
+
+
+def _request(args, text: str, ssml: bool) -> SpeechRequest:
+    return SpeechRequest(text=text, ssml=ssml, locale=args.locale, voice=args.voice, rate=args.rate,
+                         pitch=args.pitch, volume=args.volume, spell=args.spell)
+
+
+def _engine():
+    from .synth import Engine
+
+    return Engine()
+
+
+def cmd_say(args) -> int:
+    request = _request(args, args.text, args.ssml)
+    try:
+        from .client import speak_via_daemon
+    except ImportError:
+        speak_via_daemon = None
+    if speak_via_daemon is not None and speak_via_daemon(request):
+        return 0
+    from .playback import open_output
+
+    engine = _engine()
+    try:
+        stream = open_output(engine.sample_rate)
+    except AudioDeviceError as exc:
+        raise AudioDeviceError(f"{exc}; write a file instead: echoic synth --text '...' --out speech.wav") from exc
+    try:
+        for event in engine.stream(request):
+            if isinstance(event, AudioChunk):
+                stream.write(event.pcm)
+    finally:
+        stream.stop()
+        stream.close()
+    return 0
+
+
+def cmd_synth(args) -> int:
+    if args.text_file:
+        try:
+            text = Path(args.text_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TextError(f"cannot read {args.text_file}: {exc}") from exc
+    else:
+        text = args.ssml if args.ssml is not None else args.text
+    request = _request(args, text, args.ssml is not None)
+    engine = _engine()
+    audio, plan = engine.synthesize(request)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise ConfigError(f"output folder {out.parent} does not exist")
+    write_wav(out, audio, engine.sample_rate)
+    if args.plan_json == "-":
+        print(plan.to_json(indent=2))
+    elif args.plan_json:
+        Path(args.plan_json).write_text(plan.to_json(indent=2), encoding="utf-8")
+    events = plan.report.events
+    print(f"wrote {out}: {len(audio) / engine.sample_rate:.2f} s, {len(plan.words)} words, "
+          f"{len(plan.segments)} segments, {len(events)} guardrail events", file=sys.stderr)
+    return 0
+
+
+def cmd_voices(args) -> int:
+    from .voices import VoiceLibrary
+    from .locales import get_locale
+
+    library = VoiceLibrary()
+    locale = get_locale(args.locale).tag if args.locale else None
+    for info in library.list(locale):
+        print(f"{info.id}\t{info.name}\t{info.gender}\t{','.join(info.locales)}")
+    for problem in library.problems:
+        print(f"echoic: skipped voice: {problem}", file=sys.stderr)
+    return 0
+
+
+def cmd_locales(args) -> int:
+    from .locales import LOCALES
+
+    for loc in LOCALES:
+        print(f"{loc.tag}\t{loc.display_name}\t{loc.default_voice}\t{loc.status}")
+    return 0
+
+
+def cmd_bench_synth(args) -> int:
+    from .bench import bench_synth
+
+    bench_synth(repeats=args.repeats, locales=args.locales)
+    return 0
+
+
+def register(commands, bench) -> None:
+    say = commands.add_parser("say", help="speak text aloud (through the daemon when one runs)")
+    say.add_argument("text")
+    say.add_argument("--ssml", action="store_true", help="the text is SSML")
+    _voice_options(say)
+    say.set_defaults(func=cmd_say)
+
+    synth = commands.add_parser("synth", help="write speech to a WAV file, and its plan as JSON")
+    source = synth.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text")
+    source.add_argument("--text-file")
+    source.add_argument("--ssml")
+    synth.add_argument("--out", required=True, help="the WAV file to write (24 kHz, 16-bit mono)")
+    synth.add_argument("--plan-json", help="write the plan here ('-' prints it)")
+    _voice_options(synth)
+    synth.set_defaults(func=cmd_synth)
+
+    voices = commands.add_parser("voices", help="list voices")
+    voices.add_argument("--locale")
+    voices.set_defaults(func=cmd_voices)
+
+    locales = commands.add_parser("locales", help="list locales and how each sounds today")
+    locales.set_defaults(func=cmd_locales)
+
+    bench_synth = bench.add_parser("synth", help="time to first audio and real-time factor vs the stock single call")
+    bench_synth.add_argument("--repeats", type=int, default=3)
+    bench_synth.add_argument("--locales", nargs="*", help="locales to measure (default: all)")
+    bench_synth.set_defaults(func=cmd_bench_synth)
