@@ -15,6 +15,7 @@ Errors, all raised from here, where the code meets the socket and the subprocess
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import logging
@@ -34,6 +35,8 @@ from websockets.sync.client import connect
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
+# websockets 17 wants `connect()` as a context manager unless `legacy=True`; older ones lack the flag.
+_CONNECT_OPTIONS = {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
 RUNTIME_FILE_NAME = "daemon.json"
 AUDIO_MAGIC = b"EAU1"
 AUDIO_HEADER = struct.Struct("<4sIIQIHH")  # magic, utterance, seq, sample_offset, rate, channels, format
@@ -260,7 +263,7 @@ class DaemonClient:
         uri = f"ws://127.0.0.1:{info.port}/"
         try:
             ws = connect(uri, proxy=None, origin=None, open_timeout=self.connect_timeout,
-                         compression=None, max_size=2**20, close_timeout=1)
+                         compression=None, max_size=2**20, close_timeout=1, **_CONNECT_OPTIONS)
         except (OSError, InvalidHandshake, InvalidStatus, TimeoutError) as exc:
             raise DaemonUnavailable(f"cannot connect to the daemon at {uri}: {exc}") from exc
         try:
