@@ -1,0 +1,196 @@
+"""`echoic serve | status | stop | config show|set|reset` and `echoic bench daemon`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from ..errors import ConfigError, EchoicError
+from . import DaemonError
+from .protocol import DEFAULT_PORT, SETTINGS_FIELDS
+from .runtime_file import default_runtime_dir, pid_alive, read_runtime_file
+
+
+def _runtime_dir(args) -> Path:
+    return Path(args.runtime_dir) if args.runtime_dir else default_runtime_dir()
+
+
+def _settings_path(args) -> Path | None:
+    return Path(args.settings_file) if getattr(args, "settings_file", None) else None
+
+
+def cmd_serve(args) -> int:
+    from .server import Server
+    from .settings import SettingsStore
+
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s echoic[%(process)d] %(levelname)s %(message)s")
+    runtime_dir = _runtime_dir(args)
+    other = read_runtime_file(runtime_dir)
+    if other is not None and other.pid != os.getpid():
+        raise DaemonError(f"an Echoic daemon is already running (pid {other.pid}, port {other.port}); "
+                          "'echoic stop' stops it")
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be 0..65535, got {args.port}")
+    from ..runtime import RuntimeConfig
+    from ..synth import Engine, EngineConfig
+
+    started = time.perf_counter()
+    engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=args.threads)))
+    logging.getLogger("echoic.daemon").info("engine loaded in %.2f s", time.perf_counter() - started)
+    server = Server(engine, port=args.port, runtime_dir=runtime_dir, settings=SettingsStore(_settings_path(args)),
+                    allow_origins=tuple(args.allow_origin or ()), render_ahead_s=args.render_ahead)
+    asyncio.run(server.run())
+    return 0
+
+
+def cmd_status(args) -> int:
+    from ..client import DaemonClient
+
+    info = read_runtime_file(_runtime_dir(args))
+    if info is None:
+        print("echoic daemon: not running")
+        return 3  # LSB "program is not running"
+    with DaemonClient.connect(info=info, name="echoic status") as client:
+        status = client.status()
+    print(f"echoic daemon: running, pid {status['pid']}, port {status['port']}, version {status['version']}, "
+          f"protocol {status['protocol']}")
+    print(f"uptime {status['uptime_s']:.0f} s, {status['clients'] - 1} other client(s), {status['queued']} queued, "
+          f"resident memory {status['rss_bytes'] / 2**20:.0f} MiB")
+    print(f"settings: {status['settings_file']}" + (f" (ignored: {status['settings_problem']})"
+                                                   if status.get("settings_problem") else ""))
+    return 0
+
+
+def cmd_stop(args) -> int:
+    from ..client import DaemonClient
+
+    runtime_dir = _runtime_dir(args)
+    info = read_runtime_file(runtime_dir)
+    if info is None:
+        print("echoic daemon: not running")
+        return 0
+    try:
+        with DaemonClient.connect(info=info, name="echoic stop") as client:
+            client.shutdown()
+    except DaemonError:
+        if sys.platform == "win32":
+            raise
+        os.kill(info.pid, signal.SIGTERM)
+    deadline = time.monotonic() + args.timeout
+    while pid_alive(info.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid_alive(info.pid):
+        raise DaemonError(f"the daemon (pid {info.pid}) did not stop within {args.timeout} s")
+    print(f"echoic daemon: stopped (pid {info.pid})")
+    return 0
+
+
+def _parse_assignment(text: str) -> tuple[str, object]:
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or name not in SETTINGS_FIELDS:
+        raise ConfigError(f"expected FIELD=VALUE with FIELD one of {', '.join(SETTINGS_FIELDS)}, got {text!r}")
+    value = value.strip()
+    if name == "voice":
+        return name, value
+    try:
+        return name, float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+
+
+def cmd_config(args) -> int:
+    from .settings import default_settings_path, dump_table, read_table, updated, write_table
+
+    path = _settings_path(args) or default_settings_path()
+    table = read_table(path)
+    if args.action == "show":
+        if args.locale:
+            from ..locales import canonical_tag
+
+            tag = canonical_tag(args.locale)
+            table = {tag: table.get(tag, {})}
+        print(f"# {path}")
+        print(dump_table(table).split("\n", 2)[2] if table else "# no settings: every locale uses its defaults")
+        return 0
+    if args.action == "set":
+        values = dict(_parse_assignment(a) for a in args.values)
+        if not values:
+            raise ConfigError("nothing to set: give FIELD=VALUE, e.g. rate=1.5")
+        if "voice" in values:
+            from ..voices import VoiceLibrary
+
+            known = {v.id for v in VoiceLibrary().list()}
+            if values["voice"] not in known:
+                raise ConfigError(f"unknown voice {values['voice']!r}; available: {', '.join(sorted(known))}")
+        table = updated(table, args.locale, values)
+    else:  # reset
+        if args.locale is None:
+            table = {}
+        else:
+            fields = args.fields or list(SETTINGS_FIELDS)
+            table = updated(table, args.locale, {name: None for name in fields})
+    write_table(path, table)
+    print(f"# {path}")
+    print(dump_table(table).split("\n", 2)[2] if table else "# no settings: every locale uses its defaults")
+    return 0
+
+
+def cmd_bench_daemon(args) -> int:
+    from .bench import run_bench
+
+    for line in run_bench(clients=args.clients, repeats=args.repeats, threads=args.threads):
+        print(line, flush=True)
+    return 0
+
+
+def register(commands, bench) -> None:
+    def runtime_option(parser):
+        parser.add_argument("--runtime-dir", help="where the runtime file lives (default: the user's runtime dir)")
+
+    serve = commands.add_parser("serve", help="run the speech daemon (WebSocket on loopback)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0 picks a free one)")
+    runtime_option(serve)
+    serve.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
+    serve.add_argument("--allow-origin", action="append", metavar="ORIGIN",
+                       help="accept WebSocket connections carrying this Origin header (repeatable; default: none)")
+    serve.add_argument("--settings-file", help="the per-locale settings file (default: the user's config dir)")
+    serve.add_argument("--render-ahead", type=float, default=3.0, help="seconds of audio rendered ahead per client")
+    serve.add_argument("-v", "--verbose", action="store_true")
+    serve.set_defaults(func=cmd_serve)
+
+    status = commands.add_parser("status", help="is the daemon running, and how is it doing")
+    runtime_option(status)
+    status.set_defaults(func=cmd_status)
+
+    stop = commands.add_parser("stop", help="stop the running daemon")
+    runtime_option(stop)
+    stop.add_argument("--timeout", type=float, default=10.0)
+    stop.set_defaults(func=cmd_stop)
+
+    config = commands.add_parser("config", help="per-locale voice settings (voice, rate, pitch, volume, accent_strength)")
+    config_actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = config_actions.add_parser("show", help="print the settings")
+    show.add_argument("locale", nargs="?")
+    set_ = config_actions.add_parser("set", help="set fields for a locale: echoic config set en-US rate=1.5 voice=jf_alpha")
+    set_.add_argument("locale")
+    set_.add_argument("values", nargs="+", metavar="FIELD=VALUE")
+    reset = config_actions.add_parser("reset", help="forget a locale's settings (or some fields, or everything)")
+    reset.add_argument("locale", nargs="?")
+    reset.add_argument("fields", nargs="*", metavar="FIELD")
+    for sub in (show, set_, reset):
+        sub.add_argument("--settings-file", help="the settings file (default: the user's config dir)")
+        sub.set_defaults(func=cmd_config)
+
+    bench_daemon = bench.add_parser("daemon", help="time to first audio, cancel and concurrency over the socket")
+    bench_daemon.add_argument("--clients", type=int, nargs="*", default=[1, 2, 4])
+    bench_daemon.add_argument("--repeats", type=int, default=5)
+    bench_daemon.add_argument("--threads", type=int, default=2)
+    bench_daemon.set_defaults(func=cmd_bench_daemon)
+

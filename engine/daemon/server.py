@@ -1,0 +1,595 @@
+"""The daemon: a WebSocket server on loopback around one shared Engine.
+
+Threads: the asyncio event loop owns every socket and every client's queue of outgoing
+messages; one synthesis thread owns the Engine and pulls one event at a time from the streams
+of all clients in turn, so a long utterance of one client never starves another and inference
+never runs on the event loop. Per client at most `render_ahead` seconds of audio exist that the
+client has not yet received; a paused or slow client simply stops its own synthesis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import hmac
+import http
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
+
+from .. import __version__
+from ..api import AudioChunk, Finished, MarkReached, SpeechRequest
+from ..errors import (AudioDeviceError, ConfigError, EchoicError, LocaleError, ProtocolError, TextError,
+                      VoiceError)
+from ..locales import get_locale
+from . import DaemonError
+from . import protocol as p
+from .playback import Player
+from .runtime_file import DaemonLock, RuntimeInfo, default_runtime_dir, remove_runtime_file, write_runtime_file
+from .scheduling import admit
+from .settings import SettingsStore
+
+log = logging.getLogger("echoic.daemon")
+
+HELLO_TIMEOUT_S = 10.0
+
+
+def error_code(exc: BaseException) -> str:
+    """The protocol's error code for an exception raised while preparing or synthesising speech."""
+    if isinstance(exc, ProtocolError):
+        return exc.code
+    for kind, code in ((LocaleError, "unknown_locale"), (VoiceError, "unknown_voice"), (ConfigError, "bad_value"),
+                       (TextError, "bad_value"), (AudioDeviceError, "no_audio_device"), (EchoicError, "synthesis_failed")):
+        if isinstance(exc, kind):
+            return code
+    return "internal"
+
+
+def resident_memory_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+
+
+class Utterance:
+    def __init__(self, client: "Client", msg: p.Speak, number: int, request: SpeechRequest, voice: str):
+        self.client, self.id, self.number = client, msg.id, number
+        self.priority, self.playback = msg.priority, msg.playback
+        self.request, self.voice = request, voice
+        self.cancel = threading.Event()
+        self.received = time.perf_counter()
+        # synthesis thread (under the server's condition for `started`)
+        self.started = False
+        self.synth_done = False
+        self.stream = None
+        # event loop
+        self.over = False
+        """done/error is queued for the client: nothing more of this utterance is sent."""
+        self.seq = 0
+        self.samples_sent = 0
+        self.first_audio: float | None = None
+
+
+class Client:
+    def __init__(self, server: "Server", ws, name: str):
+        self.server, self.ws, self.name = server, ws, name
+        self.queue: list[Utterance] = []
+        """Live utterances in speaking order (guarded by server.cv)."""
+        self.buffered = 0
+        """Samples synthesised but not yet sent (guarded by server.cv)."""
+        self.outbox: collections.deque = collections.deque()
+        self.wakeup = asyncio.Event()
+        self.paused = False
+        self.closed = False
+        self.defaults: dict = {}
+        self.next_number = 1
+
+    def push(self, kind: str, utt: Utterance | None, payload=None) -> None:
+        self.outbox.append((kind, utt, payload))
+        self.wakeup.set()
+
+
+class Server:
+    """`await Server(engine, ...).run(stop)`: serve until `stop` is set (or SIGTERM / SIGINT)."""
+
+    def __init__(self, engine, *, port: int = p.DEFAULT_PORT, runtime_dir: Path | None = None,
+                 settings: SettingsStore | None = None, allow_origins: tuple[str, ...] = (),
+                 render_ahead_s: float = 3.0, hello_timeout_s: float = HELLO_TIMEOUT_S):
+        self.engine = engine
+        self.requested_port = port
+        self.port: int | None = None
+        self.runtime_dir = runtime_dir or default_runtime_dir()
+        self.settings = settings or SettingsStore()
+        self.allow_origins = tuple(allow_origins)
+        self.sample_rate = int(getattr(engine, "sample_rate", p.SAMPLE_RATE))
+        self.render_ahead = int(render_ahead_s * self.sample_rate)
+        self.hello_timeout_s = hello_timeout_s
+        self.token = secrets.token_hex(32)
+        self.cv = threading.Condition()
+        self.clients: list[Client] = []
+        self.started_at = time.monotonic()
+        self._voices = list(engine.voices())
+        self._voice_ids = {v.id for v in self._voices}
+        self._locales = list(engine.locales())
+        self._player: Player | None = None
+        self._player_lock = asyncio.Lock()
+        self._stopping = False
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._rr = 0
+        self._accepts_request_accent = "accent_strength" in {f.name for f in dataclasses.fields(SpeechRequest)}
+
+    # --- lifetime -----------------------------------------------------------------------------
+
+    def _bind(self) -> list[socket.socket]:
+        """Listening sockets on 127.0.0.1 and ::1 sharing one port (port 0: a free one for both)."""
+        for _ in range(20):
+            s4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if sys.platform != "win32":
+                s4.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s4.bind(("127.0.0.1", self.requested_port))
+            except OSError as exc:
+                s4.close()
+                raise DaemonError(f"cannot listen on 127.0.0.1 port {self.requested_port}: {exc.strerror}; "
+                                  "'--port 0' picks a free port") from None
+            port = s4.getsockname()[1]
+            try:
+                s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            except OSError:
+                return [s4]  # no IPv6 on this machine
+            s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if sys.platform != "win32":
+                s6.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s6.bind(("::1", port))
+                return [s4, s6]
+            except OSError as exc:
+                s6.close()
+                if self.requested_port == 0 and exc.errno in (98, 48, 10048):  # EADDRINUSE: try another port
+                    s4.close()
+                    continue
+                if exc.errno in (98, 48, 10048):
+                    s4.close()
+                    raise DaemonError(f"cannot listen on ::1 port {port}: {exc.strerror}") from None
+                log.warning("no IPv6 loopback (%s); listening on 127.0.0.1 only", exc.strerror)
+                return [s4]
+        raise DaemonError("could not find a port free on both 127.0.0.1 and ::1")
+
+    def _check_origin(self, connection, request):
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in self.allow_origins:
+            log.warning("refused a connection with Origin %r", origin)
+            return connection.respond(http.HTTPStatus.FORBIDDEN, "Echoic refuses connections from web pages\n")
+        return None
+
+    async def run(self, stop: asyncio.Event | None = None, ready=None) -> None:
+        """Serve until `stop` is set or SIGTERM/SIGINT arrives. `ready(server)` is called once listening."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = stop or asyncio.Event()
+        lock = DaemonLock(self.runtime_dir)
+        lock.acquire()
+        try:
+            sockets = self._bind()
+            self.port = sockets[0].getsockname()[1]
+            servers = [await serve(self._handle, sock=s, max_size=p.MAX_MESSAGE_BYTES, max_queue=16,
+                                   process_request=self._check_origin, server_header=None)
+                       for s in sockets]
+            thread = threading.Thread(target=self._synthesis_loop, name="echoic-synthesis", daemon=True)
+            thread.start()
+            installed = self._install_signals()
+            write_runtime_file(self.runtime_dir, RuntimeInfo(os.getpid(), self.port, self.token,
+                                                              p.PROTOCOL_VERSION, __version__))
+            log.info("listening on 127.0.0.1 and ::1 port %d (pid %d)", self.port, os.getpid())
+            try:
+                if ready is not None:
+                    ready(self)
+                await self._stop.wait()
+            finally:
+                log.info("stopping")
+                remove_runtime_file(self.runtime_dir, os.getpid())
+                for s in servers:
+                    s.close(close_connections=True)
+                for s in servers:
+                    await s.wait_closed()
+                with self.cv:
+                    self._stopping = True
+                    self.cv.notify_all()
+                await asyncio.to_thread(thread.join, 5.0)
+                if self._player is not None:
+                    self._player.abort()
+                self._remove_signals(installed)
+        finally:
+            lock.release()
+
+    def request_stop(self) -> None:
+        """Thread-safe."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+
+    def _install_signals(self) -> list:
+        installed = []
+        if threading.current_thread() is not threading.main_thread():
+            return installed
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._loop.add_signal_handler(sig, self._stop.set)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError):  # Windows event loops
+                signal.signal(sig, lambda *_: self.request_stop())
+        return installed
+
+    def _remove_signals(self, installed) -> None:
+        for sig in installed:
+            self._loop.remove_signal_handler(sig)
+
+    # --- one connection -----------------------------------------------------------------------
+
+    async def _handle(self, ws) -> None:
+        try:
+            frame = await asyncio.wait_for(ws.recv(), self.hello_timeout_s)
+        except (TimeoutError, asyncio.TimeoutError):
+            await ws.close(p.CLOSE_UNAUTHORIZED, "no hello within the time limit")
+            return
+        except ConnectionClosed:
+            return
+        try:
+            hello = p.parse_client_message(frame)
+        except ProtocolError:
+            hello = None
+        if not isinstance(hello, p.Hello):
+            await ws.close(p.CLOSE_UNAUTHORIZED, "the first message must be hello with the token")
+            return
+        if not hmac.compare_digest(hello.token.encode("utf-8", "replace"), self.token.encode()):
+            await ws.close(p.CLOSE_UNAUTHORIZED, "wrong token (read it from the runtime file)")
+            return
+        if hello.protocol != p.PROTOCOL_VERSION:
+            await ws.close(p.CLOSE_BAD_VERSION, f"protocol {hello.protocol} is not supported; this daemon speaks 1")
+            return
+        client = Client(self, ws, hello.client[:64])
+        await ws.send(p.dumps(p.hello_message(__version__)))
+        with self.cv:
+            self.clients.append(client)
+        sender = asyncio.create_task(self._sender(client))
+        log.info("client %r connected", client.name)
+        try:
+            async for frame in ws:
+                await self._dispatch(client, frame)
+                if sender.done():
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            client.closed = True
+            with self.cv:
+                self.clients.remove(client)
+                for utt in client.queue:
+                    utt.cancel.set()
+                    utt.over = True
+                client.queue.clear()
+                self.cv.notify_all()
+            sender.cancel()
+            try:
+                await sender
+            except (asyncio.CancelledError, ConnectionClosed):
+                pass
+            log.info("client %r left", client.name)
+
+    async def _reply(self, client: Client, message: dict) -> None:
+        await client.ws.send(p.dumps(message))
+
+    async def _dispatch(self, client: Client, frame) -> None:
+        try:
+            msg = p.parse_client_message(frame)
+        except ProtocolError as exc:
+            uid = p.message_id(frame) if isinstance(frame, str) else None
+            await self._reply(client, p.error_message(uid, exc.code, str(exc)))
+            return
+        try:
+            if isinstance(msg, p.Speak):
+                self._speak(client, msg)
+            elif isinstance(msg, p.Cancel):
+                for utt in [u for u in list(client.queue) if msg.id is None or u.id == msg.id]:
+                    self._cancel(utt)
+            elif isinstance(msg, p.Pause):
+                client.paused = True
+            elif isinstance(msg, p.Resume):
+                client.paused = False
+                client.wakeup.set()
+            elif isinstance(msg, p.SetDefaults):
+                await self._reply(client, {"type": "set", "defaults": self._set_defaults(client, msg.values)})
+            elif isinstance(msg, p.ListVoices):
+                tag = get_locale(msg.locale).tag if msg.locale is not None else None
+                voices = [{"id": v.id, "name": v.name, "gender": v.gender, "locales": list(v.locales)}
+                          for v in self._voices if tag is None or tag in v.locales]
+                await self._reply(client, {"type": "voices", "voices": voices})
+            elif isinstance(msg, p.ListLocales):
+                await self._reply(client, {"type": "locales", "locales": [
+                    {"tag": loc.tag, "name": loc.display_name, "status": loc.status,
+                     "default_voice": loc.default_voice} for loc in self._locales]})
+            elif isinstance(msg, p.Settings):
+                if msg.action == "set":
+                    if msg.values.get("voice") is not None and msg.values["voice"] not in self._voice_ids:
+                        raise VoiceError(f"unknown voice {msg.values['voice']!r}")
+                    table = await asyncio.to_thread(self.settings.set, msg.locale, msg.values)
+                else:
+                    table = self.settings.table()
+                await self._reply(client, {"type": "settings", "settings": table, "problem": self.settings.problem})
+            elif isinstance(msg, p.Ping):
+                await self._reply(client, {"type": "pong", "id": msg.id})
+            elif isinstance(msg, p.Status):
+                await self._reply(client, self._status())
+            elif isinstance(msg, p.Shutdown):
+                log.info("client %r asked the daemon to stop", client.name)
+                self._stop.set()
+            elif isinstance(msg, p.Hello):
+                raise ProtocolError("bad_value", "hello was already received")
+        except EchoicError as exc:
+            uid = getattr(msg, "id", None) if isinstance(msg, (p.Speak, p.Cancel)) else None
+            await self._reply(client, p.error_message(uid, error_code(exc), str(exc)))
+
+    def _status(self) -> dict:
+        with self.cv:
+            queued = sum(len(c.queue) for c in self.clients)
+            clients = len(self.clients)
+        return {"type": "status", "pid": os.getpid(), "version": __version__, "protocol": p.PROTOCOL_VERSION,
+                "port": self.port, "uptime_s": round(time.monotonic() - self.started_at, 3), "clients": clients,
+                "queued": queued, "rss_bytes": resident_memory_bytes(), "settings_file": str(self.settings.path),
+                "settings_problem": self.settings.problem}
+
+    def _set_defaults(self, client: Client, values: dict) -> dict:
+        values = dict(values)
+        if values.get("locale") is not None:
+            values["locale"] = get_locale(values["locale"]).tag
+        if values.get("voice") is not None and values["voice"] not in self._voice_ids:
+            raise VoiceError(f"unknown voice {values['voice']!r}; available: {', '.join(sorted(self._voice_ids))}")
+        for name, value in values.items():
+            if value is None:
+                client.defaults.pop(name, None)
+            else:
+                client.defaults[name] = value
+        return dict(client.defaults)
+
+    def _request(self, client: Client, msg: p.Speak) -> tuple[SpeechRequest, str]:
+        """The engine request for a speak: message, then connection defaults, then settings file, then voice."""
+        locale = get_locale(msg.locale if msg.locale is not None else client.defaults.get("locale"))
+        saved = self.settings.for_locale(locale.tag)
+
+        def pick(name):
+            for source in (getattr(msg, name), client.defaults.get(name), saved.get(name)):
+                if source is not None:
+                    return source
+            return None
+
+        voice = pick("voice") or locale.default_voice
+        if voice not in self._voice_ids:
+            raise VoiceError(f"unknown voice {voice!r}; available: {', '.join(sorted(self._voice_ids))}")
+        extra = {}
+        if self._accepts_request_accent and saved.get("accent_strength") is not None:
+            extra["accent_strength"] = saved["accent_strength"]
+        request = SpeechRequest(text=msg.text, ssml=msg.ssml, locale=locale.tag, voice=voice, rate=pick("rate"),
+                                pitch=pick("pitch"), volume=pick("volume"), spell=msg.spell, **extra)
+        return request, voice
+
+    def _speak(self, client: Client, msg: p.Speak) -> None:
+        if any(u.id == msg.id for u in client.queue):
+            raise ProtocolError("duplicate_id", f"an utterance with id {msg.id!r} is still live")
+        if len(client.queue) >= p.MAX_QUEUED_UTTERANCES:
+            raise ProtocolError("queue_full", f"{p.MAX_QUEUED_UTTERANCES} utterances are already queued")
+        request, voice = self._request(client, msg)
+        if msg.playback == "daemon":
+            self._player_or_raise().check()
+        utt = Utterance(client, msg, client.next_number, request, voice)
+        client.next_number = client.next_number % 0xFFFFFFFF + 1
+        with self.cv:
+            admission = admit([(u.priority, u.started) for u in client.queue], msg.priority)
+            cancelled = [client.queue[i] for i in admission.cancel]
+        for old in cancelled:
+            self._cancel(old)
+        client.push("json", utt, p.accepted_message(utt.id, utt.number, request.locale, voice))
+        if admission.position is None:
+            utt.over = True
+            client.push("cancelled", utt)
+            return
+        with self.cv:
+            # Nothing can have started since `admit`: only this thread removes, and the synthesis
+            # thread starts only the first unstarted entry, which a cancel may have just removed.
+            position = min(admission.position, len(client.queue))
+            while position < len(client.queue) and client.queue[position].started:
+                position += 1
+            client.queue.insert(position, utt)
+            self.cv.notify_all()
+
+    def _player_or_raise(self) -> Player:
+        if self._player is None:
+            self._player = Player(self.sample_rate)
+        return self._player
+
+    def _cancel(self, utt: Utterance) -> None:
+        """Stop an utterance now: its queued audio is dropped and `done` (cancelled) goes out next."""
+        if utt.over:
+            return
+        utt.over = True
+        utt.cancel.set()
+        client = utt.client
+        dropped = 0
+        kept = collections.deque()
+        for item in client.outbox:
+            if item[1] is utt and item[0] != "json":
+                if item[0] == "audio":
+                    dropped += item[2].samples
+            else:
+                kept.append(item)
+        client.outbox = kept
+        with self.cv:
+            if utt in client.queue:
+                client.queue.remove(utt)
+            client.buffered -= dropped
+            self.cv.notify_all()
+        if utt.playback == "daemon" and self._player is not None and utt.samples_sent:
+            self._player.abort()
+        client.push("cancelled", utt)
+
+    def _release(self, client: Client, samples: int) -> None:
+        with self.cv:
+            client.buffered -= samples
+            self.cv.notify_all()
+
+    def _finish(self, utt: Utterance) -> None:
+        with self.cv:
+            if utt in utt.client.queue:
+                utt.client.queue.remove(utt)
+            self.cv.notify_all()
+
+    # --- sending (event loop) -------------------------------------------------------------------
+
+    async def _sender(self, client: Client) -> None:
+        ws = client.ws
+        while True:
+            await client.wakeup.wait()
+            client.wakeup.clear()
+            while client.outbox:
+                kind, utt, payload = client.outbox[0]
+                if client.paused and kind in ("audio", "index"):
+                    break
+                client.outbox.popleft()
+                if kind == "json":
+                    await ws.send(p.dumps(payload))
+                elif kind == "audio":
+                    await self._send_audio(client, utt, payload)
+                elif kind == "index":
+                    await ws.send(p.dumps(p.index_message(utt.id, payload.name, payload.sample_offset)))
+                elif kind == "cancelled":
+                    await ws.send(p.dumps(p.done_message(utt.id, utt.samples_sent, True, self._ttfa(utt))))
+                elif kind == "done":
+                    utt.over = True
+                    self._finish(utt)
+                    report = payload.plan.report
+                    await ws.send(p.dumps(p.done_message(
+                        utt.id, utt.samples_sent, bool(payload.cancelled), self._ttfa(utt),
+                        round(payload.real_time_factor, 4),
+                        [dataclasses.asdict(e) for e in report.events], list(report.notes))))
+                elif kind == "error":
+                    utt.over = True
+                    self._finish(utt)
+                    await ws.send(p.dumps(p.error_message(utt.id, error_code(payload), str(payload))))
+
+    @staticmethod
+    def _ttfa(utt: Utterance) -> float | None:
+        return None if utt.first_audio is None else round((utt.first_audio - utt.received) * 1000, 2)
+
+    async def _send_audio(self, client: Client, utt: Utterance, chunk: AudioChunk) -> None:
+        try:
+            if utt.over:
+                return
+            if utt.first_audio is None:
+                utt.first_audio = time.perf_counter()
+            if utt.playback == "daemon":
+                async with self._player_lock:
+                    try:
+                        await asyncio.to_thread(self._player_or_raise().write, chunk.pcm)
+                    except AudioDeviceError as exc:
+                        if not utt.over:
+                            self._cancel_with_error(utt, exc)
+                        return
+            else:
+                await client.ws.send(p.audio_frame(utt.number, utt.seq, chunk.sample_offset, chunk.pcm, self.sample_rate))
+            utt.seq += 1
+            utt.samples_sent += chunk.samples
+        finally:
+            self._release(client, chunk.samples)
+
+    def _cancel_with_error(self, utt: Utterance, exc: Exception) -> None:
+        self._cancel(utt)
+        client = utt.client
+        client.outbox = collections.deque(i for i in client.outbox if not (i[0] == "cancelled" and i[1] is utt))
+        client.push("error", utt, exc)
+
+    def _deliver(self, utt: Utterance, event) -> None:
+        """On the loop: an event from the synthesis thread."""
+        client = utt.client
+        if utt.over or client.closed:
+            if isinstance(event, AudioChunk):
+                self._release(client, event.samples)
+            return
+        if isinstance(event, AudioChunk):
+            client.push("audio", utt, event)
+        elif isinstance(event, MarkReached):
+            client.push("index", utt, event)
+        elif isinstance(event, Finished):
+            client.push("done", utt, event)
+        else:
+            client.push("error", utt, event)
+
+    # --- synthesis thread -----------------------------------------------------------------------
+
+    def _pick(self) -> Utterance | None:
+        """Round-robin over clients: the first unfinished utterance of the next client with room ahead."""
+        n = len(self.clients)
+        for k in range(n):
+            client = self.clients[(self._rr + k) % n]
+            if client.closed or client.buffered >= self.render_ahead:
+                continue
+            for utt in client.queue:
+                if utt.over or utt.synth_done:
+                    continue
+                self._rr = (self._rr + k + 1) % n
+                return utt
+        return None
+
+    def _synthesis_loop(self) -> None:
+        open_streams: set[Utterance] = set()
+        while True:
+            with self.cv:
+                while True:
+                    if self._stopping:
+                        for utt in open_streams:
+                            utt.stream.close()
+                        return
+                    for utt in [u for u in open_streams if u.cancel.is_set()]:
+                        utt.stream.close()  # the engine's generator frees its state now, not at gc
+                        open_streams.discard(utt)
+                    utt = self._pick()
+                    if utt is not None:
+                        utt.started = True
+                        break
+                    self.cv.wait()
+            event = self._step(utt, open_streams)
+            if isinstance(event, AudioChunk):
+                with self.cv:
+                    utt.client.buffered += event.samples
+            self._loop.call_soon_threadsafe(self._deliver, utt, event)
+
+    def _step(self, utt: Utterance, open_streams: set):
+        try:
+            if utt.stream is None:
+                utt.stream = iter(self.engine.stream(utt.request, utt.cancel))
+                open_streams.add(utt)
+            event = next(utt.stream)
+        except StopIteration:
+            event = RuntimeError("the engine's stream ended without Finished")
+        except EchoicError as exc:
+            event = exc
+        except Exception as exc:  # a bug in the engine must not take the daemon down with it
+            log.exception("synthesis failed for %r", utt.id)
+            event = exc
+        if not isinstance(event, (AudioChunk, MarkReached)):
+            utt.synth_done = True
+            if utt in open_streams:
+                utt.stream.close()
+                open_streams.discard(utt)
+        return event

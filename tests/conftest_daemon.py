@@ -1,0 +1,129 @@
+"""Daemon test helpers: a fake engine with the real Engine's interface, and a daemon run in a thread.
+
+The fake engine speaks a 50 ms tone per word (so tests are fast and exact); the integration
+tests use the real Engine through the same `running_daemon` helper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.api import AudioChunk, Finished, MarkReached, SpeechRequest
+from engine.errors import TextError, VoiceError
+from engine.locales import LOCALES, get_locale
+from engine.plan import Plan, PlannedMark
+from engine.voices import VoiceInfo
+
+SAMPLE_RATE = 24000
+WORD_SAMPLES = 1200  # 50 ms
+CHUNK_SAMPLES = 6000  # 250 ms, like the real engine
+
+
+class FakeEngine:
+    """Same interface as engine.synth.Engine; `delay` seconds of "compute" per chunk."""
+
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, delay: float = 0.002):
+        self.delay = delay
+        self.requests: list[SpeechRequest] = []
+        all_tags = tuple(loc.tag for loc in LOCALES)
+        self._voices = [VoiceInfo("jm_kumo", "Kumo", "male", all_tags), VoiceInfo("jf_alpha", "Alpha", "female", all_tags)]
+
+    def locales(self):
+        return list(LOCALES)
+
+    def voices(self, locale=None):
+        return list(self._voices)
+
+    def stream(self, request: SpeechRequest, cancel: threading.Event | None = None):
+        locale = get_locale(request.locale)
+        voice = request.voice or locale.default_voice
+        if voice not in {v.id for v in self._voices}:
+            raise VoiceError(f"unknown voice {voice!r}")
+        if request.text.strip() == "":
+            raise TextError("nothing to say")
+        self.requests.append(request)
+        return self._run(request, locale.tag, voice, cancel or threading.Event())
+
+    def _run(self, request, tag, voice, cancel):
+        started = time.perf_counter()
+        text = request.text
+        pieces = re.split(r"(<mark\s+name=['\"]([^'\"]+)['\"]\s*/>)", text) if request.ssml else [text]
+        marks, total = [], 0
+        words_samples = []
+        i = 0
+        while i < len(pieces):
+            piece = pieces[i]
+            if request.ssml and piece.startswith("<mark"):
+                marks.append((pieces[i + 1], total))
+                i += 2
+                continue
+            n = len(re.sub(r"<[^>]*>", " ", piece).split()) * WORD_SAMPLES
+            words_samples.append(n)
+            total += n
+            i += 1
+        t = np.arange(total) / SAMPLE_RATE
+        audio = (0.3 * 32767 * np.sin(2 * np.pi * 220 * t) * (request.volume if request.volume is not None else 1)).astype("<i2")
+        plan = Plan(locale=tag, voice=voice, rate=request.rate or 1.0, sample_rate=SAMPLE_RATE, samples=total)
+        cuts = sorted({0, total, *range(0, total, CHUNK_SAMPLES), *(m for _, m in marks)})
+        pending = list(marks)
+        for a, b in zip(cuts, cuts[1:] + [None]):
+            while pending and pending[0][1] <= a:
+                name, offset = pending.pop(0)
+                plan.marks.append(PlannedMark(name, offset))
+                yield MarkReached(name, offset)
+            if b is None or b <= a:
+                continue
+            if cancel.is_set():
+                yield Finished(plan, 0.0, 0.0, cancelled=True)
+                return
+            time.sleep(self.delay)
+            yield AudioChunk(audio[a:b].tobytes(), a)
+        yield Finished(plan, 0.001, (time.perf_counter() - started) / max(total / SAMPLE_RATE, 1e-3))
+
+
+@contextlib.contextmanager
+def running_daemon(engine, runtime_dir: Path, settings_path: Path | None = None, **options):
+    """A real daemon (real sockets, port 0) serving in a background thread; yields the Server."""
+    from engine.daemon.server import Server
+    from engine.daemon.settings import SettingsStore
+
+    server = Server(engine, port=0, runtime_dir=runtime_dir,
+                    settings=SettingsStore(settings_path or runtime_dir.parent / "settings.toml"), **options)
+    ready = threading.Event()
+    failure: list[BaseException] = []
+    stop_holder: list = []
+
+    def main():
+        async def go():
+            stop = asyncio.Event()
+            stop_holder.append(stop)
+            await server.run(stop, ready=lambda _: ready.set())
+
+        try:
+            asyncio.run(go())
+        except BaseException as exc:  # reported to the test below
+            failure.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    assert ready.wait(30), "daemon did not start"
+    if failure:
+        raise failure[0]
+    try:
+        yield server
+    finally:
+        server.request_stop()
+        thread.join(15)
+        assert not thread.is_alive(), "daemon did not stop"
+        if failure:
+            raise failure[0]
