@@ -1,0 +1,4 @@
+"""Stand-in for NVDA's globalVars."""
+
+settingsRing = None
+appArgs = None
