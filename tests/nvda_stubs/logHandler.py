@@ -18,5 +18,10 @@ class Logger(logging.Logger):
 			self._log(IO, msg, args, **kwargs)
 
 
-log = Logger("nvda")
+# Registered with logging's manager so pytest's caplog (on the root logger) sees its records.
+logging.setLoggerClass(Logger)
+try:
+	log = logging.getLogger("nvda")
+finally:
+	logging.setLoggerClass(logging.Logger)
 log.setLevel(logging.DEBUG)

@@ -14,7 +14,8 @@ class AutoSettings(AutoPropertyObject):
 		config.pre_configSave.register(self.saveSettings)
 
 	def __del__(self):
-		config.pre_configSave.unregister(self.saveSettings)
+		if config is not None and config.pre_configSave is not None:
+			config.pre_configSave.unregister(self.saveSettings)
 
 	@classmethod
 	def getId(cls) -> str:
