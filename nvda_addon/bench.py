@@ -1,0 +1,196 @@
+"""`echoic bench nvda`: the NVDA driver's latencies, through the NVDA stand-ins, against a daemon.
+
+Key echo: speak a sentence, cancel it after a moment, speak one character: milliseconds from
+that speak() to the character's first audio reaching the (stand-in) speaker.
+Say-all index lag: speak several sentences with an index before each; for every index, how late
+its synthIndexReached came compared with an uninterrupted stream (first audio + the audio before
+the mark): growth means the stream stalled (synthesis slower than playback) before that index.
+
+The daemon runs in this process (engine.daemon.server.Server on loopback, the real Engine), or an
+already running one is used with --runtime-dir. Prints a table; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STUBS = ROOT / "tests" / "nvda_stubs"
+ADDON = Path(__file__).resolve().parent / "addon"
+
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Screen readers need speech that starts at once and never lags behind the cursor.",
+    "Every index must arrive when its words have been heard, not before and not after.",
+    "Long mail should start speaking at once, while the rest is still being made.",
+    "This is the last sentence of the say-all test.",
+]
+
+
+def _install_nvda():
+    if not STUBS.is_dir():
+        raise SystemExit(f"echoic bench nvda: the NVDA stand-ins are not here ({STUBS}); run it from a source checkout")
+    sys.path.insert(0, str(STUBS))
+    import nvda_env
+
+    nvda_env.install()
+    sys.path.insert(1, str(ADDON))
+
+
+@contextmanager
+def _in_process_daemon(runtime_dir: Path, threads: int):
+    from engine.daemon.server import Server
+    from engine.daemon.settings import SettingsStore
+    from engine.runtime import RuntimeConfig
+    from engine.synth import Engine, EngineConfig
+
+    engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=threads)))
+    server = Server(engine, port=0, runtime_dir=runtime_dir, settings=SettingsStore(runtime_dir / "settings.toml"))
+    ready = threading.Event()
+    failure: list[BaseException] = []
+
+    def main():
+        try:
+            asyncio.run(server.run(ready=lambda _: ready.set()))
+        except BaseException as exc:  # reported below
+            failure.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    ready.wait(120)
+    if failure:
+        raise failure[0]
+    try:
+        yield server
+    finally:
+        server.request_stop()
+        thread.join(15)
+
+
+def _wait_growth(player, start, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while len(player.played) <= start:
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.0005)
+    return time.monotonic()
+
+
+def key_echo(synth, repeats):
+    from speech.commands import CharacterModeCommand
+
+    player = synth._player
+    results = []
+    for i in range(repeats):
+        synth.speak(["This sentence is interrupted by a key press before it ends."])
+        time.sleep(0.4)
+        synth.cancel()
+        start = len(player.played)
+        t0 = time.monotonic()
+        synth.speak([CharacterModeCommand(True), "abcdefghij"[i % 10], CharacterModeCommand(False)])
+        first = _wait_growth(player, start)
+        results.append(None if first is None else (first - t0) * 1000)
+        time.sleep(0.5)
+        synth.cancel()
+    return results
+
+
+def say_all(synth):
+    import synthDriverHandler
+    from speech.commands import IndexCommand
+
+    player = synth._player
+    seen = {}
+    offsets = {}
+    done = threading.Event()
+    conn = synth._conn
+    forward = conn._onEvent
+
+    def spy(item):
+        if isinstance(item, dict) and item.get("type") == "index":
+            offsets[int(item["mark"])] = item["sample_offset"]
+        forward(item)
+
+    def onIndex(synth, index):
+        seen[index] = time.monotonic()
+
+    def onDone(synth):
+        done.set()
+
+    conn._onEvent = spy
+    synthDriverHandler.synthIndexReached.register(onIndex)
+    synthDriverHandler.synthDoneSpeaking.register(onDone)
+    try:
+        start = len(player.played)
+        sequence = []
+        for i, sentence in enumerate(SENTENCES, 1):
+            sequence += [IndexCommand(i), sentence + " "]
+        sequence.append(IndexCommand(len(SENTENCES) + 1))
+        t0 = time.monotonic()
+        synth.speak(sequence)
+        first = _wait_growth(player, start)
+        done.wait(120)
+    finally:
+        conn._onEvent = forward
+        synthDriverHandler.synthIndexReached.unregister(onIndex)
+        synthDriverHandler.synthDoneSpeaking.unregister(onDone)
+    rate = conn.sampleRate
+    rows = []
+    for index in sorted(seen):
+        expected = first + offsets.get(index, 0) / rate
+        rows.append((index, offsets.get(index, 0) / rate, (seen[index] - expected) * 1000))
+    return (first - t0) * 1000 if first else None, rows
+
+
+def run(args) -> int:
+    _install_nvda()
+    import tempfile
+
+    import synthDriverHandler
+
+    if args.runtime_dir:
+        os.environ["ECHOIC_RUNTIME_DIR"] = args.runtime_dir
+        context = None
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="echoic-bench-nvda-"))
+        os.environ["ECHOIC_RUNTIME_DIR"] = str(tmp)
+        context = _in_process_daemon(tmp, args.threads)
+    os.environ.pop("ECHOIC_DAEMON_COMMAND", None)
+    with context or _null():
+        if not synthDriverHandler.setSynth("echoic"):
+            print("echoic bench nvda: the driver did not load (see the log above)", file=sys.stderr)
+            return 2
+        synth = synthDriverHandler.getSynth()
+        try:
+            say_all(synth)  # warm-up: first-call costs are not what a user feels on each key
+            echoes = [e for e in key_echo(synth, args.repeats) if e is not None]
+            ttfa, rows = say_all(synth)
+        finally:
+            synthDriverHandler.setSynth(None)
+    print("NVDA driver bench (stand-in player, real-time pacing)")
+    print(f"{'measure':<40}{'value':>12}")
+    if echoes:
+        echoes.sort()
+        print(f"{'key echo after cancel, median ms':<40}{statistics.median(echoes):>12.1f}")
+        print(f"{'key echo after cancel, worst ms':<40}{echoes[-1]:>12.1f}")
+        print(f"{'key echo runs':<40}{len(echoes):>12d}")
+    if ttfa is not None:
+        print(f"{'say-all first audio ms':<40}{ttfa:>12.1f}")
+    print()
+    print(f"{'index':>6}{'audio before (s)':>18}{'lag (ms)':>12}")
+    for index, at, lag in rows:
+        print(f"{index:>6}{at:>18.2f}{lag:>12.1f}")
+    return 0
+
+
+@contextmanager
+def _null():
+    yield None
