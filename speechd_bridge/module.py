@@ -339,8 +339,12 @@ class Module:
             return None
         job = p.speak_message(self.client.new_id(), command.name, data, self.settings, self.voices,
                               self.locales, playback="client" if self.server_audio else "daemon")
+        message = job.message
+        log.info("speak %s %s locale=%s voice=%s rate=%s marks=%d", message["id"], command.name,
+                 message.get("locale", "default"), message.get("voice", "default"), message.get("rate", "default"),
+                 len(job.marks))
         try:
-            utterance = self.client.speak(job.message)
+            utterance = self.client.speak(message)
         except DaemonError as exc:
             log.error("cannot send the message to the daemon: %s", exc)
             self.output.reply(p.ERR_CANT_SPEAK)
