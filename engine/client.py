@@ -41,6 +41,8 @@ class SpeechResult:
     """Every message and audio frame of this utterance, as received (dicts and AudioFrames)."""
     done: dict | None = None
     error: dict | None = None
+    first_audio_order: int | None = None
+    """How many messages this client had received when this utterance's first audio frame came."""
 
     @property
     def pcm(self) -> bytes:
@@ -60,6 +62,7 @@ class DaemonClient:
         self.hello = hello
         self.backlog: list = []
         self._ids = itertools.count(1)
+        self.received = 0
 
     @classmethod
     def connect(cls, runtime_dir: Path | None = None, *, info: RuntimeInfo | None = None, name: str = "echoic-client",
@@ -70,7 +73,7 @@ class DaemonClient:
         address = f"[{host}]" if ":" in host else host
         try:
             ws = ws_connect(f"ws://{address}:{info.port}/", open_timeout=timeout, close_timeout=2,
-                            max_size=p.MAX_MESSAGE_BYTES)
+                            max_size=p.MAX_MESSAGE_BYTES).__enter__()  # websockets 17 warns unless entered
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise DaemonError(f"cannot reach the Echoic daemon on port {info.port}: {exc}") from None
         client = cls(ws, {})
@@ -107,6 +110,7 @@ class DaemonClient:
             raise DaemonError(f"the daemon sent nothing for {timeout} s") from None
         except (ConnectionClosed, WebSocketException, OSError) as exc:
             raise DaemonError(f"the daemon closed the connection: {exc}") from None
+        self.received += 1
         if isinstance(frame, bytes):
             return p.parse_audio_frame(frame)
         return json.loads(frame)
@@ -173,6 +177,8 @@ class DaemonClient:
                 if result is None:
                     self.backlog.append(message)
                     continue
+                if result.first_audio_order is None:
+                    result.first_audio_order = self.received
                 result.frames.append(message)
                 result.events.append(message)
                 continue

@@ -70,8 +70,11 @@ class FakeEngine:
             words_samples.append(n)
             total += n
             i += 1
-        t = np.arange(total) / SAMPLE_RATE
-        audio = (0.3 * 32767 * np.sin(2 * np.pi * 220 * t) * (request.volume if request.volume is not None else 1)).astype("<i2")
+        gain = 0.3 * 32767 * (request.volume if request.volume is not None else 1)
+
+        def audio(a, b):  # made per chunk, so a long utterance costs nothing up front
+            return (gain * np.sin(2 * np.pi * 220 * np.arange(a, b) / SAMPLE_RATE)).astype("<i2")
+
         plan = Plan(locale=tag, voice=voice, rate=request.rate or 1.0, sample_rate=SAMPLE_RATE, samples=total)
         cuts = sorted({0, total, *range(0, total, CHUNK_SAMPLES), *(m for _, m in marks)})
         pending = list(marks)
@@ -86,7 +89,7 @@ class FakeEngine:
                 yield Finished(plan, 0.0, 0.0, cancelled=True)
                 return
             time.sleep(self.delay)
-            yield AudioChunk(audio[a:b].tobytes(), a)
+            yield AudioChunk(audio(a, b).tobytes(), a)
         yield Finished(plan, 0.001, (time.perf_counter() - started) / max(total / SAMPLE_RATE, 1e-3))
 
 
