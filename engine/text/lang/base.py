@@ -1,0 +1,74 @@
+"""The shape of one language's data for the text front end.
+
+Every language module (`en.py`, `de.py`, ...) builds one `Language` from tables and a few small
+functions (number words, dates, times). The normaliser, the segmenter and the speller read these
+fields and never branch on the language's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+MAX_NUMBER = 10**15 - 1
+"""The largest integer a language's `cardinal` must read; longer digit strings are read digit by digit."""
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    """Two-letter language code (`en`), the key of the registry."""
+    cardinal: Callable[[int], str]
+    """Number words for 0 <= n <= MAX_NUMBER."""
+    ordinal: Callable[[int, str], str]
+    """Ordinal words for n >= 1; the second argument is a form key from `ordinal_suffixes` or
+    `ordinal_form_after` ("" is the default form)."""
+    read_year: Callable[[int], str]
+    """A year as it is said (`1999` -> "nineteen ninety-nine")."""
+    read_date: Callable[[int, int, int, str, str], str]
+    """(year, month, day, locale tag, ordinal form) -> words."""
+    read_time: Callable[[int, int, int | None, str], str]
+    """(hours, minutes, seconds or None, day period words or "") -> words."""
+    decimal_separator: str
+    group_separators: str
+    """Characters that may group thousands (`,` in English; `.` and no-break spaces elsewhere)."""
+    fraction_digits_max: int
+    """Fractions up to this many digits are read as a number ("coma cinco"), longer ones digit by digit."""
+    words: dict[str, str]
+    """Small words the logic needs: point, minus, percent, to, dot, at, emoji, flag, space, and."""
+    abbreviations: dict[str, str]
+    """Written abbreviation (with its dots, case-sensitive) -> expansion. Keys may hold a space."""
+    symbols: dict[str, str]
+    """Character -> its name (symbols and punctuation), used in text and in spelling."""
+    letters: dict[str, str]
+    """Lower-case letter -> its name when spelled."""
+    marks: dict[str, str]
+    """Combining mark -> its name when spelling an accented letter not in `letters`."""
+    accented_letter: str
+    """How an accented letter is named: "{letter} {mark}"."""
+    units: dict[str, tuple[str, str]]
+    """Unit symbol -> (singular, plural), read after a number."""
+    currencies: dict[str, tuple[str, str, str, str]]
+    """Symbol or ISO code -> (unit singular, unit plural, cent singular, cent plural)."""
+    months: tuple[str, ...]
+    day_periods: dict[str, str] = field(default_factory=dict)
+    """Written am/pm forms -> how they are said, read after a time or a number."""
+    noun_forms: dict[str, str] = field(default_factory=dict)
+    """Last number word -> its form before a noun (German "eins" -> "ein": "ein Euro")."""
+    ordinal_suffixes: dict[str, str] = field(default_factory=dict)
+    """Written ordinal suffix after digits (`st`, `º`, `ª`, `er`) -> ordinal form key."""
+    ordinal_dot: bool = False
+    """Whether digits followed by a dot inside a sentence are an ordinal (German `3. Mai`)."""
+    ordinal_form_after: dict[str, str] = field(default_factory=dict)
+    """Preceding word (lower case) -> ordinal form key (German "am 3." -> dative "dritten")."""
+    date_ordinal_form: str = ""
+    """Ordinal form for a date's day when no preceding word chooses one."""
+    month_first_locales: frozenset[str] = frozenset()
+    """Locales whose slashed dates are month/day/year."""
+    time_suffix: str = ""
+    """A letter that may replace the colon in times (French `14h30`)."""
+
+    def number_before_noun(self, words: str) -> str:
+        """Number words as they stand before a counted noun ("eins" -> "ein")."""
+        head, sep, last = words.rpartition(" ")
+        return head + sep + self.noun_forms.get(last, last)

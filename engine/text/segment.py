@@ -1,0 +1,184 @@
+"""Segmentation: plain text -> Words with trailing punctuation, in sentences and clauses.
+
+Text is split into lines (a line break ends a sentence), lines into whitespace-separated chunks
+(an em dash, an ellipsis or "--" also ends a chunk), and each chunk into opening quotes and
+brackets (dropped), the token itself, and trailing punctuation (kept on the Word as `punct`,
+quotes and brackets dropped). Dots that belong to the token (abbreviations, initials, German
+ordinals) are taken off the punctuation first, so "Dr." never ends a sentence. A number and the
+unit, currency or "pm" written after it become one Word ("5 €", "2:30 pm").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+
+from .items import CLAUSE_END, SENTENCE_END, FrontEndReport, Word
+from .lang import Language
+from .normalize import Context, speak
+
+_OPENERS = frozenset("\"'([{«‹“‘„‚¿¡<")
+_CLOSERS = frozenset("\"')]}»›”’>")
+_PUNCT = SENTENCE_END | CLAUSE_END
+_DASHES = frozenset("-–‐")
+_BREAKS = r"—|…|\.{3,}|-{2,}"
+_GROUP_SPACE = "\u00a0\u202f\u2009"
+# A space that separates chunks; a no-break or thin space inside "10 000" does not.
+_SPACE = rf"(?:[^\S{_GROUP_SPACE}]|(?<!\d)[{_GROUP_SPACE}]|[{_GROUP_SPACE}](?!\d{{3}}(?!\d)))"
+_CHUNK = re.compile(rf"(?:(?!{_SPACE}|{_BREAKS}).)+(?:{_BREAKS})*|(?:{_BREAKS})+", re.S)
+_LINE_BREAK = re.compile(r"\r\n|[\n\r\u2028\u2029\x0b\x0c\x1c-\x1e\x85]")
+_NUMERIC = re.compile(r"[-−+]?[$€£¥]?\d[\d.,:\u00a0\u202f\u2009]*")
+_INITIALS = re.compile(r"(?:[^\W\d_]\.){2,}")
+_INITIAL = re.compile(r"[^\W\d_]\.")
+_ORDINAL_DOT = re.compile(r"\d{1,15}\.")
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    """The token as written, without surrounding quotes, brackets and trailing punctuation."""
+    start: int
+    tail: str
+    """What followed the token in its chunk: punctuation, quotes, brackets."""
+
+
+def _clean(text: str) -> str:
+    """Control characters, lone surrogates and zero-width spaces become spaces (offsets kept)."""
+    def keep(c: str) -> str:
+        if c in "\n\r\t" or _LINE_BREAK.fullmatch(c):
+            return c
+        if c in "\u200b\ufeff" or unicodedata.category(c) in ("Cc", "Cs"):
+            return " "
+        return c
+    return "".join(keep(c) for c in text)
+
+
+def normalize_punct(tail: str) -> str:
+    """Trailing characters -> the punctuation the model hears: "..." -> "…", "!!!" -> "!"."""
+    kept = re.sub(r"\.{2,}", "…", "".join(c for c in tail if c in _PUNCT))
+    return re.sub(r"(.)\1+", r"\1", kept)[:3]
+
+
+def _split_chunk(chunk: str, start: int) -> Token:
+    i, j = 0, len(chunk)
+    while i < j and chunk[i] in _OPENERS:
+        i += 1
+    while j > i and (chunk[j - 1] in _CLOSERS or chunk[j - 1] in _PUNCT or chunk[j - 1] in _DASHES):
+        j -= 1
+    return Token(chunk[i:j], start + i, chunk[j:])
+
+
+def _merge_spaced_abbreviations(chunks: list[tuple[str, int]], line: str, lang: Language) -> list[tuple[str, int]]:
+    """"z. B." is written as two chunks; make it one so the abbreviation table can match it."""
+    spaced = sorted({k.count(" ") + 1 for k in lang.abbreviations if " " in k}, reverse=True)
+    out, i = [], 0
+    while i < len(chunks):
+        for n in spaced:
+            group = chunks[i : i + n]
+            if len(group) == n:
+                joined = line[group[0][1] : group[-1][1] + len(group[-1][0])]
+                if re.sub(r"\s+", " ", joined).rstrip(",;:!?)»”\"'") in lang.abbreviations:
+                    out.append((joined, group[0][1]))
+                    i += n
+                    break
+        else:
+            out.append(chunks[i])
+            i += 1
+    return out
+
+
+def _owns_dot(candidate: str, prev: str, following: str, lang: Language) -> bool:
+    """Whether a token's dot is part of it (abbreviation, initials, ordinal), not a full stop."""
+    if candidate in lang.abbreviations or candidate in lang.day_periods or _INITIALS.fullmatch(candidate):
+        return True
+    if _INITIAL.fullmatch(candidate):
+        # "J. K. Rowling", "John F. Kennedy" but not "I got an A. Then ..."
+        return candidate[0].isupper() and following[:1].isupper() and (not prev or prev[:1].isupper())
+    return lang.ordinal_dot and bool(following) and bool(_ORDINAL_DOT.fullmatch(candidate))
+
+
+def _take_dots(tokens: list[Token], lang: Language) -> list[Token]:
+    out = []
+    for k, tok in enumerate(tokens):
+        if tok.text and tok.tail.startswith(".") and not tok.tail.startswith("..."):
+            # After a clause or sentence end, an initial starts afresh: "troops; J. K. Rowling".
+            prev = tokens[k - 1].text if k and not normalize_punct(tokens[k - 1].tail) else ""
+            following = tokens[k + 1].text if k + 1 < len(tokens) else ""
+            if _owns_dot(tok.text + ".", prev, following, lang):
+                tok = Token(tok.text + ".", tok.start, tok.tail[1:])
+        out.append(tok)
+    return out
+
+
+def _is_suffix(text: str, lang: Language) -> bool:
+    return text == "%" or text in lang.units or text in lang.currencies or text in lang.day_periods
+
+
+def _merge_number_suffixes(tokens: list[Token], line: str, offset: int, lang: Language) -> list[Token]:
+    out: list[Token] = []
+    for tok in tokens:
+        last = out[-1] if out else None
+        if (last and _NUMERIC.fullmatch(last.text) and not last.tail.strip() and tok.text
+                and _is_suffix(tok.text, lang)):
+            text = line[last.start - offset : tok.start - offset + len(tok.text)]
+            out[-1] = Token(text, last.start, tok.tail)
+        else:
+            out.append(tok)
+    return out
+
+
+def line_tokens(line: str, offset: int, lang: Language) -> list[Token]:
+    """The tokens of one line; `offset` is the line's position in the whole input."""
+    chunks = [(m.group(), m.start()) for m in _CHUNK.finditer(line)]
+    chunks = _merge_spaced_abbreviations(chunks, line, lang)
+    tokens = [_split_chunk(chunk, offset + start) for chunk, start in chunks]
+    return _merge_number_suffixes(_take_dots(tokens, lang), line, offset, lang)
+
+
+def _with_punct(word: Word, punct: str) -> Word:
+    return replace(word, punct=normalize_punct(word.punct + punct)) if punct else word
+
+
+def end_sentence(word: Word) -> Word:
+    """The word with a sentence end: clause punctuation is replaced by a full stop."""
+    if word.ends_sentence:
+        return word
+    return replace(word, punct=word.punct.rstrip("".join(CLAUSE_END)) + ".")
+
+
+def _lines(text: str) -> list[tuple[int, str, bool]]:
+    """(start, line, ended by a line break) for each line."""
+    out, start = [], 0
+    for m in _LINE_BREAK.finditer(text):
+        out.append((start, text[start : m.start()], True))
+        start = m.end()
+    out.append((start, text[start:], False))
+    return out
+
+
+def split_words(text: str, lang: Language, locale: str, report: FrontEndReport, offset: int = 0,
+                line_breaks_end_sentences: bool = True) -> tuple[str, list[Word]]:
+    """Words of `text` (offsets are `offset` + position in `text`).
+
+    Returns the punctuation found before the first word (it belongs to a word before this text,
+    when the text is one piece of an SSML document) and the words."""
+    leading, words = "", []
+    for start, line, broken in _lines(_clean(text)):
+        prev = ""
+        for tok in line_tokens(line, start, lang):
+            punct = "—" if not tok.text and tok.tail and set(tok.tail) <= _DASHES else tok.tail
+            if not tok.text:
+                if words:
+                    words[-1] = _with_punct(words[-1], normalize_punct(punct))
+                else:
+                    leading += normalize_punct(punct)
+                continue
+            spoken = speak(tok.text, Context(lang, locale, report, prev))
+            if not spoken.strip():
+                report.notes.append(f"nothing speakable in {tok.text!r} at offset {offset + tok.start}")
+            words.append(Word(tok.text, spoken, normalize_punct(tok.tail), offset + tok.start))
+            prev = tok.text
+        if broken and line_breaks_end_sentences and words:
+            words[-1] = end_sentence(words[-1])
+    return normalize_punct(leading), words
