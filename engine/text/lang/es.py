@@ -125,7 +125,7 @@ _LETTERS = {
     "a": "a", "b": "be", "c": "ce", "d": "de", "e": "e", "f": "efe", "g": "ge", "h": "hache",
     "i": "i", "j": "jota", "k": "ka", "l": "ele", "m": "eme", "n": "ene", "ñ": "eñe", "o": "o",
     "p": "pe", "q": "cu", "r": "erre", "s": "ese", "t": "te", "u": "u", "v": "uve",
-    "w": "uve doble", "x": "equis", "y": "ye", "z": "zeta",
+    "w": "uve doble", "x": "equis", "y": "ye", "z": "zeta", "ß": "ese alemana",
 }
 
 _SYMBOLS = {

@@ -108,7 +108,7 @@ _LETTERS = {
     "a": "a", "b": "bé", "c": "cé", "d": "dé", "e": "e", "f": "effe", "g": "gé", "h": "hache",
     "i": "i", "j": "ji", "k": "ka", "l": "elle", "m": "emme", "n": "enne", "o": "o", "p": "pé",
     "q": "qu", "r": "erre", "s": "esse", "t": "té", "u": "u", "v": "vé", "w": "double vé",
-    "x": "ixe", "y": "i grec", "z": "zède", "ç": "cé cédille", "œ": "o e dans l'o",
+    "x": "ixe", "y": "i grec", "z": "zède", "ç": "cé cédille", "ß": "eszett", "œ": "o e dans l'o",
     "æ": "a e dans l'a",
 }
 

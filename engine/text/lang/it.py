@@ -98,7 +98,7 @@ _LETTERS = {
     "a": "a", "b": "bi", "c": "ci", "d": "di", "e": "e", "f": "effe", "g": "gi", "h": "acca",
     "i": "i", "j": "i lunga", "k": "cappa", "l": "elle", "m": "emme", "n": "enne", "o": "o",
     "p": "pi", "q": "cu", "r": "erre", "s": "esse", "t": "ti", "u": "u", "v": "vu",
-    "w": "doppia vu", "x": "ics", "y": "ipsilon", "z": "zeta",
+    "w": "doppia vu", "x": "ics", "y": "ipsilon", "z": "zeta", "ß": "esse tedesca",
 }
 
 _SYMBOLS = {
