@@ -75,7 +75,7 @@ def _in_process_daemon(runtime_dir: Path, threads: int):
         thread.join(15)
 
 
-def _wait_growth(player, start, timeout=30.0):
+def _wait_growth(player, start, timeout=10.0):
     deadline = time.monotonic() + timeout
     while len(player.played) <= start:
         if time.monotonic() > deadline:
@@ -137,7 +137,7 @@ def say_all(synth):
         t0 = time.monotonic()
         synth.speak(sequence)
         first = _wait_growth(player, start)
-        done.wait(120)
+        done.wait(60)
     finally:
         conn._onEvent = forward
         synthDriverHandler.synthIndexReached.unregister(onIndex)
@@ -164,7 +164,15 @@ def run(args) -> int:
         os.environ["ECHOIC_RUNTIME_DIR"] = str(tmp)
         context = _in_process_daemon(tmp, args.threads)
     os.environ.pop("ECHOIC_DAEMON_COMMAND", None)
-    with context or _null():
+    try:
+        return _measure(context or _null(), synthDriverHandler, args)
+    except ImportError as exc:
+        print(f"echoic bench nvda: the engine cannot load here: {exc}", file=sys.stderr)
+        return 2
+
+
+def _measure(context, synthDriverHandler, args) -> int:
+    with context:
         if not synthDriverHandler.setSynth("echoic"):
             print("echoic bench nvda: the driver did not load (see the log above)", file=sys.stderr)
             return 2
