@@ -142,6 +142,8 @@ def say_all(synth):
         conn._onEvent = forward
         synthDriverHandler.synthIndexReached.unregister(onIndex)
         synthDriverHandler.synthDoneSpeaking.unregister(onDone)
+    if first is None:
+        return None, []
     rate = conn.sampleRate
     rows = []
     for index in sorted(seen):
