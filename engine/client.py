@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +77,10 @@ class DaemonClient:
                             max_size=p.MAX_MESSAGE_BYTES).__enter__()  # websockets 17 warns unless entered
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise DaemonError(f"cannot reach the Echoic daemon on port {info.port}: {exc}") from None
+        try:  # small control messages must not wait for Nagle's algorithm (40 ms with delayed ACKs)
+            ws.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         client = cls(ws, {})
         client.send({"type": "hello", "token": info.token if token is None else token,
                      "protocol": p.PROTOCOL_VERSION, "client": name})

@@ -136,9 +136,12 @@ class Server:
     # --- lifetime -----------------------------------------------------------------------------
 
     def _bind(self) -> list[socket.socket]:
-        """Listening sockets on 127.0.0.1 and ::1 sharing one port (port 0: a free one for both)."""
+        """Listening sockets on 127.0.0.1 and ::1 sharing one port (port 0: a free one for both).
+
+        proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say so, and
+        without it a small frame after another waits ~40 ms for the client's delayed ACK."""
         for _ in range(20):
-            s4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             if sys.platform != "win32":
                 s4.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
@@ -149,7 +152,7 @@ class Server:
                                   "'--port 0' picks a free port") from None
             port = s4.getsockname()[1]
             try:
-                s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+                s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             except OSError:
                 return [s4]  # no IPv6 on this machine
             s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
