@@ -27,7 +27,7 @@ log = logging.getLogger("sd_echoic")
 
 AUDIO_BLOCK_SAMPLES = 2400
 """Largest 705 block (0.1 s at 24 kHz): STOP is checked between blocks."""
-MARK_GRACE_S = 0.05
+MARK_GRACE_S = 0.015
 """How long a frame is held back waiting for an index inside it (see SpeechJob)."""
 IDLE_TIMEOUT_S = 30.0
 """A daemon silent this long mid-message is given up on (the message ends with 702)."""
