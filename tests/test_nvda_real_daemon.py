@@ -52,6 +52,7 @@ def real_synth(tmp_path_factory):
 
 def test_real_speech_reports_every_index_after_its_audio(real_synth):
     rec = Recorder(real_synth)
+    start = len(real_synth._player.played)
     try:
         real_synth.speak([IndexCommand(1), "Hello there.", IndexCommand(2), LangChangeCommand("fr_FR"),
             "Bonjour.", LangChangeCommand(None), IndexCommand(3), CharacterModeCommand(True), "A",
@@ -60,8 +61,9 @@ def test_real_speech_reports_every_index_after_its_audio(real_synth):
         assert rec.indexes() == [1, 2, 3, 4]
         for kind, index, playedBytes, _t in rec.events:
             if kind == "index":
-                assert playedBytes == rec.daemonIndexes[index] * BYTES_PER_SAMPLE
-        assert rec.daemonIndexes[2] > 0
+                assert playedBytes - start == rec.daemonIndexes[index] * BYTES_PER_SAMPLE, index
+        assert 0 == rec.daemonIndexes[1] < rec.daemonIndexes[2] < rec.daemonIndexes[3] < rec.daemonIndexes[4]
+        assert rec.events[-1][2] - start == rec.daemonDone[-1]["samples"] * BYTES_PER_SAMPLE
         # The whole tail played before synthDoneSpeaking.
         assert rec.events[-1][0] == "done"
     finally:
