@@ -74,9 +74,9 @@ def parse_number(text: str, lang: Language) -> Number | None:
     sign = text[:1] in "-−"
     body = text[1:] if text[:1] in "-−+" else text
     integer, dec, fraction = body.partition(lang.decimal_separator)
-    if dec and not fraction.isdigit():
+    if dec and not fraction.isdecimal():
         return None
-    if integer.isdigit():
+    if integer.isdecimal():
         return Number(sign, integer, fraction if dec else None, False)
     for sep in lang.group_separators:
         if re.fullmatch(rf"\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+", integer):
@@ -148,7 +148,7 @@ def read_address(text: str, ctx: Context) -> str | None:
         return None
     words = []
     for piece in re.findall(r"[^\W_]+|[\W_]", text):
-        if piece.isdigit():
+        if piece.isdecimal():
             words.append(_say_integer(piece, False, ctx.lang) if len(piece) <= 4 else digits_one_by_one(piece, ctx.lang))
         elif piece.lower() in ("www", "http", "https", "ftp"):
             words.append(" ".join(ctx.lang.letters.get(c, c) for c in piece.lower()))
@@ -287,7 +287,7 @@ def _read_digits(piece: str, ctx: Context) -> str:
     if number is not None:
         return say_number(number, ctx.lang)
     parts = re.findall(r"\d+|.", piece)
-    return " ".join(_say_integer(p, False, ctx.lang) if p.isdigit() else read_char(p, ctx) for p in parts)
+    return " ".join(_say_integer(p, False, ctx.lang) if p.isdecimal() else read_char(p, ctx) for p in parts)
 
 
 def read_pieces(text: str, ctx: Context) -> str:
@@ -297,14 +297,15 @@ def read_pieces(text: str, ctx: Context) -> str:
         piece = m.group()
         if piece in _JOINERS and piece != text:
             continue  # "COVID-19": a hyphen inside a token joins, it is not read
-        if piece[0].isdigit():
+        if piece[0].isdecimal():
             words.append(_read_digits(piece, ctx))
         elif len(piece) == 2 and 0x1F1E6 <= ord(piece[0]) <= 0x1F1FF:
             words.append(_flag(piece, ctx))
         elif piece[0].isalpha():
             words.append(piece)
         else:
-            words.append(read_char(piece, ctx))
+            # Superscripts and other number-like symbols are word characters to the regex.
+            words.extend(c if c.isalpha() else read_char(c, ctx) for c in piece)
     return " ".join(w for w in words if w)
 
 

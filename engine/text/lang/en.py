@@ -124,7 +124,7 @@ _ABBREVIATIONS = {
     "U.S.": "U S", "U.K.": "U K", "a.m.": "a m", "p.m.": "p m", "Gen.": "General",
     "Sgt.": "Sergeant", "Capt.": "Captain", "Lt.": "Lieutenant", "Rev.": "Reverend",
     "Dept.": "Department", "Univ.": "University", "Vol.": "volume", "vol.": "volume",
-    "p.": "page", "pp.": "pages", "no.": "number", "Nos.": "numbers", "cf.": "compare",
+    "p.": "page", "pp.": "pages", "No.": "number", "Nos.": "numbers", "cf.": "compare",
     "ca.": "circa", "min.": "minutes", "max.": "maximum", "est.": "established",
 }
 
