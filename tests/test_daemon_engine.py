@@ -1,0 +1,91 @@
+"""The daemon with the real Engine (real onnxruntime, real voices), over real sockets, and
+`python -m engine serve` as a real process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.api import SpeechRequest
+from engine.client import DaemonClient, find_daemon
+from engine.cli import main as echoic
+from engine.daemon import protocol as p
+from tests.conftest_daemon import running_daemon
+
+pytestmark = pytest.mark.slow
+
+SSML = '<speak>Hello <mark name="one"/> world, and <mark name="two"/> goodbye.</speak>'
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    from engine.synth import Engine
+
+    return Engine()
+
+
+@pytest.fixture(scope="module")
+def daemon(engine, tmp_path_factory):
+    root = tmp_path_factory.mktemp("real-daemon")
+    with running_daemon(engine, root / "runtime", root / "settings.toml") as server:
+        yield server
+
+
+def test_marks_over_the_socket_equal_the_plan(engine, daemon):
+    audio, plan = engine.synthesize(SpeechRequest(SSML, ssml=True))
+    assert [m.name for m in plan.marks] == ["one", "two"]
+    with DaemonClient.connect(daemon.runtime_dir) as c:
+        result = c.speak(SSML, ssml=True)
+    assert [(m["mark"], m["sample_offset"]) for m in result.marks] == [(m.name, m.sample) for m in plan.marks]
+    assert result.samples == len(audio) == result.done["samples"] and result.pcm == audio.tobytes()
+    sent = 0
+    for event in result.events:  # every index comes exactly after the audio before its offset
+        if isinstance(event, p.AudioFrame):
+            assert event.sample_offset == sent
+            sent += len(event.pcm) // 2
+        elif event["type"] == "index":
+            assert sent == event["sample_offset"]
+    assert result.done["stats"]["time_to_first_audio_ms"] > 0 and result.done["stats"]["real_time_factor"] > 0
+
+
+def test_cancel_mid_stream_with_the_real_engine(daemon):
+    with DaemonClient.connect(daemon.runtime_dir) as c:
+        uid = c.start_speaking("This sentence is long enough to take several chunks of audio. " * 6)
+        while not isinstance(c.receive(120), p.AudioFrame):
+            pass
+        c.cancel(uid)
+        done = next(m for m in iter(lambda: c.receive(120), None) if isinstance(m, dict) and m.get("type") == "done")
+        assert done["cancelled"] is True and done["samples"] < 40 * 24000
+        assert c.speak("Still here.").done["cancelled"] is False
+
+
+def test_two_clients_with_the_real_engine(daemon):
+    with DaemonClient.connect(daemon.runtime_dir, name="a") as a, DaemonClient.connect(daemon.runtime_dir, name="b") as b:
+        ua = a.start_speaking("First client speaks.", locale="en-GB")
+        ub = b.start_speaking("Zweiter Client.", locale="de-DE", voice="jf_alpha")
+        ra, rb = a.collect([ua])[ua], b.collect([ub])[ub]
+    assert ra.done and rb.done and ra.samples > 0 and rb.samples > 0
+    assert ra.accepted["locale"] == "en-GB" and rb.accepted["voice"] == "jf_alpha"
+
+
+def test_echoic_serve_process_status_and_stop(tmp_path, capsys):
+    runtime = tmp_path / "runtime"
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--port", "0", "--runtime-dir", str(runtime),
+                             "--settings-file", str(tmp_path / "s.toml")], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while find_daemon(runtime) is None:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        with DaemonClient.connect(runtime) as c:
+            assert c.speak("Ready.").samples > 0
+        assert echoic(["status", "--runtime-dir", str(runtime)]) == 0
+        assert echoic(["stop", "--runtime-dir", str(runtime)]) == 0
+        assert proc.wait(30) == 0 and find_daemon(runtime) is None
+    finally:
+        proc.kill()
