@@ -18,8 +18,8 @@ from .items import CLAUSE_END, SENTENCE_END, FrontEndReport, Word
 from .lang import Language
 from .normalize import Context, speak
 
-_OPENERS = frozenset("\"'([{«‹“‘„‚¿¡<")
-_CLOSERS = frozenset("\"')]}»›”’>")
+_OPENERS = frozenset("\"'([{«‹“‘„‚¿¡")
+_CLOSERS = frozenset("\"')]}»›”’")
 _PUNCT = SENTENCE_END | CLAUSE_END
 _DASHES = frozenset("-–‐")
 _BREAKS = r"—|…|\.{3,}|-{2,}"
