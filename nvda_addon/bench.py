@@ -147,7 +147,8 @@ def say_all(synth):
     rate = conn.sampleRate
     rows = []
     for index in sorted(seen):
-        expected = first + offsets.get(index, 0) / rate
+        # A mark at sample 0 has no audio before it: it is due at once, not at the first audio.
+        expected = first + offsets[index] / rate if offsets.get(index) else t0
         rows.append((index, offsets.get(index, 0) / rate, (seen[index] - expected) * 1000))
     return (first - t0) * 1000 if first else None, rows
 
