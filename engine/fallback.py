@@ -17,6 +17,7 @@ import numpy as np
 
 from .audio import read_wav, resample
 from .errors import RenderError
+from .g2p import espeak
 from .locales import Locale
 
 
@@ -48,7 +49,8 @@ class SystemVoice:
 
     def speak_to_array(self, text: str, locale: Locale, rate: float, sample_rate: int) -> np.ndarray:
         """Render `text` with the system voice: float32 mono at `sample_rate`."""
-        with self._lock:
+        # On Linux pyttsx3 drives the same libespeak-ng as our G2P: one user at a time.
+        with self._lock, espeak().exclusive():
             engine = self._init()
             self._pick_voice(engine, locale)
             engine.setProperty("rate", int(175 * rate))

@@ -8,10 +8,13 @@ one-to-one onto the input words (espeak-ng joined or split words), each word is 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
 import re
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import G2PError
 from .locales import Locale
@@ -87,9 +90,24 @@ class Espeak:
         lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
         if lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data.encode(), 0) <= 0:
             raise G2PError(f"espeak-ng failed to initialise with data at {data}")
+        # pyttsx3 (the system voice) loads "libespeak-ng.so.1" too, gets this very library, and
+        # initialises it with no data path; espeak-ng then falls back to $ESPEAK_DATA_PATH (the
+        # folder holding espeak-ng-data) or exits the process. Point it at the loader's data.
+        os.environ.setdefault("ESPEAK_DATA_PATH", str(Path(data).parent))
         self._lib = lib
         self._lock = threading.Lock()
         self._voice: str | None = None
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        """Hold the library for another user of it in this process (pyttsx3's espeak driver);
+        it may re-initialise the library and change its voice, so ours is set again afterwards."""
+        with self._lock:
+            try:
+                yield
+            finally:
+                self._voice = None
+                self._lib.espeak_SetVoiceByName(b"en")
 
     def _set_voice(self, voice: str) -> None:
         if voice != self._voice:

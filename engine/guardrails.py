@@ -19,9 +19,10 @@ class GuardrailConfig:
     max_token_seconds: float = 1.2
     """The longest a single phoneme may last at rate 1 (scaled by 1/rate); longer is a runaway plan."""
     silence_rms: float = 0.002
-    """A word whose phonemes' RMS is below this is silent where speech was planned."""
-    relative_silence: float = 0.06
-    """... or below this fraction of the segment's median word RMS."""
+    """A word whose loudest 10 ms is below this RMS is silent where speech was planned
+    (the loudest window, not the mean: a final stop consonant is mostly silence)."""
+    relative_silence: float = 0.03
+    """... or below this fraction of the segment's median word level."""
     clip_level: float = 0.999
     clip_run: int = 48
     """This many consecutive samples at or beyond clip_level is a clipping run (2 ms at 24 kHz)."""
@@ -68,6 +69,14 @@ def check_plan(
     return failures
 
 
+def peak_level(audio: np.ndarray, window: int = 240) -> float:
+    """The RMS of the loudest `window`-sample stretch (10 ms at 24 kHz)."""
+    if len(audio) <= window:
+        return rms(audio)
+    frames = audio[: len(audio) // window * window].reshape(-1, window).astype(np.float64)
+    return float(np.sqrt(np.mean(frames**2, axis=1)).max())
+
+
 def _longest_run(mask: np.ndarray) -> int:
     if not mask.any():
         return 0
@@ -94,7 +103,7 @@ def check_audio(
     run = _longest_run(np.abs(audio) >= config.clip_level)
     if run >= config.clip_run:
         failures.append(Failure("clipping", f"{run} consecutive clipped samples"))
-    levels = [rms(audio[a:b]) for a, b in word_spans]
+    levels = [peak_level(audio[a:b]) for a, b in word_spans]
     if levels:
         floor = max(config.silence_rms, config.relative_silence * float(np.median(levels)))
         for i, level in enumerate(levels):

@@ -244,9 +244,7 @@ class Engine:
                 before, rest = spec.split(i)
                 alone, after = rest.split(1)
                 alone.fallback_only = True
-                plan.report.events.append(GuardrailEvent(len(plan.segments), "no_phonemes",
-                                                          f"{word.spoken!r} yields no model phonemes", "fallback"))
-                self._count("no_phonemes", "fallback")
+                self._record(plan, [Failure("no_phonemes", f"{word.spoken!r} yields no model phonemes")], "fallback")
                 head = self._prepare_fitted(before, first) if before.words else []
                 return head + [alone] + (self._prepare_tail(after, plan) if after.words else [])
         return self._prepare_fitted(spec, first)
@@ -377,13 +375,11 @@ class Engine:
         return self._fallback(spec, timing)
 
     def _record(self, plan: Plan, failures: list[Failure], action: str) -> None:
+        """One report event per failed check; the action is counted once per decision."""
         for failure in failures:
             plan.report.events.append(GuardrailEvent(len(plan.segments), failure.check, failure.detail, action))
-            self._count(failure.check, action)
-
-    def _count(self, check: str, action: str) -> None:
         with self._counter_lock:
-            self.counters.failures[check] += 1
+            self.counters.failures.update(f.check for f in failures)
             self.counters.actions[action] += 1
 
     # --- the stream -------------------------------------------------------------------------

@@ -1,0 +1,146 @@
+"""Guardrails: break things on purpose and watch regeneration and fallback happen."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from engine.api import SpeechRequest
+from engine.guardrails import GuardrailConfig, check_audio, check_plan
+from engine.runtime import Render
+from engine.synth import Engine, EngineConfig
+
+SR = 24_000
+
+
+# --- the checks alone, on synthetic audio -----------------------------------------------------
+def tone(seconds, level=0.3):
+    t = np.arange(int(seconds * SR)) / SR
+    return (level * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def test_clean_audio_passes():
+    audio = np.concatenate([tone(0.3), tone(0.3), np.zeros(SR // 10, np.float32)])
+    assert check_audio(audio, len(audio), [(0, 7200), (7200, 14400)], SR, GuardrailConfig()) == []
+
+
+@pytest.mark.parametrize("corrupt, check", [
+    (lambda a: a[:-600], "length_mismatch"),
+    (lambda a: np.where(np.arange(len(a)) == 100, np.nan, a).astype(np.float32), "nan"),
+    (lambda a: np.concatenate([a[:7200], np.zeros(7200, np.float32), a[14400:]]), "silent_word"),
+    (lambda a: np.concatenate([a[:1000], np.ones(200, np.float32), a[1200:]]), "clipping"),
+    (lambda a: np.concatenate([a, tone(1.0)]), "length_mismatch"),
+])
+def test_each_corruption_is_named(corrupt, check):
+    clean = np.concatenate([tone(0.3), tone(0.3), np.zeros(SR // 10, np.float32)])
+    failures = check_audio(corrupt(clean), len(clean), [(0, 7200), (7200, 14400)], SR, GuardrailConfig())
+    assert check in [f.check for f in failures]
+
+
+def test_speech_long_after_the_last_word_is_caught():
+    audio = np.concatenate([tone(0.3), tone(0.3), np.zeros(SR // 2, np.float32), tone(0.5)])
+    failures = check_audio(audio, len(audio), [(0, 7200), (7200, 14400)], SR, GuardrailConfig())
+    assert [f.check for f in failures] == ["speech_after_end"]
+
+
+def test_plan_checks():
+    durations = np.array([1, 3, 4, 0, 0, 5, 2])
+    failures = check_plan(durations, [(1, 3), (3, 5), (5, 6)], 1.0, 0.025, GuardrailConfig())
+    assert [f.check for f in failures] == ["word_without_time"]
+    runaway = np.array([1, 3, 200, 2, 1])
+    assert [f.check for f in check_plan(runaway, [(1, 4)], 1.0, 0.025, GuardrailConfig())] == ["implausible_duration"]
+
+
+# --- the engine's ladder, with a runtime that breaks on purpose --------------------------------
+class FaultyRuntime:
+    """Wraps the real runtime; the first `times` renders are corrupted by `fault`."""
+
+    def __init__(self, real, fault, times):
+        self.real, self.fault, self.times, self.calls = real, fault, times, 0
+        self.frame_samples = real.frame_samples
+        self.providers = real.providers
+
+    def render(self, ids, style, speed):
+        self.calls += 1
+        render = self.real.render(ids, style, speed)
+        if self.calls <= self.times:
+            return self.fault(render)
+        return render
+
+
+def truncate(render):
+    return Render(render.audio[: len(render.audio) // 2], render.durations)
+
+
+def nans(render):
+    audio = render.audio.copy()
+    audio[len(audio) // 3] = np.nan
+    return Render(audio, render.durations)
+
+
+def silence_middle(render):
+    audio = render.audio.copy()
+    n = len(audio)
+    audio[n // 5 : 4 * n // 5] = 0.0
+    return Render(audio, render.durations)
+
+
+def engine_with(base, fault, times, **guard):
+    config = replace(base.config, guardrails=GuardrailConfig(**guard))
+    return Engine(config, runtime=FaultyRuntime(base.runtime, fault, times))
+
+
+TEXT = "The parcel arrived this morning, and the neighbours signed the delivery note."
+
+
+@pytest.mark.parametrize("fault, check", [(truncate, "length_mismatch"), (nans, "nan"), (silence_middle, "silent_word")])
+def test_a_bad_render_is_split_and_regenerated(engine, fault, check):
+    assert engine.plan(SpeechRequest(TEXT)).report.events == []  # the fault is the only cause
+    faulty = engine_with(engine, fault, times=1)
+    audio, plan = faulty.synthesize(SpeechRequest(TEXT))
+    events = plan.report.events
+    assert events and events[0].check == check and events[0].action == "split"
+    assert all(seg.renderer == "kokoro" for seg in plan.segments)
+    assert [w.text for w in plan.words] == [w.text for w in engine.plan(SpeechRequest(TEXT)).words]
+    assert len(audio) == plan.samples and np.isfinite(audio).all()
+    assert faulty.counters.failures[check] >= 1 and faulty.counters.actions == {"split": 1}
+
+
+def test_a_segment_that_keeps_failing_is_slowed_then_spoken_by_the_system_voice(engine):
+    faulty = engine_with(engine, truncate, times=100)
+    audio, plan = faulty.synthesize(SpeechRequest("Fine."))
+    actions = [e.action for e in plan.report.events]
+    assert actions == ["regenerated_slower", "fallback"]
+    assert [seg.renderer for seg in plan.segments] == ["fallback"]
+    assert [w.text for w in plan.words] == ["Fine"]
+    # The system voice really spoke: a quarter second or more of audio with speech energy.
+    pcm = audio.astype(np.float32) / 32768
+    assert len(pcm) > SR // 4 and float(np.sqrt(np.mean(pcm**2))) > 0.01
+
+
+def test_without_fallback_a_failing_segment_is_an_error_not_a_silence(engine):
+    from engine.errors import RenderError
+
+    config = replace(engine.config, fallback=False)
+    faulty = Engine(config, runtime=FaultyRuntime(engine.runtime, truncate, 100))
+    with pytest.raises(RenderError, match="length_mismatch"):
+        faulty.synthesize(SpeechRequest("Fine."))
+
+
+def test_a_word_without_model_phonemes_goes_to_the_system_voice(engine, monkeypatch):
+    from engine import g2p
+
+    real = g2p.G2P.words
+
+    def words(self, spoken):
+        return ["" if w == "Zorblax" else p for w, p in zip(spoken, real(self, spoken))]
+
+    monkeypatch.setattr(g2p.G2P, "words", words)
+    audio, plan = engine.synthesize(SpeechRequest("Say hello to Zorblax today."))
+    assert [w.text for w in plan.words] == ["Say", "hello", "to", "Zorblax", "today"]
+    renderers = [seg.renderer for seg in plan.segments]
+    assert renderers == ["kokoro", "fallback", "kokoro"]
+    assert [e.check for e in plan.report.events] == ["no_phonemes"]
+    zorblax = plan.words[3]
+    pcm = audio[zorblax.start : zorblax.end].astype(np.float32) / 32768
+    assert float(np.sqrt(np.mean(pcm**2))) > 0.01
