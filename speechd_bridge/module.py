@@ -125,7 +125,9 @@ class SpeechJob(threading.Thread):
     def run(self) -> None:
         try:
             self.output.reply(p.EVENT_BEGIN)
-            self.output.reply(self._speak())
+            final = self._speak()
+            self.output.reply(final)
+            log.info("%s ended: %s", self.utterance.id, final)
         except Exception:  # noqa: BLE001 - whatever happens, the message must end for the server
             log.exception("speech job failed")
             self.output.reply(p.EVENT_END)
