@@ -1,0 +1,161 @@
+"""Split planner/renderer graphs cut out of the stock Kokoro int8 ONNX, and their tensor names.
+
+The stock graph already separates the two stages (`/encoder/...` and `/decoder/...`); the tensors
+crossing between them are the duration-aligned text features, the F0 and energy curves and the
+style. `ensure_split_models` cuts the graph there with `onnx.utils.extract_model` (no torch, so
+the runtime can build them on first use) and renames the boundary tensors to the names below,
+which the runtime, the export code and the tests share.
+
+    planner:  tokens [1, T] int64, style [1, 256], speed [1]
+              -> durations [1, T] (frames of 600 samples, pads included), aligned_features
+                 [1, 512, F], f0 [1, 2F] (Hz), energy [1, 2F]      (F = durations.sum())
+    renderer: aligned_features [1, 512, F'], f0 [1, 2F'], energy [1, 2F'], style [1, 256]
+              -> audio [600 F']
+
+The renderer takes any window of frames F' (chunked rendering, `render_in_windows`), but its
+instance norms and harmonic source see only the window, so windows need context frames and a
+cross-fade to match a whole render (numbers in docs/model.md).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import model_store
+from .model_store import (FRAME_SAMPLES, INPUT_SPEED, INPUT_STYLE, INPUT_TOKENS, OUTPUT_AUDIO,
+                          OUTPUT_DURATIONS, ModelStoreConfig, STOCK_DURATION_TENSOR)
+from .errors import ModelError
+
+PLAN_FEATURES = "aligned_features"
+"""float32 [1, 512, F]: text-encoder features repeated along the durations."""
+PLAN_F0 = "f0"
+"""float32 [1, 2F]: pitch in Hz at twice the frame rate (below 10 Hz is unvoiced)."""
+PLAN_ENERGY = "energy"
+"""float32 [1, 2F]: energy curve at twice the frame rate."""
+PLAN_DURATIONS = OUTPUT_DURATIONS
+"""float32 [1, T]: frames per token, integer-valued, each >= 1."""
+
+# Where the stock graph crosses from planner to renderer.
+STOCK_FEATURES = "/encoder/MatMul_1_output_0"
+STOCK_F0 = "/encoder/Reshape_output_0"
+STOCK_ENERGY = "/encoder/Reshape_1_output_0"
+
+PLANNER_INPUTS = (INPUT_TOKENS, INPUT_STYLE, INPUT_SPEED)
+PLANNER_OUTPUTS = (PLAN_DURATIONS, PLAN_FEATURES, PLAN_F0, PLAN_ENERGY)
+RENDERER_INPUTS = (PLAN_FEATURES, PLAN_F0, PLAN_ENERGY, INPUT_STYLE)
+RENDERER_OUTPUTS = (OUTPUT_AUDIO,)
+PLANNER_MODEL_NAME = "kokoro-v1.0-int8-planner.onnx"
+RENDERER_MODEL_NAME = "kokoro-v1.0-int8-renderer.onnx"
+F0_STEPS_PER_FRAME = 2
+
+
+def _rename_outputs(model, renames: dict[str, str]) -> None:
+    import onnx
+
+    for old, new in renames.items():
+        model.graph.node.append(onnx.helper.make_node("Identity", [old], [new], name=f"echoic_{new}"))
+    kept = [o for o in model.graph.output if o.name not in renames]
+    del model.graph.output[:]
+    model.graph.output.extend(kept)
+    for new in renames.values():
+        model.graph.output.append(onnx.helper.make_tensor_value_info(new, onnx.TensorProto.FLOAT, None))
+
+
+def _rename_inputs(model, renames: dict[str, str]) -> None:
+    for node in model.graph.node:
+        for i, name in enumerate(node.input):
+            if name in renames:
+                node.input[i] = renames[name]
+    for value in model.graph.input:
+        if value.name in renames:
+            value.name = renames[value.name]
+
+
+def split_stock_graph(model_bytes: bytes) -> tuple[bytes, bytes]:
+    """(planner, renderer) ONNX bytes cut out of the stock graph (`read_stock_model()` bytes)."""
+    import onnx
+    import onnx.utils
+
+    with tempfile.TemporaryDirectory() as tmp:
+        whole, planner_path, renderer_path = (Path(tmp) / n for n in ("whole.onnx", "planner.onnx", "renderer.onnx"))
+        whole.write_bytes(model_bytes)
+        stock_out = [STOCK_DURATION_TENSOR, STOCK_FEATURES, STOCK_F0, STOCK_ENERGY]
+        onnx.utils.extract_model(str(whole), str(planner_path), list(PLANNER_INPUTS), stock_out, check_model=False)
+        onnx.utils.extract_model(str(whole), str(renderer_path), [STOCK_FEATURES, STOCK_F0, STOCK_ENERGY, INPUT_STYLE],
+                                 [OUTPUT_AUDIO], check_model=False)
+        planner, renderer = onnx.load(str(planner_path)), onnx.load(str(renderer_path))
+    _rename_outputs(planner, dict(zip(stock_out, PLANNER_OUTPUTS)))
+    _rename_inputs(renderer, {STOCK_FEATURES: PLAN_FEATURES, STOCK_F0: PLAN_F0, STOCK_ENERGY: PLAN_ENERGY})
+    for model, inputs in ((planner, PLANNER_INPUTS), (renderer, RENDERER_INPUTS)):
+        found = tuple(i.name for i in model.graph.input)
+        if sorted(found) != sorted(inputs):
+            raise ModelError(f"split graph has inputs {found}, expected {inputs}: not the Kokoro v1.0 layout?")
+    return planner.SerializeToString(), renderer.SerializeToString()
+
+
+def ensure_split_models(config: ModelStoreConfig | None = None) -> tuple[Path, Path]:
+    """Paths of the planner and renderer graphs in the model cache, cutting them on first use."""
+    config = config or ModelStoreConfig()
+    stamp = model_store.expected_sha256()[:16]
+    planner = Path(config.cache_dir) / f"{stamp}-{PLANNER_MODEL_NAME}"
+    renderer = Path(config.cache_dir) / f"{stamp}-{RENDERER_MODEL_NAME}"
+    if planner.exists() and renderer.exists():
+        return planner, renderer
+    planner_bytes, renderer_bytes = split_stock_graph(model_store.read_stock_model())
+    model_store.write_atomically(planner, planner_bytes)
+    model_store.write_atomically(renderer, renderer_bytes)
+    return planner, renderer
+
+
+@dataclass(frozen=True)
+class Window:
+    """One renderer call: frames [start, stop) rendered, of which [keep_start, keep_stop) is kept."""
+
+    start: int
+    stop: int
+    keep_start: int
+    keep_stop: int
+
+
+def plan_windows(frames: int, chunk_frames: int, context_frames: int, crossfade_frames: int) -> list[Window]:
+    """Cover [0, frames) with chunks of `chunk_frames`, each rendered with `context_frames` of
+    context on both sides and kept `crossfade_frames` past its edges (for the cross-fade)."""
+    if chunk_frames < 1 or context_frames < 0 or not 0 <= crossfade_frames <= context_frames:
+        raise ValueError(f"bad windowing: chunk {chunk_frames}, context {context_frames}, crossfade {crossfade_frames}")
+    starts = list(range(0, frames, chunk_frames))
+    if len(starts) > 1 and frames - starts[-1] <= 2 * crossfade_frames:
+        starts.pop()  # a last chunk shorter than the cross-fade joins the one before it
+    windows = []
+    for a, b in zip(starts, [*starts[1:], frames]):
+        windows.append(Window(max(0, a - context_frames), min(frames, b + context_frames),
+                              max(0, a - crossfade_frames), min(frames, b + crossfade_frames)))
+    return windows
+
+
+def render_in_windows(render: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+                      features: np.ndarray, f0: np.ndarray, energy: np.ndarray, chunk_frames: int,
+                      context_frames: int = 0, crossfade_frames: int = 0) -> np.ndarray:
+    """Render a plan window by window and join the pieces with linear cross-fades.
+
+    `render(features [1, 512, F'], f0 [1, 2F'], energy [1, 2F']) -> audio [600 F']` is one
+    renderer call (the style bound in). Returns audio of 600 * F samples.
+    """
+    frames = features.shape[-1]
+    out = np.zeros(frames * FRAME_SAMPLES, dtype=np.float32)
+    fade = 2 * crossfade_frames * FRAME_SAMPLES
+    for w in plan_windows(frames, chunk_frames, context_frames, crossfade_frames):
+        k = F0_STEPS_PER_FRAME
+        audio = render(features[..., w.start:w.stop], f0[..., k * w.start:k * w.stop], energy[..., k * w.start:k * w.stop])
+        piece = audio[(w.keep_start - w.start) * FRAME_SAMPLES:(w.keep_stop - w.start) * FRAME_SAMPLES].astype(np.float32)
+        gain = np.ones_like(piece)
+        if fade and w.keep_start > 0:
+            gain[:fade] = np.linspace(0.0, 1.0, fade, endpoint=False) + 0.5 / fade
+        if fade and w.keep_stop < frames:
+            gain[-fade:] *= 1.0 - (np.linspace(0.0, 1.0, fade, endpoint=False) + 0.5 / fade)
+        out[w.keep_start * FRAME_SAMPLES:w.keep_stop * FRAME_SAMPLES] += piece * gain
+    return out
