@@ -260,3 +260,67 @@ def test_without_a_daemon_init_loads_voices_list_and_speak_refuses(tmp_path):
         assert module.proc.wait(5) == 0
     finally:
         module.close()
+
+
+# ---- the same conversation against the real daemon and model ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_daemon(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("echoic-run")
+    log_path = run_dir.parent / "daemon.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--port", "0", "--runtime-dir",
+                                    str(run_dir)], cwd=REPO, stdout=log, stderr=log, start_new_session=True)
+    from speechd_bridge.daemon_client import read_runtime_file
+
+    deadline = time.monotonic() + 180
+    while read_runtime_file(run_dir) is None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait(5)
+            pytest.fail("the daemon did not start:\n" + log_path.read_text()[-3000:])
+        time.sleep(0.1)
+    yield run_dir
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+@pytest.mark.slow
+def test_scripted_conversation_with_the_real_daemon(real_daemon):
+    module = ModuleProcess(real_daemon)
+    try:
+        handshake(module)
+        module.send("LIST VOICES\n")
+        voices = module.reply()
+        assert voices[-1] == p.OK_VOICE_LIST_SENT and len(voices) >= 2
+        assert all(len(v[4:].split("\t")) == 3 for v in voices[:-1])
+        set_block(module, rate=0, pitch=0, volume=100, voice="MALE1", language="en", synthesis_voice="NULL",
+                  punctuation_mode="some", spelling_mode=0, cap_let_recogn="none", pitch_range=0)
+        ssml = '<speak>Hello there. <mark name="__spd_1"/>This is Echoic. <mark name="__spd_2"/>Goodbye.</speak>'
+        assert speak(module, ssml) == [p.OK_SPEAKING]
+        events = module.events(120)
+        assert events[0] == "701 BEGIN" and events[-1] == "702 END"
+        assert [e[1] for e in events if e[0] == "mark"] == ["__spd_1", "__spd_2"]
+        audio = [e for e in events if e[0] == "audio"]
+        before_first_mark = events.index(("mark", "__spd_1"))
+        samples_before = sum(e[1] for e in events[:before_first_mark] if e[0] == "audio")
+        total = sum(e[1] for e in audio)
+        assert 0 < samples_before < total  # "Hello there." is spoken before its mark, the rest after
+        assert max(max(abs(x) for x in memoryview(e[2]).cast("h")) for e in audio) > 1000  # real sound
+
+        long = "<speak>" + "This sentence is long and keeps going so that we can stop it. " * 6 + "</speak>"
+        assert speak(module, long) == [p.OK_SPEAKING]
+        assert module.line(60).startswith(b"701 BEGIN")
+        while not module.line(120).startswith(b"705 AUDIO"):
+            pass
+        stopped = time.monotonic()
+        module.send("STOP\n")
+        assert module.events(10)[-1] == "703 STOP"
+        assert time.monotonic() - stopped < 1.0
+    finally:
+        module.close()
