@@ -37,7 +37,10 @@ def _unavailable(why: str):
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
-    """(runtime dir, stop) of a running daemon: the real one, or the fake when asked for."""
+    """The runtime dir of a running daemon: the real one, or the fake when asked for."""
+    why = PrivateSpeechd.missing()
+    if why:
+        _unavailable(why)  # before loading a model for nothing
     run_dir = tmp_path_factory.mktemp("echoic-run")
     if os.environ.get("ECHOIC_TEST_FAKE_DAEMON") == "1":
         from .test_speechd_client import FakeDaemon
