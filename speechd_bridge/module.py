@@ -18,6 +18,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from pathlib import Path
 
 from . import protocol as p
@@ -32,6 +33,10 @@ MARK_GRACE_S = 0.015
 IDLE_TIMEOUT_S = 30.0
 """A daemon silent this long mid-message is given up on (the message ends with 702)."""
 JOIN_TIMEOUT_S = 2.0
+EVENT_GAP_S = 0.01
+"""Least time between a reply and the first event after it. speech-dispatcher 0.11 reads replies
+through a buffered stream and events from the raw pipe: a 701 that lands in the same read as the
+200 before it was seen lost (the client got no BEGIN) or read as the next reply (a stuck server)."""
 
 FALLBACK_VOICE_LINES = ["echoic\ten-US\tnone"]
 """LIST VOICES when the daemon cannot be asked: zero voices would unload the module."""
@@ -70,7 +75,7 @@ class SpeechJob(threading.Thread):
     """
 
     def __init__(self, output: Output, client: DaemonClient, utterance: Utterance, marks: tuple[str, ...],
-                 server_audio: bool, sample_rate: int):
+                 server_audio: bool, sample_rate: int, replied_at: float = 0.0):
         super().__init__(name=f"speak-{utterance.id}", daemon=True)
         self.output = output
         self.client = client
@@ -81,6 +86,18 @@ class SpeechJob(threading.Thread):
         self.stop_requested = threading.Event()
         self.pause_requested = threading.Event()
         self._held: tuple[int, bytes] | None = None
+        self._replied_at = replied_at
+        self._begun = False
+
+    def _begin(self) -> None:
+        """701 BEGIN, once, when the first audio, mark or end is ready (and EVENT_GAP_S after the 200)."""
+        if self._begun:
+            return
+        self._begun = True
+        wait = self._replied_at + EVENT_GAP_S - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self.output.reply(p.EVENT_BEGIN)
 
     def stop(self) -> None:
         self.stop_requested.set()
@@ -98,6 +115,7 @@ class SpeechJob(threading.Thread):
         for start in range(0, len(pcm), step):
             if self.stop_requested.is_set():
                 return False
+            self._begin()
             self.output.write(p.audio_event(pcm[start:start + step], self.sample_rate))
         return True
 
@@ -124,12 +142,13 @@ class SpeechJob(threading.Thread):
 
     def run(self) -> None:
         try:
-            self.output.reply(p.EVENT_BEGIN)
             final = self._speak()
+            self._begin()
             self.output.reply(final)
             log.info("%s ended: %s", self.utterance.id, final)
         except Exception:  # noqa: BLE001 - whatever happens, the message must end for the server
             log.exception("speech job failed")
+            self._begin()
             self.output.reply(p.EVENT_END)
 
     def _speak(self) -> str:
@@ -163,6 +182,7 @@ class SpeechJob(threading.Thread):
                 _, mark, offset = event
                 if self.server_audio and not self._flush(offset):
                     continue
+                self._begin()
                 self.output.write(p.mark_event(mark))
                 if mark in self.remaining:
                     del self.remaining[: self.remaining.index(mark) + 1]
@@ -331,6 +351,7 @@ class Module:
         self._stop_job()
         if command.name == "SOUND_ICON":
             self.output.reply(p.OK_SPEAKING)
+            time.sleep(EVENT_GAP_S)
             self.output.reply(p.EVENT_BEGIN)
             if self.server_audio:
                 self.output.write(p.icon_event(data.strip()))
@@ -353,7 +374,7 @@ class Module:
             return None
         self.output.reply(p.OK_SPEAKING)
         self.job = SpeechJob(self.output, self.client, utterance, job.marks, self.server_audio,
-                             self.client.sample_rate)
+                             self.client.sample_rate, replied_at=time.monotonic())
         self.job.start()
         return None
 
