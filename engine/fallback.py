@@ -11,6 +11,8 @@ import io
 import os
 import tempfile
 import threading
+import time
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,23 @@ from .audio import read_wav, resample
 from .errors import RenderError
 from .g2p import espeak
 from .locales import Locale
+
+
+def _wait_for_wav(path: Path, timeout: float = 10.0) -> tuple[np.ndarray, int]:
+    """pyttsx3's espeak driver may return from runAndWait before its synthesis callback has
+    written the file (seen in long test runs: an empty file, then "Audio saved" printed later),
+    so wait until the WAV is complete."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            audio, rate = read_wav(path)
+            if len(audio):
+                return audio, rate
+        except (EOFError, wave.Error):
+            pass
+        if time.monotonic() > deadline:
+            raise RenderError(f"the system voice wrote no audio within {timeout:.0f} s")
+        time.sleep(0.01)
 
 
 class SystemVoice:
@@ -61,7 +80,7 @@ class SystemVoice:
                 with contextlib.redirect_stdout(io.StringIO()):
                     engine.save_to_file(text, tmp)
                     engine.runAndWait()
-                audio, rate_in = read_wav(Path(tmp))
+                    audio, rate_in = _wait_for_wav(Path(tmp))
             except Exception as exc:
                 raise RenderError(f"the system voice failed to speak {text[:40]!r}: {exc}") from exc
             finally:

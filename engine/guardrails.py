@@ -21,7 +21,7 @@ class GuardrailConfig:
     silence_rms: float = 0.002
     """A word whose loudest 10 ms is below this RMS is silent where speech was planned
     (the loudest window, not the mean: a final stop consonant is mostly silence)."""
-    relative_silence: float = 0.03
+    relative_silence: float = 0.015
     """... or below this fraction of the segment's median word level."""
     clip_level: float = 0.999
     clip_run: int = 48
