@@ -34,11 +34,10 @@ def _engine():
 
 def cmd_say(args) -> int:
     request = _request(args, args.text, args.ssml)
-    try:
-        from .client import speak_via_daemon
-    except ImportError:
-        speak_via_daemon = None
-    if speak_via_daemon is not None and speak_via_daemon(request):
+    from .client import speak_via_daemon
+
+    if speak_via_daemon(request.text, ssml=request.ssml, locale=request.locale, voice=request.voice,
+                        rate=request.rate, pitch=request.pitch, volume=request.volume, spell=request.spell):
         return 0
     from .playback import open_output
 
