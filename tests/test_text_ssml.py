@@ -104,6 +104,15 @@ def test_s_and_p_end_sentences_and_unknown_elements_are_read():
     assert [(i.text, i.punct) for i in got] == [("One", "."), ("two", ""), ("three", "."), ("four", ".")]
 
 
+@pytest.mark.parametrize("fragment", ['Hello <mark name="a"/> world', '<p>Hello <mark name="a"/> world</p>'])
+def test_a_fragment_without_speak_is_read_inside_speak_with_its_marks(fragment):
+    report = FrontEndReport()
+    got = items(fragment, report=report)
+    assert [i.name if isinstance(i, Mark) else i.text for i in got] == ["Hello", "a", "world"]
+    assert report.notes == []
+    assert [i.source_start for i in got if isinstance(i, Word)] == [fragment.index("Hello"), fragment.index("world")]
+
+
 def test_entities_and_namespaces():
     got = items('<speak xmlns="http://www.w3.org/2001/10/synthesis" version="1.0">Tom &amp; Jerry '
                 '&lt;3</speak>')
@@ -111,7 +120,7 @@ def test_entities_and_namespaces():
 
 
 @pytest.mark.parametrize("bad", [
-    "<speak>Hello <b>world", "Hello world", "<speak>Tom & Jerry</speak>", "<p>Hello world</p>",
+    "<speak>Hello <b>world", "<speak>Tom & Jerry</speak>", "Hello <mark name='a'> world",
     "<speak>Hello</speak><speak>world</speak>", "<speak>&nbsp;Hello world</speak>",
 ])
 def test_malformed_ssml_is_read_as_text_with_a_note(bad):

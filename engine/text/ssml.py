@@ -283,6 +283,21 @@ def _as_text(ssml: str, locale: str, report: FrontEndReport, why: str) -> list[R
     return [Run(tuple(words))] if words else []
 
 
+_ROOT_OPEN = "<speak>"
+
+
+def _has_root(ssml: str) -> bool:
+    """Whether the document's first element is <speak> (after an XML declaration or comments)."""
+    body = re.sub(r"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*", "", ssml, flags=re.S)
+    return body.startswith("<speak")
+
+
+def _shift(run: Run, delta: int) -> Run:
+    items = tuple(replace(i, source_start=max(0, i.source_start + delta)) if isinstance(i, Word) else i
+                  for i in run.items)
+    return replace(run, items=items)
+
+
 def read_ssml(ssml: str, locale: str, report: FrontEndReport) -> list[Run]:
     """SSML -> Runs (Run.locale None means the request's locale)."""
     locale = get_locale(locale).tag
@@ -290,6 +305,11 @@ def read_ssml(ssml: str, locale: str, report: FrontEndReport) -> list[Run]:
         data = ssml.encode("utf-8")
     except UnicodeEncodeError:
         return _as_text(ssml, locale, report, "text is not valid Unicode")
+    if not _has_root(ssml):
+        # A fragment ("Hello <mark name='a'/> world"), as some clients send: read it inside
+        # <speak>, so its marks count, with offsets still pointing into the caller's string.
+        runs = read_ssml(f"{_ROOT_OPEN}{ssml}</speak>", locale, report)
+        return [_shift(run, -len(_ROOT_OPEN)) for run in runs]
     reader = _Reader(ssml, locale, report)
     try:
         return reader.parse(data)
