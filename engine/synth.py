@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -28,7 +29,7 @@ from .guardrails import Failure, GuardrailConfig, GuardrailCounters, check_audio
 from .locales import LOCALES, Locale, get_locale
 from .model_store import FRAME_SAMPLES, MAX_TOKEN_IDS, ModelStoreConfig, ensure_model, load_vocab
 from .plan import GuardrailEvent, Plan, PlannedBreak, PlannedMark, PlannedWord, Segment
-from .runtime import KokoroRuntime, RuntimeConfig
+from .runtime import KokoroRuntime, Render, RuntimeConfig
 from .text import read_ssml, read_text, spell
 from .text.items import Break, FrontEndReport, Mark, Run, Word
 from .voices import Voice, VoiceInfo, VoiceLibrary
@@ -56,6 +57,10 @@ class EngineConfig:
     """Let the system voice speak a segment that fails every regeneration."""
     max_text_chars: int = 1_000_000
     """Longer input is refused with TextError (the daemon has its own, smaller cap)."""
+    cache_max_tokens: int = 48
+    """Renders of at most this many phoneme ids (characters, words, short phrases) are cached."""
+    cache_megabytes: int = 64
+    """Memory bound of the render cache (0 turns it off)."""
 
     def __post_init__(self):
         if not isinstance(self.max_segment_tokens, int) or not 16 <= self.max_segment_tokens <= MAX_TOKEN_IDS:
@@ -64,6 +69,8 @@ class EngineConfig:
             raise ValueError(f"first_segment_words must be a positive integer, got {self.first_segment_words!r}")
         if not isinstance(self.lead_frames, int) or self.lead_frames < 0:
             raise ValueError(f"lead_frames must be a non-negative integer, got {self.lead_frames!r}")
+        if not isinstance(self.cache_megabytes, int) or self.cache_megabytes < 0:
+            raise ValueError(f"cache_megabytes must be a non-negative integer, got {self.cache_megabytes!r}")
         if not 0.01 <= self.chunk_seconds <= 5:
             raise ValueError(f"chunk_seconds must be in 0.01..5, got {self.chunk_seconds!r}")
 
@@ -136,6 +143,43 @@ def _best_split(spec: _Spec) -> int:
     return max(1, n // 2)
 
 
+class RenderCache:
+    """Least-recently-used renders of short inputs, bounded in bytes: a screen reader says the
+    same letters and words again and again (key echo, navigation), and the model is
+    deterministic, so the second time costs a dictionary look-up instead of a model call."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[tuple, Render] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Render | None:
+        with self._lock:
+            render = self._items.get(key)
+            if render is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return render
+
+    def put(self, key: tuple, render: Render) -> None:
+        size = render.audio.nbytes + render.durations.nbytes
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = render
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.audio.nbytes + old.durations.nbytes
+
+
 class Engine:
     """Holds the model, the voices and G2P for every locale; speaks `SpeechRequest`s."""
 
@@ -147,6 +191,7 @@ class Engine:
         self.voice_library = VoiceLibrary()
         self.runtime = runtime or KokoroRuntime(ensure_model(self.config.model), self.config.runtime)
         self.counters = GuardrailCounters()
+        self.cache = RenderCache(self.config.cache_megabytes * 2**20)
         self.system_voice = SystemVoice()
         self._g2p = {loc.tag: G2P(loc, self.vocab) for loc in LOCALES}
         self._counter_lock = threading.Lock()
@@ -291,8 +336,10 @@ class Engine:
         ids, word_tokens, phoneme_text = _tokens(spec, self.vocab)
         speed = spec.rate / spec.pitch * slower
         started = time.perf_counter()
+        key = (tuple(ids), spec.voice.info.id, round(speed, 4)) if len(ids) <= self.config.cache_max_tokens else None
         try:
-            render = self.runtime.render(ids, spec.voice.style(len(ids)), speed)
+            cached = self.cache.get(key) if key else None
+            render = cached or self.runtime.render(ids, spec.voice.style(len(ids)), speed)
         except Exception as exc:  # onnxruntime's errors are untyped; any of them is a render failure
             return None, [Failure("render_error", f"{type(exc).__name__}: {exc}")]
         finally:
@@ -310,6 +357,8 @@ class Engine:
         failures += check_audio(audio, total, spans, self.sample_rate, self.config.guardrails)
         if failures:
             return None, failures
+        if key and cached is None:
+            self.cache.put(key, render)  # only renders that passed every check
         out_len = round(total / spec.pitch)
         audio = resample(audio, out_len) * np.float32(spec.volume)
         scale = FRAME_SAMPLES / spec.pitch

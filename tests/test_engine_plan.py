@@ -219,3 +219,21 @@ def test_cli_lists_locales_and_voices():
     voices = subprocess.run([sys.executable, "-m", "engine", "voices", "--locale", "de"], capture_output=True,
                             text=True, timeout=60)
     assert "jm_kumo\tKumo\tmale" in voices.stdout and len(voices.stdout.splitlines()) == 5
+
+
+def test_short_renders_are_cached_and_identical(engine):
+    from engine.synth import RenderCache
+
+    request = SpeechRequest("q", spell=True, rate=1.37)  # a rate no other test uses: a cold entry
+    hits = engine.cache.hits
+    first, plan1 = engine.synthesize(request)
+    second, plan2 = engine.synthesize(request)
+    assert engine.cache.hits == hits + 1
+    assert np.array_equal(first, second) and plan1 == plan2
+    # The cache is bounded: the oldest entries go first.
+    from engine.runtime import Render
+
+    cache = RenderCache(max_bytes=3 * 4000 + 3 * 8)
+    for i in range(5):
+        cache.put((i,), Render(np.zeros(1000, np.float32), np.zeros(1, np.int64)))
+    assert cache.get((0,)) is None and cache.get((4,)) is not None
