@@ -96,7 +96,7 @@ def bench_synth(repeats: int = 3, locales: list[str] | None = None, engine=None)
     print(f"{'case':28} {'echoic TTFA ms':>15} {'stock TTFA ms':>14} {'ratio':>6} {'echoic RTF':>11} {'stock RTF':>10}")
     for r in rows:
         ratio = r["echoic_ttfa_ms"] / r["stock_ttfa_ms"]
-        print(f"{r['case']:28} {r["echoic_ttfa_ms"]:15.1f} {r["stock_ttfa_ms"]:14.1f} {ratio:6.2f} "
+        print(f"{r['case']:28} {r['echoic_ttfa_ms']:15.1f} {r['stock_ttfa_ms']:14.1f} {ratio:6.2f} "
               f"{r['echoic_rtf']:11.2f} {r['stock_rtf']:10.2f}")
     print(f"providers: {', '.join(engine.runtime.providers)}; threads: {engine.config.runtime.threads}; "
           f"median of {repeats}")
