@@ -203,6 +203,12 @@ class Engine:
     def voices(self, locale: str | None = None) -> list[VoiceInfo]:
         return self.voice_library.list(get_locale(locale).tag if locale else None)
 
+    def statistics(self) -> dict:
+        """Guardrail counters and render-cache use since start, for `status` and logs."""
+        return {"guardrails": self.counters.snapshot(),
+                "cache": {"hits": self.cache.hits, "misses": self.cache.misses},
+                "providers": list(self.runtime.providers)}
+
     # --- speaking ---------------------------------------------------------------------------
     def synthesize(self, request: SpeechRequest) -> tuple[np.ndarray, Plan]:
         """The whole utterance at once: (int16 samples, plan)."""

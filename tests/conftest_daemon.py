@@ -40,6 +40,10 @@ class FakeEngine:
     def locales(self):
         return list(LOCALES)
 
+    def statistics(self):
+        return {"guardrails": {"segments": len(self.requests), "failures": {}, "actions": {}},
+                "cache": {"hits": 0, "misses": 0}, "providers": ["fake"]}
+
     def voices(self, locale=None):
         return list(self._voices)
 

@@ -64,6 +64,9 @@ def cmd_status(args) -> int:
           f"resident memory {status['rss_bytes'] / 2**20:.0f} MiB")
     print(f"settings: {status['settings_file']}" + (f" (ignored: {status['settings_problem']})"
                                                    if status.get("settings_problem") else ""))
+    guard = status["engine"]["guardrails"]
+    print(f"guardrails: {guard['segments']} segments, failures {guard['failures'] or 'none'}, "
+          f"actions {guard['actions'] or 'none'}; cache hits {status['engine']['cache']['hits']}")
     return 0
 
 

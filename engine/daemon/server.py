@@ -352,7 +352,7 @@ class Server:
         return {"type": "status", "pid": os.getpid(), "version": __version__, "protocol": p.PROTOCOL_VERSION,
                 "port": self.port, "uptime_s": round(time.monotonic() - self.started_at, 3), "clients": clients,
                 "queued": queued, "rss_bytes": resident_memory_bytes(), "settings_file": str(self.settings.path),
-                "settings_problem": self.settings.problem}
+                "settings_problem": self.settings.problem, "engine": self.engine.statistics()}
 
     def _set_defaults(self, client: Client, values: dict) -> dict:
         values = dict(values)
