@@ -237,3 +237,18 @@ def test_short_renders_are_cached_and_identical(engine):
     for i in range(5):
         cache.put((i,), Render(np.zeros(1000, np.float32), np.zeros(1, np.int64)))
     assert cache.get((0,)) is None and cache.get((4,)) is not None
+
+
+def test_say_without_an_audio_device_explains_and_suggests_a_file(tmp_path, monkeypatch, capsys):
+    from engine import playback
+    from engine.cli import main
+    from engine.errors import AudioDeviceError
+
+    def no_device(rate):
+        raise AudioDeviceError("no audio output device (none found)")
+
+    monkeypatch.setattr(playback, "open_output", no_device)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # no daemon runs here
+    assert main(["say", "hello"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no audio output device" in err[0] and "echoic synth" in err[0]
