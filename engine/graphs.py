@@ -159,3 +159,68 @@ def render_in_windows(render: Callable[[np.ndarray, np.ndarray, np.ndarray], np.
             gain[-fade:] *= 1.0 - (np.linspace(0.0, 1.0, fade, endpoint=False) + 0.5 / fade)
         out[w.keep_start * FRAME_SAMPLES:w.keep_stop * FRAME_SAMPLES] += piece * gain
     return out
+
+
+# --- a renderer that takes its instance-norm statistics and phase offset from outside -------------
+
+PLAN_PHASE_OFFSET = "phase_offset"
+"""float32 [1, 1, 9]: the harmonic source's integrated phase (cycles, per harmonic) before the window."""
+STOCK_PHASE = "/decoder/decoder/generator/m_source/l_sin_gen/CumSum_output_0"
+
+
+def _norm_statistics(model) -> list[str]:
+    """Names of the renderer's instance-norm statistics: each norm is ReduceMean(x) -> Sub (the
+    mean) and ReduceMean((x - mean)^2) -> Add eps (the variance), in graph order."""
+    consumers: dict[str, list] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node.op_type)
+    return [n.output[0] for n in model.graph.node
+            if n.op_type == "ReduceMean" and consumers.get(n.output[0]) in (["Sub"], ["Add"])]
+
+
+def statistics_renderer(renderer_bytes: bytes) -> tuple[bytes, list[str]]:
+    """The renderer with every norm statistic and the source phase as extra outputs."""
+    import onnx
+
+    model = onnx.load_from_string(renderer_bytes)
+    names = _norm_statistics(model)
+    for name in [*names, STOCK_PHASE]:
+        model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    return model.SerializeToString(), names
+
+
+def window_renderer(renderer_bytes: bytes) -> tuple[bytes, list[str]]:
+    """The renderer with every norm statistic and the phase offset as inputs (names returned).
+
+    Fed the statistics of a whole render and the phase reached at the window's first step, a
+    window with 16+ frames of context each side renders its middle as the whole render does
+    (docs/model.md)."""
+    import onnx
+
+    model = onnx.load_from_string(renderer_bytes)
+    names = set(_norm_statistics(model))
+    kept = [n for n in model.graph.node if not (n.op_type == "ReduceMean" and n.output[0] in names)]
+    offset_sum = onnx.helper.make_node("Add", [STOCK_PHASE, PLAN_PHASE_OFFSET], [STOCK_PHASE + "_offset"],
+                                       name="echoic_phase_offset")
+    for node in kept:
+        for i, name in enumerate(node.input):
+            if name == STOCK_PHASE:
+                node.input[i] = STOCK_PHASE + "_offset"
+    at = next(i for i, n in enumerate(kept) if STOCK_PHASE in n.output)
+    kept.insert(at + 1, offset_sum)  # keep the node list in topological order
+    # Drop what only fed the removed statistics (the squared deviations).
+    needed = {o.name for o in model.graph.output}
+    live = []
+    for node in reversed(kept):
+        if any(o in needed for o in node.output):
+            live.append(node)
+            needed.update(node.input)
+    del model.graph.node[:]
+    model.graph.node.extend(reversed(live))
+    ordered = [n.output[0] for n in onnx.load_from_string(renderer_bytes).graph.node if n.output[0] in names]
+    for name in ordered:
+        model.graph.input.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, [1, None, 1]))
+    model.graph.input.append(onnx.helper.make_tensor_value_info(PLAN_PHASE_OFFSET, onnx.TensorProto.FLOAT, [1, 1, None]))
+    onnx.checker.check_model(model)
+    return model.SerializeToString(), ordered

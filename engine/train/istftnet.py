@@ -196,11 +196,21 @@ class Generator(nn.Module):
                           center=True, pad_mode="reflect", return_complex=True)
         return torch.cat([spec.abs(), spec.angle()], dim=1)
 
-    def forward(self, x: torch.Tensor, s: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
-        """x (B, C, 2F), s (B, style_dim), f0 (B, 2F) in Hz -> audio (B, 600 F)."""
+    def harmonic_source(self, f0: torch.Tensor) -> torch.Tensor:
+        """f0 (B, 2F) in Hz -> excitation (B, 600 F); its phase integrates F0 from the first frame."""
         with torch.no_grad():
             f0_up = F.interpolate(f0[:, None], scale_factor=self.cfg.samples_per_f0_step, mode="nearest")
-            har_source = self.m_source(f0_up.transpose(1, 2)).transpose(1, 2).squeeze(1)  # (B, N)
+            return self.m_source(f0_up.transpose(1, 2)).transpose(1, 2).squeeze(1)  # (B, N)
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor, f0: torch.Tensor,
+                har_source: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, C, 2F), s (B, style_dim), f0 (B, 2F) in Hz -> audio (B, 600 F).
+
+        `har_source` (B, 600 F) replaces the excitation made from `f0` (a window of a
+        whole-utterance excitation keeps the sine phase continuous across windows)."""
+        with torch.no_grad():
+            if har_source is None:
+                har_source = self.harmonic_source(f0)
             har = self._stft(har_source)
         for i in range(self.num_upsamples):
             x = F.leaky_relu(x, 0.1)
@@ -253,8 +263,10 @@ class Decoder(nn.Module):
         self.asr_res = nn.Sequential(nn.Conv1d(cfg.dim_in, 64, kernel_size=1))
         self.generator = Generator(cfg)
 
-    def forward(self, asr: torch.Tensor, f0_curve: torch.Tensor, n_curve: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        """asr (B, 512, F), f0_curve (B, 2F), n_curve (B, 2F), s (B, 128) -> audio (B, 600 F)."""
+    def forward(self, asr: torch.Tensor, f0_curve: torch.Tensor, n_curve: torch.Tensor, s: torch.Tensor,
+                har_source: torch.Tensor | None = None) -> torch.Tensor:
+        """asr (B, 512, F), f0_curve (B, 2F), n_curve (B, 2F), s (B, 128) -> audio (B, 600 F);
+        `har_source` as in `Generator.forward`."""
         f0 = self.F0_conv(f0_curve.unsqueeze(1))  # (B, 1, F)
         n = self.N_conv(n_curve.unsqueeze(1))
         x = self.encode(torch.cat([asr, f0, n], dim=1), s)
@@ -263,4 +275,4 @@ class Decoder(nn.Module):
             x = block(torch.cat([x, asr_res, f0, n], dim=1), s)
             if block.upsample:
                 break  # the upsampling block is last; after it no residual concat
-        return self.generator(x, s, f0_curve)
+        return self.generator(x, s, f0_curve, har_source)
