@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 
-from .api import AudioChunk, Finished, SpeechRequest
+from .api import AudioChunk, SpeechRequest
 from .audio import write_wav
 from .errors import AudioDeviceError, ConfigError, TextError
 

@@ -12,12 +12,12 @@ import hashlib
 import importlib.resources
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
 
+from .atomic_write import write_atomically
 from .errors import ModelError
 
 # ONNX tensor names, shared by the runtime and by the export code of the training side.
@@ -103,21 +103,6 @@ def add_duration_output(model_bytes: bytes) -> bytes:
         onnx.helper.make_tensor_value_info(OUTPUT_DURATIONS, onnx.TensorProto.FLOAT, [1, None])
     )
     return model.SerializeToString()
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a crash leaves either the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def ensure_model(config: ModelStoreConfig | None = None) -> Path:

@@ -6,8 +6,6 @@ on the model); test_daemon_engine.py starts `python -m engine serve` itself.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys

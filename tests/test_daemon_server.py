@@ -4,7 +4,6 @@ that has the real Engine's interface. The real-engine tests are in test_daemon_e
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest

@@ -8,7 +8,7 @@ import pytest
 from engine.api import SpeechRequest
 from engine.guardrails import GuardrailConfig, check_audio, check_plan
 from engine.runtime import Render
-from engine.synth import Engine, EngineConfig
+from engine.synth import Engine
 
 SR = 24_000
 

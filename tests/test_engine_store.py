@@ -7,6 +7,7 @@ import onnx
 import pytest
 
 from engine import model_store
+from engine.atomic_write import write_atomically
 from engine.errors import LocaleError, ModelError
 from engine.locales import LOCALES, canonical_tag, get_locale
 
@@ -45,7 +46,7 @@ def test_crash_mid_write_leaves_no_model(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError):
-        model_store.write_atomically(tmp_path / "model.onnx", b"x" * 1000)
+        write_atomically(tmp_path / "model.onnx", b"x" * 1000)
     assert list(tmp_path.iterdir()) == []
 
 

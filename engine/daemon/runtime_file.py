@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..atomic_write import write_atomically
 from . import DaemonError
 
 RUNTIME_FILE = "daemon.json"
@@ -90,16 +90,7 @@ def write_runtime_file(runtime_dir: Path, info: RuntimeInfo) -> Path:
     """Write the runtime file atomically with mode 0600 (mkstemp creates it so; no moment is it wider)."""
     runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = runtime_dir / RUNTIME_FILE
-    fd, tmp = tempfile.mkstemp(prefix=RUNTIME_FILE + ".", suffix=".tmp", dir=runtime_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(asdict(info), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps(asdict(info)).encode("utf-8"))
     return path
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import tomllib
 from pathlib import Path
 
+from ..atomic_write import write_atomically
 from ..errors import ConfigError, EchoicError, ProtocolError
 from ..locales import canonical_tag
 from .protocol import SETTINGS_FIELDS, validate_setting
@@ -85,17 +85,7 @@ def read_table(path: Path) -> Table:
 
 
 def write_table(path: Path, table: Table) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(dump_table(table))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, dump_table(table).encode("utf-8"))
 
 
 def updated(table: Table, locale: str, values: dict) -> Table:
