@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import ConfigError, EchoicError
+from ..errors import ConfigError
 from . import DaemonError
 from .protocol import DEFAULT_PORT, SETTINGS_FIELDS
 from .runtime_file import default_runtime_dir, pid_alive, read_runtime_file
