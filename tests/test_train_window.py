@@ -4,8 +4,8 @@ that join seamlessly (onnx only, no torch).
 Measured (docs/model.md), int8 graph, 230-frame utterance (jf_alpha), 40-frame chunks, 16 frames of context:
 log-mel distance to the whole render 0.21, 0.23 at the joins (the same as elsewhere: what remains
 is the int8 graph's per-window activation ranges); float torch with the same inputs: 0.0000.
-Without the statistics (plain windowed renderer) 0.81 / 0.69. On this file's PHRASE (jm_kumo): 0.16 whole,
-0.26 worst join with the statistics; 0.69 / 1.18 without.
+Without the statistics (plain windowed renderer, same windows) 0.69 / 1.18 on this file's PHRASE (jm_kumo): 0.16 whole,
+0.26 worst join with the statistics.
 """
 
 from __future__ import annotations
