@@ -1,11 +1,11 @@
 """A renderer fed whole-utterance instance-norm statistics and the source phase renders windows
 that join seamlessly (onnx only, no torch).
 
-Measured (docs/model.md), int8 graph, 230-frame utterance (jf_alpha), 40-frame chunks, 16 frames of context:
-log-mel distance to the whole render 0.21, 0.23 at the joins (the same as elsewhere: what remains
-is the int8 graph's per-window activation ranges); float torch with the same inputs: 0.0000.
-Without the statistics (plain windowed renderer, same windows) 0.69 / 1.18 on this file's PHRASE (jm_kumo): 0.16 whole,
-0.26 worst join with the statistics.
+Measured (docs/model.md), int8 graph, 40-frame chunks with 16 frames of context, log-mel distance
+to the whole render (whole / worst join): on this file's PHRASE (jm_kumo) 0.16 / 0.26 with the
+statistics, 0.69 / 1.18 without (the plain renderer on the same windows); on a 230-frame jf_alpha
+utterance 0.21 / 0.24. What remains is the int8 graph's per-window activation ranges: the same
+windows in float torch are exact (tests/test_train_streaming.py).
 """
 
 from __future__ import annotations
