@@ -149,14 +149,26 @@ def test_two_clients_at_once_are_interleaved_not_serialised(daemon):
     assert b_done < 80 * daemon.fake.delay  # b did not wait behind a's whole utterance
 
 
-def test_priorities_over_the_wire(daemon):
+def test_a_new_text_cancels_the_speaking_text(daemon):
     with client(daemon) as c:
         t1 = c.start_speaking("word " * 200, priority="text")
-        c.start_speaking("queued text", id="t2", priority="text")
+        t2 = c.start_speaking("newer text", priority="text")
+        results = c.collect([t1, t2])
+    assert results[t1].done["cancelled"] is True and results[t2].done["cancelled"] is False
+
+
+def test_priorities_over_the_wire(daemon):
+    with client(daemon) as c:
+        # A long important utterance speaks first and nothing may cut it, so everything below is
+        # decided while it is still speaking, however loaded the machine is.
+        i0 = c.start_speaking("word " * 1000, priority="important")
+        t1 = c.start_speaking("queued text", priority="text")
+        t2 = c.start_speaking("newer text", id="t2", priority="text")
         n1 = c.start_speaking("note", priority="notification")
         i1 = c.start_speaking("important words", priority="important")
-        results = c.collect([t1, "t2", n1, i1])
-    assert results[t1].done["cancelled"] is True  # a new text cancels the speaking text
+        results = c.collect([i0, t1, "t2", n1, i1])
+    assert results[i0].done["cancelled"] is False and results[i0].samples == 1000 * WORD_SAMPLES
+    assert results[t1].done["cancelled"] is True  # a new text cancels queued text
     assert results[n1].done["cancelled"] is True and results[n1].samples == 0  # dropped: something spoke
     assert results["t2"].done["cancelled"] is False and results[i1].done["cancelled"] is False
     assert results[i1].first_audio_order < results["t2"].first_audio_order  # important before queued text
