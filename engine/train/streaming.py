@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from typing import Iterable
 
 import torch
-import torch.nn as nn
 
 from .istftnet import AdaIN1d, Decoder
 
