@@ -6,7 +6,10 @@ get `AudioChunk`, `MarkReached` and finally one `Finished` event, in sample orde
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import ConfigError
@@ -52,6 +55,39 @@ class SpeechRequest:
         _check_range("rate", self.rate, *RATE_RANGE)
         _check_range("pitch", self.pitch, *PITCH_RANGE)
         _check_range("volume", self.volume, *VOLUME_RANGE)
+
+
+class Cancellation(threading.Event):
+    """A cancel flag for `Engine.stream` whose `set()` also stops the model call in flight.
+
+    A plain threading.Event works too, but is only looked at between chunks; this one lets a
+    cancel interrupt a render already running (a long segment takes a second or more on a CPU).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._hooks: list[Callable[[], None]] = []
+        self._hooks_lock = threading.Lock()
+
+    def set(self) -> None:
+        super().set()
+        with self._hooks_lock:
+            hooks = list(self._hooks)
+        for hook in hooks:
+            hook()
+
+    @contextlib.contextmanager
+    def hooked(self, hook: Callable[[], None]):
+        """Call `hook` if the flag is set while the block runs (or already is)."""
+        with self._hooks_lock:
+            self._hooks.append(hook)
+        try:
+            if self.is_set():
+                hook()
+            yield
+        finally:
+            with self._hooks_lock:
+                self._hooks.remove(hook)
 
 
 @dataclass(frozen=True)

@@ -137,13 +137,21 @@ class KokoroRuntime:
             INPUT_SPEED: np.array([speed], dtype=np.float32),  # (1,)
         }
 
-    def plan(self, ids: list[int], style: np.ndarray, speed: float) -> PlannerOutput:
+    @staticmethod
+    def run_options():
+        """Options for one call; setting `.terminate = True` from another thread stops that call
+        (it then raises). The engine sets it when an utterance is cancelled mid-render."""
+        import onnxruntime as ort
+
+        return ort.RunOptions()
+
+    def plan(self, ids: list[int], style: np.ndarray, speed: float, run_options=None) -> PlannerOutput:
         """Run the planner alone: durations and the renderer's inputs, before any audio exists."""
         if self.planner is None:
             raise ModelError("plan() needs the split graphs (RuntimeConfig(graphs='split'))")
         feeds = self._feeds(ids, style, speed)
         with self._lock:
-            out = dict(zip(PLANNER_OUTPUTS, self.planner.run(list(PLANNER_OUTPUTS), feeds)))
+            out = dict(zip(PLANNER_OUTPUTS, self.planner.run(list(PLANNER_OUTPUTS), feeds, run_options)))
         return PlannerOutput(
             durations=np.asarray(out[PLAN_DURATIONS]).reshape(-1).astype(np.int64),
             features=np.asarray(out[PLAN_FEATURES], dtype=np.float32),
@@ -151,7 +159,7 @@ class KokoroRuntime:
             energy=np.asarray(out[PLAN_ENERGY], dtype=np.float32),
         )
 
-    def render_planned(self, plan: PlannerOutput, style: np.ndarray) -> np.ndarray:
+    def render_planned(self, plan: PlannerOutput, style: np.ndarray, run_options=None) -> np.ndarray:
         """Audio, float32 (600 F,), for a planner output and a style (the renderer uses its timbre half)."""
         if self.renderer is None:
             raise ModelError("render_planned() needs the split graphs (RuntimeConfig(graphs='split'))")
@@ -161,7 +169,7 @@ class KokoroRuntime:
                              f"expected (1, {F0_STEPS_PER_FRAME * frames})")
         feeds = {PLAN_FEATURES: plan.features, PLAN_F0: plan.f0, PLAN_ENERGY: plan.energy, INPUT_STYLE: _style(style)}
         with self._lock:
-            (audio,) = self.renderer.run([OUTPUT_AUDIO], feeds)
+            (audio,) = self.renderer.run([OUTPUT_AUDIO], feeds, run_options)
         return np.asarray(audio, dtype=np.float32).reshape(-1)
 
     def render(self, ids: list[int], style: np.ndarray, speed: float) -> Render:

@@ -11,6 +11,7 @@ every step is recorded in the plan's guardrail report. Nothing is truncated or d
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import SAMPLE_RATE
-from .api import PITCH_RANGE, RATE_RANGE, AudioChunk, Event, Finished, MarkReached, SpeechRequest
+from .api import PITCH_RANGE, RATE_RANGE, AudioChunk, Cancellation, Event, Finished, MarkReached, SpeechRequest
 from .audio import resample, to_pcm16
 from .errors import RenderError, TextError
 from .fallback import SystemVoice
@@ -71,6 +72,8 @@ class EngineConfig:
             raise ValueError(f"lead_frames must be a non-negative integer, got {self.lead_frames!r}")
         if not isinstance(self.cache_megabytes, int) or self.cache_megabytes < 0:
             raise ValueError(f"cache_megabytes must be a non-negative integer, got {self.cache_megabytes!r}")
+        if self.runtime.graphs != "split":
+            raise ValueError(f"the engine plans before it renders and needs graphs='split', got {self.runtime.graphs!r}")
         if not 0.01 <= self.chunk_seconds <= 5:
             raise ValueError(f"chunk_seconds must be in 0.01..5, got {self.chunk_seconds!r}")
 
@@ -96,6 +99,20 @@ class _Spec:
         right = replace(self, words=self.words[at:], phonemes=self.phonemes[at:],
                         marks=[(i - at, n) for i, n in self.marks if i >= at and not (i == at and at == len(self.words))])
         return left, right
+
+
+class _Cancelled(Exception):
+    """A model call was interrupted because its utterance was cancelled."""
+
+
+@contextlib.contextmanager
+def _interrupting(cancel: threading.Event, options):
+    """While the block runs, a Cancellation being set terminates the onnxruntime call in flight."""
+    if isinstance(cancel, Cancellation):
+        with cancel.hooked(lambda: setattr(options, "terminate", True)):
+            yield
+    else:
+        yield
 
 
 @dataclass
@@ -338,15 +355,31 @@ class Engine:
         return out
 
     # --- rendering one spec, with guardrails ---------------------------------------------
-    def _kokoro(self, spec: _Spec, slower: float, timing: _Timing) -> tuple[_Rendered | None, list[Failure]]:
+    def _kokoro(self, spec: _Spec, slower: float, timing: _Timing,
+                cancel: threading.Event) -> tuple[_Rendered | None, list[Failure]]:
+        """Plan, check the plan, render, check the audio against the plan."""
         ids, word_tokens, phoneme_text = _tokens(spec, self.vocab)
         speed = spec.rate / spec.pitch * slower
-        started = time.perf_counter()
+        style = spec.voice.style(len(ids))
+        voiced = [(a, b) for a, b in word_tokens if b > a]
         key = (tuple(ids), spec.voice.info.id, round(speed, 4)) if len(ids) <= self.config.cache_max_tokens else None
+        cached = self.cache.get(key) if key else None
+        started = time.perf_counter()
+        options = self.runtime.run_options()
         try:
-            cached = self.cache.get(key) if key else None
-            render = cached or self.runtime.render(ids, spec.voice.style(len(ids)), speed)
+            with _interrupting(cancel, options):
+                if cached is not None:
+                    render = cached
+                else:
+                    planned = self.runtime.plan(ids, style, speed, options)
+                    # The plan is checked before any audio exists: a runaway plan costs no render.
+                    failures = check_plan(planned.durations, voiced, speed, FRAME_SECONDS, self.config.guardrails)
+                    if failures:
+                        return None, failures
+                    render = Render(self.runtime.render_planned(planned, style, options), planned.durations)
         except Exception as exc:  # onnxruntime's errors are untyped; any of them is a render failure
+            if cancel.is_set():
+                raise _Cancelled from exc
             return None, [Failure("render_error", f"{type(exc).__name__}: {exc}")]
         finally:
             timing.synth_seconds += time.perf_counter() - started
@@ -355,12 +388,10 @@ class Engine:
         cut = max(0, int(durations[0]) - self.config.lead_frames)
         durations[0] -= cut
         audio = audio[cut * FRAME_SAMPLES:]
-        voiced = [(a, b) for a, b in word_tokens if b > a]
-        failures = check_plan(durations, voiced, speed, FRAME_SECONDS, self.config.guardrails)
         frames = np.concatenate(([0], np.cumsum(durations)))
         spans = [(int(frames[a]) * FRAME_SAMPLES, int(frames[b]) * FRAME_SAMPLES) for a, b in voiced]
         total = int(frames[-1]) * FRAME_SAMPLES
-        failures += check_audio(audio, total, spans, self.sample_rate, self.config.guardrails)
+        failures = check_audio(audio, total, spans, self.sample_rate, self.config.guardrails)
         if failures:
             return None, failures
         if key and cached is None:
@@ -401,12 +432,12 @@ class Engine:
         marks = [(name, words[i].start if i < len(words) else len(audio)) for i, name in spec.marks]
         return _Rendered(segment, audio, marks)
 
-    def _speak(self, spec: _Spec, plan: Plan, timing: _Timing, stage: int = 0) -> Iterator[_Rendered]:
+    def _speak(self, spec: _Spec, plan: Plan, timing: _Timing, cancel: threading.Event, stage: int = 0) -> Iterator[_Rendered]:
         """Render a spec; on failure split it (stage 1), then slow it (stage 2), then fall back."""
         if spec.fallback_only:
             yield self._fallback_or_fail(spec, plan, [], timing)
             return
-        rendered, failures = self._kokoro(spec, 0.8 if stage == 2 else 1.0, timing)
+        rendered, failures = self._kokoro(spec, 0.8 if stage == 2 else 1.0, timing, cancel)
         if not failures:
             yield rendered
             return
@@ -414,11 +445,11 @@ class Engine:
         if stage == 0 and retries >= 1 and len(spec.words) >= 2:
             self._record(plan, failures, "split")
             left, right = spec.split(_best_split(spec))
-            yield from self._speak(left, plan, timing, 1)
-            yield from self._speak(right, plan, timing, 1)
+            yield from self._speak(left, plan, timing, cancel, 1)
+            yield from self._speak(right, plan, timing, cancel, 1)
         elif stage < 2 and retries >= 2:
             self._record(plan, failures, "regenerated_slower")
-            yield from self._speak(spec, plan, timing, 2)
+            yield from self._speak(spec, plan, timing, cancel, 2)
         else:
             yield self._fallback_or_fail(spec, plan, failures, timing)
 
@@ -476,15 +507,18 @@ class Engine:
                 plan.breaks.append(PlannedBreak(piece.ms, position, position + len(silence)))
                 yield from emit(silence, [])
             else:
-                for spec in self._prepare(piece, first_spec, plan):
-                    for rendered in self._speak(spec, plan, timing):
-                        if cancel.is_set():
-                            break
-                        self._place(rendered.segment, position)
-                        plan.segments.append(rendered.segment)
-                        with self._counter_lock:
-                            self.counters.segments += 1
-                        yield from emit(rendered.audio, rendered.marks)
+                try:
+                    for spec in self._prepare(piece, first_spec, plan):
+                        for rendered in self._speak(spec, plan, timing, cancel):
+                            if cancel.is_set():
+                                break
+                            self._place(rendered.segment, position)
+                            plan.segments.append(rendered.segment)
+                            with self._counter_lock:
+                                self.counters.segments += 1
+                            yield from emit(rendered.audio, rendered.marks)
+                except _Cancelled:
+                    break
                 first_spec = False
         plan.samples = position
         seconds = position / self.sample_rate

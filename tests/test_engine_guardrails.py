@@ -53,19 +53,23 @@ def test_plan_checks():
 
 # --- the engine's ladder, with a runtime that breaks on purpose --------------------------------
 class FaultyRuntime:
-    """Wraps the real runtime; the first `times` renders are corrupted by `fault`."""
+    """Wraps the real runtime; the audio of the first `times` renders is corrupted by `fault`."""
 
     def __init__(self, real, fault, times):
         self.real, self.fault, self.times, self.calls = real, fault, times, 0
         self.frame_samples = real.frame_samples
         self.providers = real.providers
+        self.run_options = real.run_options
 
-    def render(self, ids, style, speed):
+    def plan(self, ids, style, speed, run_options=None):
+        return self.real.plan(ids, style, speed, run_options)
+
+    def render_planned(self, planned, style, run_options=None):
         self.calls += 1
-        render = self.real.render(ids, style, speed)
+        audio = self.real.render_planned(planned, style, run_options)
         if self.calls <= self.times:
-            return self.fault(render)
-        return render
+            return self.fault(Render(audio, planned.durations)).audio
+        return audio
 
 
 def truncate(render):

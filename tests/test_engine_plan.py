@@ -252,3 +252,28 @@ def test_say_without_an_audio_device_explains_and_suggests_a_file(tmp_path, monk
     assert main(["say", "hello"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no audio output device" in err[0] and "echoic synth" in err[0]
+
+
+def test_cancel_interrupts_a_render_in_flight(engine):
+    """A Cancellation set while the model is rendering stops that call, not only the next chunk."""
+    import threading
+    import time
+
+    from engine.api import Cancellation
+
+    long_clause = "and " + ", and ".join(["the quick brown fox jumps over the lazy dog"] * 6) + "."
+    _, plan = engine.synthesize(SpeechRequest("Warm. " + long_clause))
+    assert plan.segments[-1].samples > 24000 * 8  # one long segment: several seconds of render
+    render_seconds, sent = [], []
+    for cancel_after in (None, 0.3):
+        cancel = Cancellation()
+        if cancel_after:
+            threading.Timer(cancel_after, cancel.set).start()
+        started = time.perf_counter()
+        events = list(engine.stream(SpeechRequest(long_clause + " " + str(cancel_after)), cancel))
+        render_seconds.append(time.perf_counter() - started)
+        sent.append(sum(e.samples for e in events if isinstance(e, AudioChunk)))
+    assert events[-1].cancelled and sent[1] < sent[0] / 3  # only the short first segment went out
+    assert engine.counters.failures.get("render_error", 0) == 0  # an interrupt is not a failure
+    # Interrupted, the call ended long before a whole render would have.
+    assert render_seconds[1] < 0.5 * render_seconds[0], render_seconds

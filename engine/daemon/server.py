@@ -28,7 +28,7 @@ from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
 from .. import __version__
-from ..api import AudioChunk, Finished, MarkReached, SpeechRequest
+from ..api import AudioChunk, Cancellation, Finished, MarkReached, SpeechRequest
 from ..errors import (AudioDeviceError, ConfigError, EchoicError, LocaleError, ProtocolError, TextError,
                       VoiceError)
 from ..locales import get_locale
@@ -70,7 +70,7 @@ class Utterance:
         self.client, self.id, self.number = client, msg.id, number
         self.priority, self.playback = msg.priority, msg.playback
         self.request, self.voice = request, voice
-        self.cancel = threading.Event()
+        self.cancel = Cancellation()  # set() also stops a model call in flight
         self.received = time.perf_counter()
         # synthesis thread (under the server's condition for `started`)
         self.started = False
