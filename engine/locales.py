@@ -84,3 +84,13 @@ def get_locale(tag: str | None) -> Locale:
         return _BY_KEY[_ALIASES[language].lower()]
     supported = ", ".join(loc.tag for loc in LOCALES)
     raise LocaleError(f"unknown locale {tag!r}; supported: {supported}")
+
+
+# What a screen reader echoes key by key, beyond a-z and 0-9, per language: the daemon renders
+# these ahead of time (in idle moments) so that key echo comes from the render cache.
+_EXTRA_LETTERS = {"en": "", "de": "äöüß", "es": "ñáéíóúü", "fr": "àâçéèêëîïôûùœ", "it": "àèéìòù"}
+
+
+def key_echo_characters(tag: str) -> str:
+    """The characters worth pre-rendering for key echo in a locale."""
+    return "abcdefghijklmnopqrstuvwxyz0123456789" + _EXTRA_LETTERS[get_locale(tag).language]

@@ -101,3 +101,19 @@ def test_status_exposes_the_engines_guardrail_counters(daemon):
     assert status["engine"]["guardrails"]["segments"] == before + 1
     assert status["engine"]["providers"] == ["CPUExecutionProvider"]
     assert set(status["engine"]["cache"]) == {"hits", "misses"}
+
+
+def test_key_echo_is_warmed_up_after_the_first_key(daemon):
+    with DaemonClient.connect(daemon.runtime_dir) as c:
+        # The way NVDA echoes a key: SSML with say-as characters and an index mark.
+        c.speak('<speak><say-as interpret-as="characters">q</say-as><mark name="1"/></speak>', ssml=True,
+                rate=1.21, locale="de-DE")
+        deadline = time.monotonic() + 240
+        while c.status()["warm_up_pending"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert c.status()["warm_up_pending"] == 0
+        hits = c.status()["engine"]["cache"]["hits"]
+        for key in "xß7":
+            result = c.speak(key, spell=True, rate=1.21, locale="de-DE")
+            assert result.samples > 0
+        assert c.status()["engine"]["cache"]["hits"] == hits + 3

@@ -31,7 +31,7 @@ from .. import __version__
 from ..api import AudioChunk, Cancellation, Finished, MarkReached, SpeechRequest
 from ..errors import (AudioDeviceError, ConfigError, EchoicError, LocaleError, ProtocolError, TextError,
                       VoiceError)
-from ..locales import get_locale
+from ..locales import get_locale, key_echo_characters
 from . import DaemonError
 from . import protocol as p
 from .playback import Player
@@ -131,6 +131,11 @@ class Server:
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._rr = 0
+        # Key-echo warm-up: after a spelled request, the rest of its alphabet is rendered in idle
+        # moments (same locale, voice, rate, pitch) so later keys come from the engine's cache.
+        self._warm_queue: collections.deque[SpeechRequest] = collections.deque()
+        self._warmed: set[tuple] = set()
+        self._warm_cancel = Cancellation()
         self._accepts_request_accent = "accent_strength" in {f.name for f in dataclasses.fields(SpeechRequest)}
 
     # --- lifetime -----------------------------------------------------------------------------
@@ -352,7 +357,8 @@ class Server:
         return {"type": "status", "pid": os.getpid(), "version": __version__, "protocol": p.PROTOCOL_VERSION,
                 "port": self.port, "uptime_s": round(time.monotonic() - self.started_at, 3), "clients": clients,
                 "queued": queued, "rss_bytes": resident_memory_bytes(), "settings_file": str(self.settings.path),
-                "settings_problem": self.settings.problem, "engine": self.engine.statistics()}
+                "settings_problem": self.settings.problem, "engine": self.engine.statistics(),
+                "warm_up_pending": len(self._warm_queue)}
 
     def _set_defaults(self, client: Client, values: dict) -> dict:
         values = dict(values)
@@ -415,6 +421,7 @@ class Server:
             while position < len(client.queue) and client.queue[position].started:
                 position += 1
             client.queue.insert(position, utt)
+            self._warm_cancel.set()  # real speech first: a warm-up render in flight stops now
             self.cv.notify_all()
 
     def _player_or_raise(self) -> Player:
@@ -557,6 +564,7 @@ class Server:
     def _synthesis_loop(self) -> None:
         open_streams: set[Utterance] = set()
         while True:
+            utt = warm = None
             with self.cv:
                 while True:
                     if self._stopping:
@@ -570,12 +578,39 @@ class Server:
                     if utt is not None:
                         utt.started = True
                         break
+                    if self._warm_queue:
+                        warm = self._warm_queue.popleft()
+                        self._warm_cancel.clear()
+                        break
                     self.cv.wait()
+            if utt is None:
+                self._warm_up(warm)
+                continue
             event = self._step(utt, open_streams)
             if isinstance(event, AudioChunk):
                 with self.cv:
                     utt.client.buffered += event.samples
             self._loop.call_soon_threadsafe(self._deliver, utt, event)
+
+    def _plan_warm_up(self, request: SpeechRequest, voice: str, locale: str) -> None:
+        """After a key echo, queue the rest of its locale's keys with the same voice and prosody."""
+        key = (locale, voice, request.rate, request.pitch)
+        if key in self._warmed:
+            return
+        self._warmed.add(key)
+        for char in key_echo_characters(locale):
+            self._warm_queue.append(dataclasses.replace(request, text=char, ssml=False, spell=True, voice=voice,
+                                                        locale=locale))
+
+    def _warm_up(self, request: SpeechRequest) -> None:
+        try:
+            for _ in self.engine.stream(request, self._warm_cancel):
+                pass
+        except EchoicError as exc:
+            log.info("warm-up of %r skipped: %s", request.text, exc)
+        if self._warm_cancel.is_set():
+            with self.cv:
+                self._warm_queue.appendleft(request)  # interrupted by real speech: later
 
     def _step(self, utt: Utterance, open_streams: set):
         try:
@@ -590,6 +625,10 @@ class Server:
         except Exception as exc:  # a bug in the engine must not take the daemon down with it
             log.exception("synthesis failed for %r", utt.id)
             event = exc
+        if isinstance(event, Finished) and not event.cancelled:
+            words = event.plan.words
+            if len(words) == 1 and len(words[0].text) == 1:  # key echo, however the client asked
+                self._plan_warm_up(utt.request, utt.voice, event.plan.locale)
         if not isinstance(event, (AudioChunk, MarkReached)):
             utt.synth_done = True
             if utt in open_streams:
