@@ -91,6 +91,11 @@ def test_frozen_cli_has_every_component_command(daemon_dir, frozen_env, tmp_path
     assert result.returncode == 0, result.stderr
     for command in ("synth", "serve", "status", "stop", "config", "speechd", "nvda-build"):
         assert command in result.stdout
+    # What sd_echoic's autostart runs as "this Python": sys.executable -m engine serve.
+    as_module = run_frozen(daemon_dir, "-m", "engine", "serve", "--help", env=frozen_env, cwd=tmp_path)
+    assert as_module.returncode == 0 and "--runtime-dir" in as_module.stdout
+    other = run_frozen(daemon_dir, "-m", "pip", env=frozen_env, cwd=tmp_path)
+    assert other.returncode == 2 and "-m supports only" in other.stderr
 
 
 def test_frozen_synth_reassembles_the_model_and_follows_the_plan(daemon_dir, frozen_env, tmp_path):
