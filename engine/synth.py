@@ -336,23 +336,24 @@ class Engine:
         return self._prepare_fitted(head, False) + self._prepare_fitted(tail, False)
 
     def _split_long_word(self, spec: _Spec) -> list[_Spec]:
-        """One word longer than a segment (a 600-digit number): cut its phonemes at spaces."""
+        """One word longer than a segment (an 80-digit number): cut its phonemes, at spaces where
+        it has them, anywhere where it does not; every piece keeps the word's text."""
         limit = self.config.max_segment_tokens
+        parts = [run[i : i + limit] for run in spec.phonemes[0].split(" ") for i in range(0, len(run), limit)]
         pieces, current = [], ""
-        for part in spec.phonemes[0].split(" "):
+        for part in parts:
             if current and len(current) + 1 + len(part) > limit:
                 pieces.append(current)
-                current = ""
-            current = f"{current} {part}".strip()[:limit] if current else part[:limit]
+                current = part
+            else:
+                current = f"{current} {part}" if current else part
         pieces.append(current)
-        word = spec.words[0]
-        out = []
-        for k, phonemes in enumerate(pieces):
-            marks = [m for m in spec.marks if (m[0] == 0 and k == 0) or (m[0] == 1 and k == len(pieces) - 1)]
-            part_word = replace(word, punct=word.punct if k == len(pieces) - 1 else "")
-            out.append(replace(spec, words=[part_word], phonemes=[phonemes],
-                               marks=[(0 if i == 0 else 1, n) for i, n in marks]))
-        return out
+        word, last = spec.words[0], len(pieces) - 1
+        return [
+            replace(spec, words=[replace(word, punct=word.punct if k == last else "")], phonemes=[phonemes],
+                    marks=[(i, n) for i, n in spec.marks if (i == 0 and k == 0) or (i == 1 and k == last)])
+            for k, phonemes in enumerate(pieces)
+        ]
 
     # --- rendering one spec, with guardrails ---------------------------------------------
     def _kokoro(self, spec: _Spec, slower: float, timing: _Timing,

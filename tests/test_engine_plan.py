@@ -277,3 +277,25 @@ def test_cancel_interrupts_a_render_in_flight(engine):
     assert engine.counters.failures.get("render_error", 0) == 0  # an interrupt is not a failure
     # Interrupted, the call ended long before a whole render would have.
     assert render_seconds[1] < 0.5 * render_seconds[0], render_seconds
+
+
+def test_one_word_longer_than_a_segment_is_cut_not_truncated(engine):
+    from engine.synth import _Spec
+
+    digits = "7" * 80  # about 530 phoneme ids: more than one segment
+    _, plan = engine.synthesize(SpeechRequest(f'<speak><mark name="a"/>{digits}<mark name="b"/></speak>', ssml=True))
+    pieces = [w for w in plan.words if w.text == digits]
+    assert len(pieces) >= 2 and len(plan.segments) >= 2
+    assert all(len(seg.token_ids) - 2 <= engine.config.max_segment_tokens for seg in plan.segments)
+    assert [m.name for m in plan.marks] == ["a", "b"] and plan.marks[1].sample == plan.samples
+    # Every "seven" read aloud: the phonemes of all pieces together hold 80 of them.
+    seven = engine._g2p["en-US"].words(["seven"])[0]
+    assert sum(w.phonemes.count(seven) for w in pieces) == 80
+    # A run with no spaces at all is cut anywhere, losing nothing.
+    from engine.locales import get_locale
+    from engine.text.items import Word
+
+    spec = _Spec(get_locale("en-US"), engine.voice_library.get("jm_kumo"), 1.0, 1.0, 1.0,
+                 words=[Word("x", "x")], phonemes=["a" * 700])
+    cut = engine._split_long_word(spec)
+    assert "".join(s.phonemes[0] for s in cut) == "a" * 700 and all(len(s.phonemes[0]) <= 300 for s in cut)
