@@ -1,4 +1,4 @@
-"""What goes into the frozen daemon and what must stay out, shared by the spec and the tests."""
+"""What goes into the frozen daemon and what must stay out: read by the spec, the build and the tests."""
 
 from __future__ import annotations
 
