@@ -51,7 +51,8 @@ def _in_process_daemon(runtime_dir: Path, threads: int):
     from engine.runtime import RuntimeConfig
     from engine.synth import Engine, EngineConfig
 
-    engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=threads)))
+    # Render cache off: the bench repeats its texts, and a user's new text is never cached.
+    engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=threads), cache_megabytes=0))
     server = Server(engine, port=0, runtime_dir=runtime_dir, settings=SettingsStore(runtime_dir / "settings.toml"))
     ready = threading.Event()
     failure: list[BaseException] = []
@@ -186,7 +187,7 @@ def _measure(context, synthDriverHandler, args) -> int:
             ttfa, rows = say_all(synth)
         finally:
             synthDriverHandler.setSynth(None)
-    print("NVDA driver bench (stand-in player, real-time pacing)")
+    print("NVDA driver bench (stand-in player, real-time pacing; render cache off)")
     print(f"{'measure':<40}{'value':>12}")
     if echoes:
         echoes.sort()
