@@ -51,9 +51,14 @@ _COMMON_ORDERED = _ordered(_COMMON)
 _ENGLISH_ORDERED = _ordered(_ENGLISH)
 
 
+_LANGUAGE_FLAG = re.compile(r"\([\^a-z0-9-]+\)")  # with our tie character inside: "(^k^o)"
+
+
 def to_kokoro(ipa: str, locale: Locale, vocab: dict[str, int]) -> str:
     """espeak-ng IPA (with `^` ties) -> a string of Kokoro symbols only."""
-    ps = ipa.strip()
+    # espeak-ng marks a word it read in another language's voice with "(ko)...(en-us)"; the
+    # parentheses are model symbols, so the flags must go before anything else.
+    ps = _LANGUAGE_FLAG.sub("", ipa).strip()
     if locale.english_style:
         for old, new in _ENGLISH_ORDERED:
             ps = ps.replace(old, new)

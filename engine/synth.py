@@ -56,6 +56,9 @@ class EngineConfig:
     """Audio is handed out in chunks of at most this length; cancel is checked between chunks."""
     fallback: bool = True
     """Let the system voice speak a segment that fails every regeneration."""
+    max_piece_words: int = 120
+    """A sentence longer than this is cut (at a clause end when one is near) before G2P, so one
+    huge sentence never holds the synthesis thread for seconds."""
     max_text_chars: int = 1_000_000
     """Longer input is refused with TextError (the daemon has its own, smaller cap)."""
     cache_max_tokens: int = 48
@@ -286,7 +289,9 @@ class Engine:
                     if current is None:
                         current = _Spec(run_locale, voice, rate, pitch, volume)
                     current.words.append(item)
-                    if item.ends_sentence:
+                    n = len(current.words)
+                    if item.ends_sentence or n >= self.config.max_piece_words or (
+                            item.ends_clause and n >= self.config.max_piece_words // 2):
                         close()
                 elif isinstance(item, Mark):
                     if current is None:

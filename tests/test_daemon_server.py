@@ -338,3 +338,32 @@ def test_fuzzed_messages_never_kill_the_daemon(daemon, frames):
                 break
     with client(daemon) as c:
         assert c.ping()["type"] == "pong"
+
+
+def test_review_findings_cost_one_error_reply_not_the_connection(daemon, tmp_path):
+    """Found in review: a 400-digit number, a lone surrogate, a broken settings path."""
+    def reply_of(c, kind):
+        while True:
+            message = c.receive(10)
+            if isinstance(message, dict) and message["type"] == kind:
+                return message
+
+    with client(daemon) as c:
+        c.send({"type": "speak", "id": "huge", "text": "hi", "rate": 10**400})
+        assert reply_of(c, "error")["code"] == "bad_value"
+        c.send({"type": "settings", "action": "set", "locale": "en-US", "values": {"rate": 10**400}})
+        assert reply_of(c, "error")["code"] == "bad_value"
+        c.send({"type": "ping", "id": "a\ud800"})
+        assert reply_of(c, "pong")["id"] == "a\ud800"
+        r = c.speak("still talking")
+        assert r.samples > 0
+
+
+def test_cancel_all_ends_a_pause(daemon):
+    with client(daemon) as c:
+        c.send({"type": "pause"})
+        first = c.start_speaking("word " * 20)
+        c.cancel()
+        c.collect([first])
+        result = c.speak("after the key press")  # NVDA: pause, then any key cancels speech
+    assert result.samples > 0 and result.done["cancelled"] is False

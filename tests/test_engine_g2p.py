@@ -46,3 +46,9 @@ def test_every_locale_yields_only_model_symbols(locale):
 
 def test_unknown_symbols_are_dropped_not_passed_to_the_model():
     assert to_kokoro("h^ɛ˞lo", get_locale("de-DE"), VOCAB) == "hɛlo"
+
+
+def test_language_switch_flags_never_reach_the_model():
+    # espeak-ng reads foreign script with another voice and marks it "(ko)...(en-us)".
+    for p in words("en-US", "한 hello Ελλάδα"):
+        assert "(" not in p and ")" not in p and "ko" not in p

@@ -299,3 +299,15 @@ def test_one_word_longer_than_a_segment_is_cut_not_truncated(engine):
                  words=[Word("x", "x")], phonemes=["a" * 700])
     cut = engine._split_long_word(spec)
     assert "".join(s.phonemes[0] for s in cut) == "a" * 700 and all(len(s.phonemes[0]) <= 300 for s in cut)
+
+
+def test_one_huge_sentence_is_cut_before_g2p(engine):
+    """G2P runs per piece on the daemon's synthesis thread: a 5000-word sentence must not be one piece."""
+    from engine.text import read_text
+    from engine.text.items import FrontEndReport
+
+    text = " ".join(["word"] * 5000) + ", and " + " ".join(["more"] * 100) + "."
+    runs = read_text(text, "en-US", FrontEndReport())
+    pieces = engine._pieces(runs, engine.locales()[0], engine.voice_library.get("jm_kumo"), SpeechRequest(text))
+    sizes = [len(p.words) for p in pieces]
+    assert sum(sizes) == 5101 and max(sizes) <= engine.config.max_piece_words

@@ -122,3 +122,13 @@ def test_emoji_and_unknown_symbols_never_crash():
     # A private-use character has nothing to say: an empty word and a note, not an exception.
     assert words[2].spoken == ""
     assert any("nothing speakable" in n and "offset 9" in n for n in report.notes)
+
+
+def test_a_number_past_pythons_int_conversion_limit_is_read_digit_by_digit():
+    from engine.text import read_text
+    from engine.text.items import FrontEndReport
+
+    (run,) = read_text("call 1" + "2" * 4400 + " now", "en-US", FrontEndReport())
+    items = run.items
+    assert [i.text[:6] for i in items] == ["call", "122222", "now"]
+    assert items[1].spoken.split()[:3] == ["one", "two", "two"] and len(items[1].spoken.split()) == 4401

@@ -151,9 +151,17 @@ def _field(obj: dict, name: str, kind, required: bool = False, default=None):
     return value
 
 
+def _finite(value: int | float) -> bool:
+    """math.isfinite, but a JSON integer too large for a float (10**400) is not finite either."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _number(obj: dict, name: str, low: float, high: float):
     value = _field(obj, name, (int, float))
-    if value is not None and (not math.isfinite(value) or not low <= value <= high):
+    if value is not None and (not _finite(value) or not low <= value <= high):
         raise ProtocolError("bad_value", f"'{name}' must be between {low} and {high}, got {value!r}")
     return value
 
@@ -189,7 +197,7 @@ def validate_setting(name: str, value):
         return value
     if name in ranges:
         low, high = ranges[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
             raise ProtocolError("bad_value", f"{name} must be a number, got {value!r}")
         if not low <= value <= high:
             raise ProtocolError("bad_value", f"{name} must be between {low} and {high}, got {value!r}")
@@ -291,7 +299,9 @@ def message_id(frame: str | bytes):
 
 
 def dumps(message: dict) -> str:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    # ASCII escapes: a lone UTF-16 surrogate (NVDA can hand one over from screen content) in an id
+    # or a mark name would otherwise make the frame unencodable and drop the connection.
+    return json.dumps(message, ensure_ascii=True, separators=(",", ":"))
 
 
 def hello_message(version: str) -> dict:

@@ -313,6 +313,9 @@ class Server:
             elif isinstance(msg, p.Cancel):
                 for utt in [u for u in list(client.queue) if msg.id is None or u.id == msg.id]:
                     self._cancel(utt)
+                if msg.id is None:  # cancelling everything also ends a pause (as in speech-dispatcher)
+                    client.paused = False
+                    client.wakeup.set()
             elif isinstance(msg, p.Pause):
                 client.paused = True
             elif isinstance(msg, p.Resume):
@@ -349,6 +352,10 @@ class Server:
         except EchoicError as exc:
             uid = getattr(msg, "id", None) if isinstance(msg, (p.Speak, p.Cancel)) else None
             await self._reply(client, p.error_message(uid, error_code(exc), str(exc)))
+        except Exception as exc:  # a bug must cost one reply, not the client's connection
+            log.exception("message %r failed", type(msg).__name__)
+            uid = getattr(msg, "id", None) if isinstance(msg, (p.Speak, p.Cancel)) else None
+            await self._reply(client, p.error_message(uid, "internal", f"{type(exc).__name__}: {exc}"))
 
     def _status(self) -> dict:
         with self.cv:
@@ -597,7 +604,10 @@ class Server:
         key = (locale, voice, request.rate, request.pitch)
         if key in self._warmed:
             return
+        if len(self._warmed) >= 16:  # bounded: the user's recent voices and rates
+            self._warmed.clear()
         self._warmed.add(key)
+        self._warm_queue.clear()  # only the newest voice, locale and rate are worth the idle time
         for char in key_echo_characters(locale):
             self._warm_queue.append(dataclasses.replace(request, text=char, ssml=False, spell=True, voice=voice,
                                                         locale=locale))

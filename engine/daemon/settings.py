@@ -130,6 +130,9 @@ class SettingsStore:
                 stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
             except FileNotFoundError:
                 stamp = None
+            except OSError as exc:  # a folder in the way, no permission: keep the last good table
+                self.problem = f"cannot read {self.path}: {exc.strerror}"
+                return self._table
             if stamp != self._stamp:
                 try:
                     self._table = read_table(self.path) if stamp else {}

@@ -91,6 +91,8 @@ def digits_one_by_one(digits: str, lang: Language) -> str:
 def _say_integer(digits: str, grouped: bool, lang: Language) -> str:
     if len(digits) > 1 and digits.startswith("0") and not grouped:
         return digits_one_by_one(digits, lang)  # "007", "0049": said digit by digit
+    if len(digits) > len(str(MAX_NUMBER)):  # also keeps int() away from Python's 4300-digit limit
+        return digits_one_by_one(digits, lang)
     value = int(digits)
     return lang.cardinal(value) if value <= MAX_NUMBER else digits_one_by_one(digits, lang)
 
