@@ -270,3 +270,36 @@ def test_check_is_false_with_a_logged_reason_when_no_daemon_can_run(tmp_path, mo
 	config.reset()
 	assert synthDriverHandler.setSynth("echoic") is False
 	assert "could not start the daemon" in caplog.text
+
+
+def test_a_key_press_after_pause_does_not_leave_speech_paused(synth):
+	"""NVDA pauses with Shift, then a key press calls cancel() without pause(False): the next
+	speech must still be heard (found in review: it stayed silent for good)."""
+	driver, rec, _engine = synth
+	driver.speak([IndexCommand(1), "one two three four five six seven eight nine ten", IndexCommand(2)])
+	time.sleep(0.1)
+	driver.pause(True)
+	time.sleep(0.1)
+	driver.cancel()
+	start = len(driver._player.played)
+	driver.speak([IndexCommand(10), "after", IndexCommand(11)])
+	assert rec.done.wait(5)
+	assert rec.indexes()[-2:] == [10, 11] and len(driver._player.played) > start
+
+
+def test_a_daemon_that_never_answers_hello_cannot_freeze_nvda():
+	"""The hello is read on NVDA's main thread: the connect timeout must cover it."""
+	from websockets.sync.server import serve
+	from synthDrivers.echoic import _daemon
+
+	def wedged(ws):
+		ws.recv()
+		time.sleep(10)
+
+	with serve(wedged, "127.0.0.1", 0) as server:
+		threading.Thread(target=server.serve_forever, daemon=True).start()
+		started = time.monotonic()
+		with pytest.raises(_daemon.DaemonError):
+			_daemon.DaemonConnection({"port": server.socket.getsockname()[1], "token": "x"}, print, print, timeout=1.0)
+		assert time.monotonic() - started < 3
+		server.shutdown()

@@ -346,6 +346,9 @@ class SynthDriver(BaseSynthDriver):
 		if conn is not None and conn.isAlive:
 			try:
 				conn.send({"type": "cancel"})
+				# NVDA cancels without unpausing (a key press after Shift): a pause left in force
+				# in the daemon would hold back all later speech on this connection.
+				conn.send({"type": "resume"})
 			except _daemon.DaemonError:
 				log.debugWarning("Echoic: could not send cancel", exc_info=True)
 

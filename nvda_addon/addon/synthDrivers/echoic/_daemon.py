@@ -207,6 +207,7 @@ class DaemonConnection:
 		if not isinstance(reply, dict) or reply.get("type") != "hello":
 			self._ws.close()
 			raise DaemonError(f"expected hello from the daemon, got {reply!r:.200}")
+		self._ws.settimeout(None)  # from now on the reader thread waits as long as it takes
 		self.hello = reply
 		self.sampleRate = int(reply.get("sample_rate", 24000))
 		self.channels = int(reply.get("channels", 1))

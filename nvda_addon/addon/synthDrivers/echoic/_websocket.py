@@ -287,10 +287,15 @@ class WebSocket:
 		except WebSocketError:
 			sock.close()
 			raise
-		sock.settimeout(None)
+		# The timeout stays until the caller calls settimeout(None): its own first exchange (the
+		# daemon's hello) must not be able to block NVDA's main thread forever either.
 		ws = cls(sock)
 		ws._parser.feed(rest)
 		return ws
+
+	def settimeout(self, timeout):
+		"""Seconds a recv or send may block (None: forever)."""
+		self._sock.settimeout(timeout)
 
 	def _sendFrame(self, opcode, payload):
 		frame = encode_frame(opcode, payload)
