@@ -303,3 +303,19 @@ def test_a_daemon_that_never_answers_hello_cannot_freeze_nvda():
 			_daemon.DaemonConnection({"port": server.socket.getsockname()[1], "token": "x"}, print, print, timeout=1.0)
 		assert time.monotonic() - started < 3
 		server.shutdown()
+
+
+def test_the_end_of_a_replaced_connection_leaves_the_new_one_alone(synth):
+	"""After speak() reconnected, the old connection's late close must not drop the new one."""
+	import synthDrivers.echoic as driver_module
+
+	driver, rec, _engine = synth
+	old = driver._conn
+	driver._connect(startIfNeeded=False)
+	new = driver._conn
+	assert new is not old and new.isAlive
+	driver._events.put(driver_module._Closed("the old daemon went away", old))
+	driver.speak([IndexCommand(20), "still here", IndexCommand(21)])
+	assert rec.done.wait(5)
+	assert driver._conn is new and rec.indexes()[-2:] == [20, 21]
+	old.close()

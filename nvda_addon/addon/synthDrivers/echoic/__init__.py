@@ -53,8 +53,9 @@ def _geometric(percent, low, high):
 class _Closed:
 	"""Queued by the reader thread when the connection to the daemon ends."""
 
-	def __init__(self, reason):
+	def __init__(self, reason, conn):
 		self.reason = reason
+		self.conn = conn
 
 
 class _Stop:
@@ -174,8 +175,8 @@ class SynthDriver(BaseSynthDriver):
 		except _daemon.DaemonError as e:
 			raise RuntimeError(f"Echoic: {e}") from e
 
-	def _onClosed(self, reason):
-		self._events.put(_Closed(reason))
+	def _onClosed(self, reason, conn):
+		self._events.put(_Closed(reason, conn))
 
 	def _fetchLocales(self):
 		reply = self._conn.request({"type": "locales"})
@@ -405,6 +406,10 @@ class SynthDriver(BaseSynthDriver):
 
 	def _handle(self, item, numbers, held):
 		if isinstance(item, _Closed):
+			if item.conn is not self._conn:
+				# An older connection, already replaced by speak()'s reconnect: its end concerns
+				# nothing that is speaking now.
+				return held
 			log.warning(f"Echoic: lost the daemon ({item.reason})")
 			self._conn = None
 			with self._lock:

@@ -183,7 +183,7 @@ _REPLY_TYPES = frozenset(("hello", "set", "voices", "locales", "settings", "pong
 class DaemonConnection:
 	"""One authenticated connection. `onEvent(item)` gets, on the reader thread, every
 	utterance message (a dict with an `id`) and every AudioFrame, in the daemon's order;
-	`onClosed(reason)` once when the connection ends."""
+	`onClosed(reason, connection)` once when the connection ends."""
 
 	def __init__(self, info, onEvent, onClosed, clientName="nvda", timeout=5.0):
 		self._onEvent = onEvent
@@ -270,4 +270,4 @@ class DaemonConnection:
 		finally:
 			self._replies.put(None)
 			if not self._closing:
-				self._onClosed(reason)
+				self._onClosed(reason, self)
