@@ -23,30 +23,28 @@ class Locale:
     english_style: str | None
     """For English: "us" or "gb" phoneme conventions of the model; None otherwise."""
     default_voice: str
-    adapter: str
-    """Name of the locale adapter the planner uses for this locale (peft-style name)."""
     status: str
     """What this locale sounds like today, said plainly."""
 
 
 LOCALES: tuple[Locale, ...] = (
-    Locale("en-US", "English (United States)", "en", "en-us", "us", "jm_kumo", "en-US",
+    Locale("en-US", "English (United States)", "en", "en-us", "us", "jm_kumo",
            "US phonemes from espeak-ng; stock voices carry a Japanese accent"),
-    Locale("en-GB", "English (United Kingdom)", "en", "en", "gb", "jm_kumo", "en-GB",
+    Locale("en-GB", "English (United Kingdom)", "en", "en", "gb", "jm_kumo",
            "British phonemes from espeak-ng; stock voices carry a Japanese accent"),
-    Locale("en-AU", "English (Australia)", "en", "en", "gb", "jm_kumo", "en-AU",
+    Locale("en-AU", "English (Australia)", "en", "en", "gb", "jm_kumo",
            "no Australian source exists offline: British phonemes until an adapter is trained"),
-    Locale("en-US-south", "English (Southern US)", "en", "en-us", "us", "jm_kumo", "en-US-south",
+    Locale("en-US-south", "English (Southern US)", "en", "en-us", "us", "jm_kumo",
            "no Southern US source exists offline: General American phonemes until an adapter is trained"),
-    Locale("de-DE", "Deutsch (Deutschland)", "de", "de", None, "jm_kumo", "de-DE",
+    Locale("de-DE", "Deutsch (Deutschland)", "de", "de", None, "jm_kumo",
            "German phonemes from espeak-ng; the model was never trained on German"),
-    Locale("es-ES", "Español (España)", "es", "es", None, "jm_kumo", "es-ES",
+    Locale("es-ES", "Español (España)", "es", "es", None, "jm_kumo",
            "Castilian phonemes from espeak-ng; Japanese accent until an adapter is trained"),
-    Locale("es-US", "Español (Estados Unidos)", "es", "es-419", None, "jm_kumo", "es-US",
+    Locale("es-US", "Español (Estados Unidos)", "es", "es-419", None, "jm_kumo",
            "Latin American phonemes (espeak-ng es-419, seseo); Japanese accent until an adapter is trained"),
-    Locale("fr-FR", "Français (France)", "fr", "fr", None, "jm_kumo", "fr-FR",
+    Locale("fr-FR", "Français (France)", "fr", "fr", None, "jm_kumo",
            "French phonemes from espeak-ng; Japanese accent until an adapter is trained"),
-    Locale("it-IT", "Italiano (Italia)", "it", "it", None, "jm_kumo", "it-IT",
+    Locale("it-IT", "Italiano (Italia)", "it", "it", None, "jm_kumo",
            "Italian phonemes from espeak-ng; Japanese accent until an adapter is trained"),
 )
 

@@ -58,8 +58,8 @@ class Segment:
     """Model token ids, pads included: [0, *ids, 0]."""
     durations: list[int]
     """Frames per token (pads included), after the leading pad was trimmed; sum * frame == samples."""
-    frame_samples: int
-    """Output samples per duration frame (600 at pitch 1)."""
+    frame_samples: float
+    """Output samples per duration frame: 600 / pitch (0 for the system voice, which has no frames)."""
     start: int
     """First sample of the segment in the utterance."""
     end: int

@@ -242,8 +242,8 @@ class Engine:
         return audio, plan
 
     def plan(self, request: SpeechRequest) -> Plan:
-        """The plan of an utterance. With the single stock graph, durations come from the same
-        model call that renders; the audio is discarded here."""
+        """The plan the audio of an utterance followed (the guardrails may have split segments
+        or handed one to the system voice, so it is taken from a render); the audio is discarded."""
         return self.synthesize(request)[1]
 
     def stream(self, request: SpeechRequest, cancel: threading.Event | None = None) -> Iterator[Event]:
@@ -306,25 +306,28 @@ class Engine:
 
     def _prepare(self, spec: _Spec, first: bool, plan: Plan) -> list[_Spec]:
         """Phonemize a spec and cut it to fit: the model's window, a short first segment, and
-        words the model cannot voice (they go to the system voice alone)."""
+        words the model cannot voice (each goes to the system voice alone)."""
         spec.phonemes = self._g2p[spec.locale.tag].words([w.spoken for w in spec.words])
         for word, phonemes in zip(spec.words, spec.phonemes):
             if not phonemes and not word.spoken.strip():
                 plan.report.notes.append(f"nothing speakable in {word.text!r}: kept in the plan with no audio")
-        # A word with text but no phonemes the model knows: the system voice speaks it.
-        for i, (word, phonemes) in enumerate(zip(spec.words, spec.phonemes)):
-            if not phonemes and word.spoken.strip():
-                before, rest = spec.split(i)
-                alone, after = rest.split(1)
-                alone.fallback_only = True
-                self._record(plan, [Failure("no_phonemes", f"{word.spoken!r} yields no model phonemes")], "fallback")
-                head = self._prepare_fitted(before, first) if before.words else []
-                return head + [alone] + (self._prepare_tail(after, plan) if after.words else [])
-        return self._prepare_fitted(spec, first)
-
-    def _prepare_tail(self, spec: _Spec, plan: Plan) -> list[_Spec]:
-        spec.phonemes = []
-        return self._prepare(spec, False, plan)
+        out: list[_Spec] = []
+        rest = spec
+        while True:
+            bad = next((i for i, (w, p) in enumerate(zip(rest.words, rest.phonemes)) if not p and w.spoken.strip()), None)
+            if bad is None:
+                break
+            before, tail = rest.split(bad)
+            alone, rest = tail.split(1)
+            alone.fallback_only = True
+            self._record(plan, [Failure("no_phonemes", f"{alone.words[0].spoken!r} yields no model phonemes")],
+                         "fallback")
+            if before.words:
+                out += self._prepare_fitted(before, first and not out)
+            out.append(alone)
+        if rest.words:
+            out += self._prepare_fitted(rest, first and not out)
+        return out
 
     def _prepare_fitted(self, spec: _Spec, first: bool) -> list[_Spec]:
         if first and len(spec.words) > self.config.first_segment_words:
