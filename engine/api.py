@@ -20,10 +20,18 @@ PITCH_RANGE = (0.5, 2.0)
 VOLUME_RANGE = (0.0, 1.0)
 
 
+def finite(value: int | float) -> bool:
+    """math.isfinite, but an integer too large for a float (JSON allows 10**400) is not finite either."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _check_range(name: str, value, low: float, high: float) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not finite(value):
         raise ConfigError(f"{name} must be a number, got {value!r}")
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value!r}")

@@ -181,7 +181,8 @@ def test_bad_requests_fail_before_any_audio(engine, request_kwargs, error):
         engine.stream(SpeechRequest("hello", **request_kwargs))
 
 
-@pytest.mark.parametrize("field, value", [("rate", 0), ("rate", 99), ("pitch", float("nan")), ("volume", 2), ("rate", "fast")])
+@pytest.mark.parametrize("field, value", [("rate", 0), ("rate", 99), ("pitch", float("nan")), ("volume", 2), ("rate", "fast"),
+                                          ("rate", 10**400)])
 def test_out_of_range_values_are_refused_with_the_value(field, value):
     with pytest.raises(ConfigError, match=field):
         SpeechRequest("hello", **{field: value})

@@ -9,12 +9,11 @@ frames. docs/protocol.md is the specification; this module is its executable for
 from __future__ import annotations
 
 import json
-import math
 import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api import PITCH_RANGE, RATE_RANGE, VOLUME_RANGE
+from ..api import PITCH_RANGE, RATE_RANGE, VOLUME_RANGE, finite
 from ..errors import ProtocolError
 
 PROTOCOL_VERSION = 1
@@ -151,17 +150,9 @@ def _field(obj: dict, name: str, kind, required: bool = False, default=None):
     return value
 
 
-def _finite(value: int | float) -> bool:
-    """math.isfinite, but a JSON integer too large for a float (10**400) is not finite either."""
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
 def _number(obj: dict, name: str, low: float, high: float):
     value = _field(obj, name, (int, float))
-    if value is not None and (not _finite(value) or not low <= value <= high):
+    if value is not None and (not finite(value) or not low <= value <= high):
         raise ProtocolError("bad_value", f"'{name}' must be between {low} and {high}, got {value!r}")
     return value
 
@@ -197,7 +188,7 @@ def validate_setting(name: str, value):
         return value
     if name in ranges:
         low, high = ranges[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not finite(value):
             raise ProtocolError("bad_value", f"{name} must be a number, got {value!r}")
         if not low <= value <= high:
             raise ProtocolError("bad_value", f"{name} must be between {low} and {high}, got {value!r}")
