@@ -101,3 +101,84 @@ def bench_synth(repeats: int = 3, locales: list[str] | None = None, engine=None)
     print(f"providers: {', '.join(engine.runtime.providers)}; threads: {engine.config.runtime.threads}; "
           f"median of {repeats}")
     return rows
+
+
+LONG_SAMPLES = {
+    "en-US": "Reading a long paragraph aloud, the screen reader should start speaking almost at once, "
+             "without waiting for the whole sentence to be rendered by the model.",
+    "de-DE": "Wenn ein Bildschirmleser einen langen Absatz vorliest, sollte die Sprache sofort beginnen, "
+             "ohne dass das Modell zuerst den ganzen Satz berechnen muss.",
+    "es-ES": "Cuando un lector de pantalla lee un párrafo largo en voz alta, la voz debería empezar enseguida, "
+             "sin esperar a que el modelo termine toda la frase.",
+}
+
+
+def _audio(engine, request: SpeechRequest):
+    """(time to first audio, total time, float audio, plan) through Engine.stream."""
+    import numpy as np
+
+    started = time.perf_counter()
+    first, parts = None, []
+    for event in engine.stream(request):
+        if isinstance(event, AudioChunk):
+            first = first if first is not None else time.perf_counter() - started
+            parts.append(np.frombuffer(event.pcm, dtype="<i2"))
+        if isinstance(event, Finished):
+            total = time.perf_counter() - started
+            audio = np.concatenate(parts).astype(np.float32) / 32768 if parts else np.zeros(0, np.float32)
+            return first if first is not None else total, total, audio, event.plan
+    raise RuntimeError("stream ended without Finished")
+
+
+def bench_stream(repeats: int = 3, locales: list[str] | None = None, engine=None) -> list[dict]:
+    """Chunked rendering against whole-segment rendering, alternating on one engine: time to
+    first audio, total time and the log-mel distance of the two audios. Calibrates the rows it
+    needs first (kept in the calibration directory, like `echoic calibrate`). Prints a table."""
+    from dataclasses import replace
+
+    from .synth import Engine, RenderCache
+    from .train.spectral import log_mel_distance  # numpy only
+
+    base = engine or Engine()
+    base.cache = RenderCache(0)
+    rows = []
+    for tag in locales or list(LONG_SAMPLES):
+        locale = get_locale(tag)
+        request = SpeechRequest(LONG_SAMPLES[tag], locale=locale.tag)
+        for label, first_words in (("engine default (short first segment)", base.config.first_segment_words),
+                                   ("one segment", 1000)):
+            on = Engine(replace(base.config, first_segment_words=first_words), runtime=base.runtime)
+            off = Engine(replace(on.config, streaming=replace(on.config.streaming, enabled=False)), runtime=base.runtime)
+            for e in (on, off):
+                e.cache = RenderCache(0)
+            _audio(on, request)  # finds the rows it lacks
+            started = time.perf_counter()
+            calibrated = sum(on.calibrate(voice, (row,)) for voice, row in on.wanted_calibrations())
+            calibration_s = time.perf_counter() - started
+            results = {"on": [], "off": []}
+            for _ in range(repeats):
+                for name, e in (("on", on), ("off", off)):
+                    results[name].append(_audio(e, request))
+            ttfa = {k: statistics.median(r[0] for r in v) for k, v in results.items()}
+            total = {k: statistics.median(r[1] for r in v) for k, v in results.items()}
+            audio_on, plan_on = results["on"][0][2], results["on"][0][3]
+            audio_off = results["off"][0][2]
+            rows.append({"case": f"{locale.tag}, {label}", "windows": sum(s.renderer == "kokoro-window" for s in plan_on.segments),
+                         "on_ttfa_ms": ttfa["on"] * 1000, "off_ttfa_ms": ttfa["off"] * 1000,
+                         "on_total_s": total["on"], "off_total_s": total["off"],
+                         "distance": log_mel_distance(audio_on, audio_off) if len(audio_on) == len(audio_off) else float("nan"),
+                         "audio_s": len(audio_on) / base.sample_rate, "calibrated_rows": calibrated,
+                         "calibration_s": calibration_s})
+    print(f"{'case':46} {'win':>3} {'TTFA ms on':>10} {'off':>7} {'ratio':>6} {'total s on':>10} {'off':>6} "
+          f"{'log-mel':>7} {'audio s':>7}")
+    for r in rows:
+        print(f"{r['case']:46} {r['windows']:3d} {r['on_ttfa_ms']:10.0f} {r['off_ttfa_ms']:7.0f} "
+              f"{r['on_ttfa_ms'] / r['off_ttfa_ms']:6.2f} {r['on_total_s']:10.2f} {r['off_total_s']:6.2f} "
+              f"{r['distance']:7.3f} {r['audio_s']:7.1f}")
+    done = [r for r in rows if r["calibrated_rows"]]
+    if done:
+        print(f"calibrated first: {sum(r['calibrated_rows'] for r in done)} rows in "
+              f"{sum(r['calibration_s'] for r in done):.1f} s")
+    print(f"providers: {', '.join(base.runtime.providers)}; threads: {base.config.runtime.threads}; "
+          f"median of {repeats}, on and off alternating; log-mel: streamed against whole audio")
+    return rows

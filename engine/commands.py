@@ -109,6 +109,30 @@ def cmd_bench_synth(args) -> int:
     return 0
 
 
+def cmd_bench_stream(args) -> int:
+    from .bench import bench_stream
+
+    bench_stream(repeats=args.repeats, locales=args.locales)
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    import time
+
+    from .locales import LOCALES
+    from .streaming import GRID_ROWS
+
+    engine = _engine()
+    voices = args.voice or sorted({loc.default_voice for loc in LOCALES})
+    rows = tuple(args.rows) if args.rows else None
+    for voice in voices:
+        started = time.perf_counter()
+        done = engine.calibrate(voice, rows)
+        print(f"{voice}: calibrated {done} row(s) in {time.perf_counter() - started:.1f} s "
+              f"(grid {GRID_ROWS[0]}..{GRID_ROWS[-1]}; rows done before are kept)")
+    return 0
+
+
 def register(commands, bench) -> None:
     say = commands.add_parser("say", help="speak text aloud (through the daemon when one runs)")
     say.add_argument("text")
@@ -132,6 +156,17 @@ def register(commands, bench) -> None:
 
     locales = commands.add_parser("locales", help="list locales and how each sounds today")
     locales.set_defaults(func=cmd_locales)
+
+    calibrate = commands.add_parser(
+        "calibrate", help="calibrate voices for chunked rendering (long segments then start speaking sooner)")
+    calibrate.add_argument("--voice", action="append", help="voice id (repeatable; default: every locale's default voice)")
+    calibrate.add_argument("--rows", type=int, nargs="*", help="grid rows only (default: every row a segment can use)")
+    calibrate.set_defaults(func=cmd_calibrate)
+
+    bench_stream = bench.add_parser("stream", help="chunked rendering against whole-segment rendering (long sentences)")
+    bench_stream.add_argument("--repeats", type=int, default=3)
+    bench_stream.add_argument("--locales", nargs="*", help="locales to measure (default: en-US de-DE es-ES)")
+    bench_stream.set_defaults(func=cmd_bench_stream)
 
     bench_synth = bench.add_parser("synth", help="time to first audio and real-time factor vs the stock single call")
     bench_synth.add_argument("--repeats", type=int, default=3)

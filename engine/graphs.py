@@ -224,3 +224,26 @@ def window_renderer(renderer_bytes: bytes) -> tuple[bytes, list[str]]:
     model.graph.input.append(onnx.helper.make_tensor_value_info(PLAN_PHASE_OFFSET, onnx.TensorProto.FLOAT, [1, 1, None]))
     onnx.checker.check_model(model)
     return model.SerializeToString(), ordered
+
+
+GENERATOR_SCOPE = "/decoder/decoder/generator/"
+"""Statistics under this scope belong to the generator's 48 norms (about 95% of the renderer's
+work); the other 20 belong to the 10 frame-rate norms, which are cheap to compute whole."""
+
+
+def is_generator_statistic(name: str) -> bool:
+    return name.startswith(GENERATOR_SCOPE)
+
+
+def frame_statistics_graph(renderer_bytes: bytes) -> tuple[bytes, list[str]]:
+    """The renderer's cheap prefix: (features, f0, energy, style) -> the 20 frame-rate norm
+    statistics (names returned, in graph order) and the harmonic source's phase (STOCK_PHASE)."""
+    import onnx
+    import onnx.utils
+
+    names = [n for n in _norm_statistics(onnx.load_from_string(renderer_bytes)) if not is_generator_statistic(n)]
+    with tempfile.TemporaryDirectory() as tmp:
+        whole, part = Path(tmp) / "renderer.onnx", Path(tmp) / "frame_statistics.onnx"
+        whole.write_bytes(renderer_bytes)
+        onnx.utils.extract_model(str(whole), str(part), list(RENDERER_INPUTS), [*names, STOCK_PHASE], check_model=False)
+        return part.read_bytes(), names

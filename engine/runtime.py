@@ -126,6 +126,22 @@ class KokoroRuntime:
                 raise ModelError(f"planner {planner_path} has outputs {outputs}, expected {PLANNER_OUTPUTS}")
             self.providers = self.renderer.get_providers()
         self._lock = threading.Lock()
+        self._model_path = Path(model_path)
+        self._windows = None
+        self._windows_lock = threading.Lock()
+
+    def window_renderer(self):
+        """The chunked-rendering sessions (`engine/streaming.py`), loaded on first use; they share
+        this runtime's lock, so window calls and whole calls never run at once."""
+        if self.renderer is None:
+            raise ModelError("chunked rendering needs the split graphs (RuntimeConfig(graphs='split'))")
+        from .streaming import WindowRenderer
+
+        with self._windows_lock:
+            if self._windows is None:
+                self._windows = WindowRenderer(ModelStoreConfig(cache_dir=self._model_path.parent), self.config.threads,
+                                               pick_providers(self.config.use_gpu), self._lock)
+            return self._windows
 
     @staticmethod
     def _feeds(ids: list[int], style: np.ndarray, speed: float) -> dict[str, np.ndarray]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -23,7 +23,7 @@ import numpy as np
 from . import SAMPLE_RATE
 from .api import PITCH_RANGE, RATE_RANGE, AudioChunk, Cancellation, Event, Finished, MarkReached, SpeechRequest
 from .audio import resample, to_pcm16
-from .errors import RenderError, TextError
+from .errors import ModelError, RenderError, TextError
 from .fallback import SystemVoice
 from .g2p import G2P
 from .guardrails import Failure, GuardrailConfig, GuardrailCounters, check_audio, check_plan
@@ -31,6 +31,7 @@ from .locales import LOCALES, Locale, get_locale
 from .model_store import FRAME_SAMPLES, MAX_TOKEN_IDS, ModelStoreConfig, ensure_model, load_vocab
 from .plan import GuardrailEvent, Plan, PlannedBreak, PlannedMark, PlannedWord, Segment
 from .runtime import KokoroRuntime, Render, RuntimeConfig
+from .streaming import GRID_ROWS, CalibrationStore, StreamingConfig, calibration_dir, grid_row, word_windows
 from .text import read_ssml, read_text, spell
 from .text.items import Break, FrontEndReport, Mark, Run, Word
 from .voices import Voice, VoiceInfo, VoiceLibrary
@@ -65,6 +66,8 @@ class EngineConfig:
     """Renders of at most this many phoneme ids (characters, words, short phrases) are cached."""
     cache_megabytes: int = 64
     """Memory bound of the render cache (0 turns it off)."""
+    streaming: StreamingConfig = field(default_factory=StreamingConfig)
+    """Chunked rendering of long segments (window sizes; on only for calibrated voices)."""
 
     def __post_init__(self):
         if not isinstance(self.max_segment_tokens, int) or not 16 <= self.max_segment_tokens <= MAX_TOKEN_IDS:
@@ -215,6 +218,12 @@ class Engine:
         self.system_voice = SystemVoice()
         self._g2p = {loc.tag: G2P(loc, self.vocab) for loc in LOCALES}
         self._counter_lock = threading.Lock()
+        self.calibration = CalibrationStore(calibration_dir(self.config.streaming, self.config.model))
+        self.uncalibrated: Counter[tuple[str, int]] = Counter()
+        """(voice, grid row) of segments that rendered whole for want of a calibration."""
+        self.windows = 0
+        """Windows rendered by chunked rendering since start."""
+        self._wanted: dict[tuple[str, int], None] = {}
 
     # --- what the engine offers -------------------------------------------------------------
     def locales(self) -> list[Locale]:
@@ -227,7 +236,42 @@ class Engine:
         """Guardrail counters and render-cache use since start, for `status` and logs."""
         return {"guardrails": self.counters.snapshot(),
                 "cache": {"hits": self.cache.hits, "misses": self.cache.misses},
+                "streaming": {"windows": self.windows,
+                              "uncalibrated": {f"{v}@{r}": n for (v, r), n in self.uncalibrated.items()}},
                 "providers": list(self.runtime.providers)}
+
+    def wanted_calibrations(self) -> list[tuple[str, int]]:
+        """(voice, grid row) pairs that long segments lacked since the last call (then forgotten):
+        what an idle moment should calibrate first."""
+        with self._counter_lock:
+            wanted, self._wanted = list(self._wanted), {}
+        return wanted
+
+    def calibrate(self, voice: str, rows: tuple[int, ...] | None = None, cancel: threading.Event | None = None) -> int:
+        """Calibrate a voice's grid rows for chunked rendering (about 10 s a row on two CPU cores),
+        skipping rows done before; returns how many were calibrated now. `rows=None`: every grid
+        row a segment of this engine can use. A cancel stops it between rows, or within one
+        (raising nothing; that row is left undone)."""
+        pack = self.voice_library.get(voice).pack
+        if rows is None:
+            rows = tuple(sorted({grid_row(n) for n in range(1, self.config.max_segment_tokens + 1)}))
+        done = 0
+        for row in rows:
+            if row not in GRID_ROWS:
+                raise ValueError(f"row {row} is not a calibration grid row {GRID_ROWS}")
+            if (cancel is not None and cancel.is_set()) or self.calibration.get(pack, row) is not None:
+                continue
+            options = self.runtime.run_options()
+            try:
+                with _interrupting(cancel or threading.Event(), options):
+                    stats = self.runtime.window_renderer().calibrate(self.runtime, pack, row, self.vocab, options)
+            except Exception as exc:  # onnxruntime's errors are untyped
+                if cancel is not None and cancel.is_set():
+                    break
+                raise ModelError(f"calibrating row {row} of voice {voice} failed: {type(exc).__name__}: {exc}") from exc
+            self.calibration.put(pack, row, stats)
+            done += 1
+        return done
 
     # --- speaking ---------------------------------------------------------------------------
     def synthesize(self, request: SpeechRequest) -> tuple[np.ndarray, Plan]:
@@ -365,49 +409,42 @@ class Engine:
 
     # --- rendering one spec, with guardrails ---------------------------------------------
     def _kokoro(self, spec: _Spec, slower: float, timing: _Timing,
-                cancel: threading.Event) -> tuple[_Rendered | None, list[Failure]]:
-        """Plan, check the plan, render, check the audio against the plan."""
+                cancel: threading.Event) -> Iterator[_Rendered | list[Failure]]:
+        """Plan, check the plan, render, check the audio against the plan.
+
+        Yields the segment's audio as one `_Rendered`, or, for a long segment whose voice is
+        calibrated, one per window of words as each is rendered (`engine/streaming.py`). A
+        failed check ends the stream with the list of failures; the words before it stand."""
         ids, word_tokens, phoneme_text = _tokens(spec, self.vocab)
         speed = spec.rate / spec.pitch * slower
         style = spec.voice.style(len(ids))
         voiced = [(a, b) for a, b in word_tokens if b > a]
         key = (tuple(ids), spec.voice.info.id, round(speed, 4)) if len(ids) <= self.config.cache_max_tokens else None
         cached = self.cache.get(key) if key else None
-        started = time.perf_counter()
         options = self.runtime.run_options()
-        try:
-            with _interrupting(cancel, options):
-                if cached is not None:
-                    render = cached
-                else:
-                    planned = self.runtime.plan(ids, style, speed, options)
-                    # The plan is checked before any audio exists: a runaway plan costs no render.
-                    failures = check_plan(planned.durations, voiced, speed, FRAME_SECONDS, self.config.guardrails)
-                    if failures:
-                        return None, failures
+        windowed = render = None
+        with self._timed(timing, cancel, options) as failed:
+            if cached is not None:
+                render = cached
+            else:
+                planned = self.runtime.plan(ids, style, speed, options)
+                # The plan is checked before any audio exists: a runaway plan costs no render.
+                failed.extend(check_plan(planned.durations, voiced, speed, FRAME_SECONDS, self.config.guardrails))
+                if not failed:
+                    windowed = self._prepare_windows(spec, ids, planned, options)
+                if failed:
+                    pass
+                elif windowed is None:
                     render = Render(self.runtime.render_planned(planned, style, options), planned.durations)
-        except Exception as exc:  # onnxruntime's errors are untyped; any of them is a render failure
-            if cancel.is_set():
-                raise _Cancelled from exc
-            return None, [Failure("render_error", f"{type(exc).__name__}: {exc}")]
-        finally:
-            timing.synth_seconds += time.perf_counter() - started
+                else:
+                    render = Render(np.zeros(0, np.float32), planned.durations)
+        if failed:
+            yield failed
+            return
         durations = render.durations.copy()
-        audio = render.audio
         cut = max(0, int(durations[0]) - self.config.lead_frames)
         durations[0] -= cut
-        audio = audio[cut * FRAME_SAMPLES:]
         frames = np.concatenate(([0], np.cumsum(durations)))
-        spans = [(int(frames[a]) * FRAME_SAMPLES, int(frames[b]) * FRAME_SAMPLES) for a, b in voiced]
-        total = int(frames[-1]) * FRAME_SAMPLES
-        failures = check_audio(audio, total, spans, self.sample_rate, self.config.guardrails)
-        if failures:
-            return None, failures
-        if key and cached is None:
-            self.cache.put(key, render)  # only renders that passed every check
-        out_len = round(total / spec.pitch)
-        audio = resample(audio, out_len) * np.float32(spec.volume)
-        scale = FRAME_SAMPLES / spec.pitch
         # Word boundaries tile the segment: each word runs from its first token to the next word's.
         starts = [int(frames[a]) if b > a else None for a, b in word_tokens]
         bounds, nxt = [], int(frames[-1])
@@ -417,15 +454,95 @@ class Engine:
         bounds = bounds[::-1]
         bounds[0] = 0
         bounds.append(int(frames[-1]))
+        if windowed is None:
+            (part,) = self._checked(spec, ids, phoneme_text, durations, word_tokens, bounds,
+                                    render.audio[cut * FRAME_SAMPLES:], 0, len(spec.words))
+            if key and cached is None and not isinstance(part, list):
+                self.cache.put(key, render)  # only renders that passed every check
+            yield part
+            return
+        renderer, prepared = windowed
+        cfg = self.config.streaming
+        for first, last in word_windows(bounds, [b > a for a, b in word_tokens], cfg.first_window_frames, cfg.max_window_frames):
+            if cancel.is_set():
+                raise _Cancelled  # between windows: the next one would never be heard
+            with self._timed(timing, cancel, options) as failed:
+                audio = renderer.render(prepared, bounds[first] + cut, bounds[last] + cut, cfg.context_frames, options)
+            if failed:
+                yield failed
+                return
+            with self._counter_lock:
+                self.windows += 1
+            (part,) = self._checked(spec, ids, phoneme_text, durations, word_tokens, bounds, audio, first, last)
+            yield part
+            if isinstance(part, list):
+                return
+
+    @contextlib.contextmanager
+    def _timed(self, timing: _Timing, cancel: threading.Event, options):
+        """Time a model call; a cancel interrupts it (raising _Cancelled), any other error of it
+        becomes a render_error failure in the yielded list."""
+        failures: list[Failure] = []
+        started = time.perf_counter()
+        try:
+            with _interrupting(cancel, options):
+                yield failures
+        except Exception as exc:  # onnxruntime's errors are untyped; any of them is a render failure
+            if cancel.is_set():
+                raise _Cancelled from exc
+            failures.append(Failure("render_error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            timing.synth_seconds += time.perf_counter() - started
+
+    def _prepare_windows(self, spec: _Spec, ids: list[int], planned, options):
+        """(window renderer, prepared segment) when this segment streams in windows, else None:
+        streaming is on, the segment is long, and its voice's grid row is calibrated."""
+        cfg = self.config.streaming
+        if not cfg.enabled or planned.frames < cfg.min_frames:
+            return None
+        row = grid_row(len(ids))
+        generator = self.calibration.get(spec.voice.pack, row)
+        if generator is None:
+            with self._counter_lock:
+                self.uncalibrated[(spec.voice.info.id, row)] += 1
+                self._wanted[(spec.voice.info.id, row)] = None
+            return None
+        renderer = self.runtime.window_renderer()
+        # The timbre is the grid row's (the statistics are that timbre's); prosody stays the segment's.
+        return renderer, renderer.prepare(planned, spec.voice.pack[row:row + 1], generator, options)
+
+    def _checked(self, spec: _Spec, ids: list[int], phoneme_text: str, durations: np.ndarray,
+                 word_tokens: list[tuple[int, int]], bounds: list[int], audio: np.ndarray,
+                 first: int, last: int) -> tuple[_Rendered | list[Failure]]:
+        """Check the audio of words [first, last) (frames bounds[first]..bounds[last] of the
+        segment) against the plan: (the part as one plan segment,) or (the failures,)."""
+        lo, hi = bounds[first], bounds[last]
+        frames = np.concatenate(([0], np.cumsum(durations)))
+        spans = [(int(frames[a] - lo) * FRAME_SAMPLES, int(frames[b] - lo) * FRAME_SAMPLES)
+                 for a, b in word_tokens[first:last] if b > a]
+        failures = check_audio(audio, (hi - lo) * FRAME_SAMPLES, spans, self.sample_rate, self.config.guardrails)
+        if failures:
+            return (failures,)
+        out_len = round((hi - lo) * FRAME_SAMPLES / spec.pitch)
+        audio = resample(audio, out_len) * np.float32(spec.volume)
+        scale = FRAME_SAMPLES / spec.pitch
+        # The part's tokens: from its first word's first token (the leading pad for the first
+        # part) to the next part's first token (the end pad for the last).
+        token_at = [next((a for a, b in word_tokens[i:] if b > a), len(ids) + 1) for i in range(len(word_tokens))]
+        t0 = 0 if first == 0 else token_at[first]
+        t1 = len(ids) + 2 if last == len(spec.words) else token_at[last]
         words = [
-            PlannedWord(w.text, w.spoken, p, a, b, round(bounds[i] * scale), round(bounds[i + 1] * scale))
-            for i, (w, p, (a, b)) in enumerate(zip(spec.words, spec.phonemes, word_tokens))
+            PlannedWord(w.text, w.spoken, p, a - t0, b - t0, round((bounds[i] - lo) * scale), round((bounds[i + 1] - lo) * scale))
+            for i, (w, p, (a, b)) in enumerate(zip(spec.words, spec.phonemes, word_tokens)) if first <= i < last
         ]
         words[-1].end = out_len
-        segment = Segment(spec.locale.tag, spec.voice.info.id, spec.rate, spec.pitch, spec.volume, phoneme_text,
-                          [0, *ids, 0], durations.tolist(), scale, 0, out_len, words)
-        marks = [(name, words[i].start if i < len(words) else out_len) for i, name in spec.marks]
-        return _Rendered(segment, audio, marks), []
+        full = [0, *ids, 0]
+        segment = Segment(spec.locale.tag, spec.voice.info.id, spec.rate, spec.pitch, spec.volume,
+                          phoneme_text[max(t0 - 1, 0):t1 - 1], full[t0:t1], durations[t0:t1].tolist(), scale, 0, out_len,
+                          words, renderer="kokoro" if (first, last) == (0, len(spec.words)) else "kokoro-window")
+        marks = [(name, words[i - first].start if i < last else out_len) for i, name in spec.marks
+                 if first <= i < last or (i == last == len(spec.words))]
+        return (_Rendered(segment, audio, marks),)
 
     def _fallback(self, spec: _Spec, timing: _Timing) -> _Rendered:
         text = " ".join(f"{w.spoken}{w.punct}" for w in spec.words if w.spoken.strip())
@@ -442,14 +559,22 @@ class Engine:
         return _Rendered(segment, audio, marks)
 
     def _speak(self, spec: _Spec, plan: Plan, timing: _Timing, cancel: threading.Event, stage: int = 0) -> Iterator[_Rendered]:
-        """Render a spec; on failure split it (stage 1), then slow it (stage 2), then fall back."""
+        """Render a spec; on failure split it (stage 1), then slow it (stage 2), then fall back.
+        When a streamed segment fails part way, the ladder takes the words not yet spoken."""
         if spec.fallback_only:
             yield self._fallback_or_fail(spec, plan, [], timing)
             return
-        rendered, failures = self._kokoro(spec, 0.8 if stage == 2 else 1.0, timing, cancel)
-        if not failures:
-            yield rendered
+        spoken = 0
+        for part in self._kokoro(spec, 0.8 if stage == 2 else 1.0, timing, cancel):
+            if isinstance(part, list):
+                failures = part
+                break
+            spoken += len(part.segment.words)
+            yield part
+        else:
             return
+        if spoken:
+            spec = spec.split(spoken)[1]
         retries = self.config.guardrails.retries
         if stage == 0 and retries >= 1 and len(spec.words) >= 2:
             self._record(plan, failures, "split")

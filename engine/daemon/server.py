@@ -103,6 +103,14 @@ class Client:
         self.wakeup.set()
 
 
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """Idle work: calibrate one grid row of a voice (`Engine.calibrate`)."""
+
+    voice: str
+    row: int
+
+
 class Server:
     """`await Server(engine, ...).run(stop)`: serve until `stop` is set (or SIGTERM / SIGINT)."""
 
@@ -133,8 +141,11 @@ class Server:
         self._rr = 0
         # Key-echo warm-up: after a spelled request, the rest of its alphabet is rendered in idle
         # moments (same locale, voice, rate, pitch) so later keys come from the engine's cache.
-        self._warm_queue: collections.deque[SpeechRequest] = collections.deque()
+        # Calibration for chunked rendering (engine/streaming.py) takes idle moments too, after
+        # the keys: each (voice, row) a long segment rendered whole for want of one.
+        self._warm_queue: collections.deque[SpeechRequest | Calibration] = collections.deque()
         self._warmed: set[tuple] = set()
+        self._warming: SpeechRequest | Calibration | None = None
         self._warm_cancel = Cancellation()
         self._accepts_request_accent = "accent_strength" in {f.name for f in dataclasses.fields(SpeechRequest)}
 
@@ -361,11 +372,13 @@ class Server:
         with self.cv:
             queued = sum(len(c.queue) for c in self.clients)
             clients = len(self.clients)
+            pending = [*self._warm_queue, *([self._warming] if self._warming is not None else [])]
         return {"type": "status", "pid": os.getpid(), "version": __version__, "protocol": p.PROTOCOL_VERSION,
                 "port": self.port, "uptime_s": round(time.monotonic() - self.started_at, 3), "clients": clients,
                 "queued": queued, "rss_bytes": resident_memory_bytes(), "settings_file": str(self.settings.path),
                 "settings_problem": self.settings.problem, "engine": self.engine.statistics(),
-                "warm_up_pending": len(self._warm_queue)}
+                "warm_up_pending": sum(1 for item in pending if not isinstance(item, Calibration)),
+                "calibrations_pending": sum(1 for item in pending if isinstance(item, Calibration))}
 
     def _set_defaults(self, client: Client, values: dict) -> dict:
         values = dict(values)
@@ -586,7 +599,7 @@ class Server:
                         utt.started = True
                         break
                     if self._warm_queue:
-                        warm = self._warm_queue.popleft()
+                        warm = self._warming = self._warm_queue.popleft()
                         self._warm_cancel.clear()
                         break
                     self.cv.wait()
@@ -607,20 +620,43 @@ class Server:
         if len(self._warmed) >= 16:  # bounded: the user's recent voices and rates
             self._warmed.clear()
         self._warmed.add(key)
-        self._warm_queue.clear()  # only the newest voice, locale and rate are worth the idle time
+        # Only the newest voice, locale and rate are worth the idle time; keys come before calibrations.
+        calibrations = [item for item in self._warm_queue if isinstance(item, Calibration)]
+        self._warm_queue.clear()
         for char in key_echo_characters(locale):
             self._warm_queue.append(dataclasses.replace(request, text=char, ssml=False, spell=True, voice=voice,
                                                         locale=locale))
+        self._warm_queue.extend(calibrations)
 
-    def _warm_up(self, request: SpeechRequest) -> None:
+    def _plan_calibrations(self) -> None:
+        """Queue the (voice, row) calibrations the engine's long segments lacked."""
+        wanted = getattr(self.engine, "wanted_calibrations", lambda: [])()
+        if not wanted:
+            return
+        with self.cv:
+            queued = {item for item in self._warm_queue if isinstance(item, Calibration)}
+            for voice, row in wanted:
+                if Calibration(voice, row) not in queued:
+                    queued.add(Calibration(voice, row))
+                    self._warm_queue.append(Calibration(voice, row))
+            self.cv.notify_all()
+
+    def _warm_up(self, item: SpeechRequest | Calibration) -> None:
         try:
-            for _ in self.engine.stream(request, self._warm_cancel):
-                pass
+            if isinstance(item, Calibration):
+                if self.engine.calibrate(item.voice, (item.row,), self._warm_cancel):
+                    log.info("calibrated row %d of voice %s for chunked rendering", item.row, item.voice)
+            else:
+                for _ in self.engine.stream(item, self._warm_cancel):
+                    pass
         except EchoicError as exc:
-            log.info("warm-up of %r skipped: %s", request.text, exc)
-        if self._warm_cancel.is_set():
-            with self.cv:
-                self._warm_queue.appendleft(request)  # interrupted by real speech: later
+            log.info("warm-up of %r skipped: %s", item, exc)
+        except Exception:  # idle work must never take the synthesis thread down
+            log.exception("warm-up of %r failed", item)
+        with self.cv:
+            self._warming = None
+            if self._warm_cancel.is_set():
+                self._warm_queue.appendleft(item)  # interrupted by real speech: later
 
     def _step(self, utt: Utterance, open_streams: set):
         try:
@@ -635,6 +671,8 @@ class Server:
         except Exception as exc:  # a bug in the engine must not take the daemon down with it
             log.exception("synthesis failed for %r", utt.id)
             event = exc
+        if isinstance(event, Finished):
+            self._plan_calibrations()
         if isinstance(event, Finished) and not event.cancelled:
             words = event.plan.words
             if len(words) == 1 and len(words[0].text) == 1:  # key echo, however the client asked

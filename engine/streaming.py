@@ -1,0 +1,292 @@
+"""Chunked rendering: the renderer on windows of frames, so a long segment's first audio comes
+before the whole segment is rendered (onnx and numpy only; no torch).
+
+A renderer window depends on the rest of its utterance through three things (docs/model.md):
+the instance norms' statistics (per-channel mean and variance over time), the harmonic
+source's phase (a running sum of F0 from the first frame) and the convolutions' reach (under 16
+frames either side). Here:
+
+- the 20 statistics of the 10 frame-rate norms and the phase come from the whole segment, exactly,
+  through a prefix of the renderer graph that costs about 4% of a whole render;
+- the 88 statistics of the generator's 44 norms (95% of the work) cannot be had without a whole
+  render, so they come from a **calibration**: the voice's timbre at a grid row, rendered over a
+  fixed multilingual text; a streamed segment renders with that grid row's timbre, so its
+  statistics belong to exactly the timbre it is rendered with;
+- each window gets `context_frames` of context either side, and only its middle is kept.
+
+Measured (tests/test_streaming.py, docs/model.md): windows joined this way are as close to a whole
+render at the joins as anywhere else, and near the int8 graph's own noise floor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import graphs, model_store
+from .errors import ModelError
+from .graphs import F0_STEPS_PER_FRAME, PLAN_ENERGY, PLAN_F0, PLAN_FEATURES, PLAN_PHASE_OFFSET, STOCK_PHASE
+from .model_store import FRAME_SAMPLES, INPUT_STYLE, OUTPUT_AUDIO, ModelStoreConfig
+
+CALIBRATION_VERSION = 1
+"""Part of every calibration file's name: bump it when the calibration text or method changes."""
+
+CALIBRATION_PHONEMES = (
+    # Kokoro symbols for a few sentences in several of the locales (espeak-ng G2P, kept fixed here
+    # so a calibration does not change with the espeak-ng version).
+    "ðə wˈɛðəɹ tədˈA ɪz mˈOstli sˈʌni, wɪð ə lˈIt bɹˈiz fɹʌmðə wˈɛst.",
+    "ˈɛɹəɹ: ðə fˈIl kʊd nˌɑt bi ˈOpənd bɪkˈʌz ɪT ɪz ɪn jˈus bI ənˈʌðəɹ pɹˈOɡɹæm.",
+    "ðə kəmˈɪti wɪl mˈiːt əɡˈɛn nˈɛkst θˈɜːzdA at hˈɑːf pˈast θɹˈiː tə ɹɪvjˈuː ðə bˈʌʤɪt.",
+    "bˈɪtə ʃpˈIçɜn ziː ˌiːrə ˈaɾbIt, bəfˈoːɾ ziː das dˌoːkuːmˈɛnt ʃlˈiːsən.",
+    "el tɾˈen de las nwˈeβe sˈale ðel andˈen kwˈatɾo kon destˈino a maðɾˈid.",
+    "la ʁeynjˈɔ̃ kɔmˈɑ̃s a dˈiz ˈœʁ dɑ̃ la ɡʁˈɑ̃d sˈal dy pʁəmjˈeʁ etˈaʒ.",
+)
+
+GRID_ROWS = (15, 19, 23, 27, 31, 39, 47, 55, 63, 79, 95, 111, 127, 159, 191, 255, 319, 383, 447, 509)
+"""Voice-pack rows (style for an input of row + 1 ids) whose timbre is calibrated. Rows change
+fastest at low ids (a step of 4 rows there moves the timbre as much as 32 rows near 200)."""
+
+
+@dataclass(frozen=True)
+class StreamingConfig:
+    enabled: bool = True
+    """Render long segments in windows when their voice's statistics are calibrated."""
+    min_frames: int = 56
+    """Segments shorter than this (1.4 s at rate 1) render whole: one call is as quick."""
+    first_window_frames: int = 24
+    """The first window ends at the first word boundary at or after this many frames (0.6 s)."""
+    max_window_frames: int = 96
+    """Later windows double in length up to this many frames (each costs 2 * context more)."""
+    context_frames: int = 8
+    """Frames rendered either side of a window and thrown away (8 measured as good as 16)."""
+    calibration_dir: Path | None = None
+    """Where calibrations are kept; None: $ECHOIC_CALIBRATION_DIR, else "calibration" in the model cache."""
+
+    def __post_init__(self):
+        for name in ("min_frames", "first_window_frames", "max_window_frames"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"StreamingConfig.{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.context_frames, int) or not 0 <= self.context_frames <= 64:
+            raise ValueError(f"StreamingConfig.context_frames must be an integer in 0..64, got {self.context_frames!r}")
+        if self.max_window_frames < self.first_window_frames:
+            raise ValueError("StreamingConfig.max_window_frames must be at least first_window_frames")
+
+
+def calibration_dir(config: StreamingConfig, model: ModelStoreConfig) -> Path:
+    if config.calibration_dir is not None:
+        return Path(config.calibration_dir)
+    return Path(os.environ.get("ECHOIC_CALIBRATION_DIR") or Path(model.cache_dir) / "calibration")
+
+
+def grid_row(n_ids: int) -> int:
+    """The calibrated pack row nearest to the row a segment of n_ids phoneme ids would use."""
+    row = min(max(n_ids, 1), model_store.MAX_TOKEN_IDS) - 1
+    return min(GRID_ROWS, key=lambda g: (abs(g - row), g))
+
+
+def _session(model_bytes: bytes, threads: int, providers: list[str]):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(model_bytes, options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise ModelError(f"cannot load a streaming graph: {exc}") from exc
+
+
+def _pairs(names: list[str]) -> list[tuple[str, str]]:
+    """(mean, variance) statistic names per norm: '.../ReduceMean_output_0' and '..._2_output_0'."""
+    means = [n for n in names if n.endswith("/ReduceMean_output_0")]
+    pairs = [(m, m.replace("/ReduceMean_output_0", "/ReduceMean_2_output_0")) for m in means]
+    if sorted(n for p in pairs for n in p) != sorted(names):
+        raise ModelError("the renderer's norm statistics do not pair up as mean and variance")
+    return pairs
+
+
+def ensure_streaming_models(config: ModelStoreConfig | None = None) -> tuple[Path, Path, Path]:
+    """Paths of the frame-statistics graph, the window renderer and the statistics renderer (for
+    calibration) in the model cache, made from the split renderer on first use (a few seconds),
+    like the split graphs themselves."""
+    config = config or ModelStoreConfig()
+    renderer_path = graphs.ensure_split_models(config)[1]
+    stamp = model_store.expected_sha256()[:16]
+    paths = tuple(Path(config.cache_dir) / f"{stamp}-kokoro-v1.0-int8-{name}.onnx"
+                  for name in ("frame-statistics", "window-renderer", "statistics-renderer"))
+    if not all(path.exists() for path in paths):
+        renderer = renderer_path.read_bytes()
+        for path, make in zip(paths, (graphs.frame_statistics_graph, graphs.window_renderer, graphs.statistics_renderer)):
+            model_store.write_atomically(path, make(renderer)[0])
+    return paths
+
+
+class Statistics(dict):
+    """Norm statistic name -> float32 (1, C, 1)."""
+
+
+class CalibrationStore:
+    """Generator statistics per (voice timbre, grid row), on disk next to the model.
+
+    A file is named by the model, the calibration version, the row and a hash of that row's
+    timbre, so a changed voice pack or model never reads stale statistics."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self._memory: dict[str, Statistics] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(pack: np.ndarray, row: int) -> str:
+        timbre = np.ascontiguousarray(np.asarray(pack, dtype=np.float32).reshape(len(pack), -1)[row])
+        digest = hashlib.sha256(timbre.tobytes()).hexdigest()[:16]
+        return f"{model_store.expected_sha256()[:12]}-v{CALIBRATION_VERSION}-r{row}-{digest}"
+
+    def path(self, key: str) -> Path:
+        return self.directory / f"{key}.npz"
+
+    def get(self, pack: np.ndarray, row: int) -> Statistics | None:
+        key = self.key(pack, row)
+        with self._lock:
+            if key in self._memory:
+                return self._memory[key]
+        path = self.path(key)
+        if not path.exists():
+            return None
+        try:
+            with np.load(path) as data:
+                stats = Statistics({name.replace("|", "/"): data[name] for name in data.files})
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"calibration file {path} is unreadable ({exc}); delete it to calibrate again") from exc
+        with self._lock:
+            self._memory[key] = stats
+        return stats
+
+    def put(self, pack: np.ndarray, row: int, stats: Statistics) -> None:
+        key = self.key(pack, row)
+        buffer = io.BytesIO()
+        np.savez(buffer, **{name.replace("/", "|"): value for name, value in stats.items()})
+        model_store.write_atomically(self.path(key), buffer.getvalue())
+        with self._lock:
+            self._memory[key] = stats
+
+
+@dataclass
+class Prepared:
+    """One segment ready to be rendered window by window."""
+
+    features: np.ndarray
+    f0: np.ndarray
+    energy: np.ndarray
+    style: np.ndarray
+    statistics: Statistics
+    phase: np.ndarray
+    """(1, 2F, 9): the harmonic source's integrated phase at each F0 step."""
+
+    @property
+    def frames(self) -> int:
+        return int(self.features.shape[-1])
+
+
+class WindowRenderer:
+    """The frame-statistics and window-renderer sessions, and calibration.
+
+    Calls are serialised by the runtime's lock (`lock`), as the runtime's own calls are."""
+
+    def __init__(self, model_config: ModelStoreConfig, threads: int, providers: list[str], lock: threading.Lock):
+        frame_path, window_path, self._statistics_path = ensure_streaming_models(model_config)
+        self.frame_statistics = _session(frame_path.read_bytes(), threads, providers)
+        self.window = _session(window_path.read_bytes(), threads, providers)
+        self.frame_names = [o.name for o in self.frame_statistics.get_outputs() if o.name != STOCK_PHASE]
+        self.window_names = [i.name for i in self.window.get_inputs()
+                             if i.name not in (PLAN_FEATURES, PLAN_F0, PLAN_ENERGY, INPUT_STYLE, PLAN_PHASE_OFFSET)]
+        self.generator_names = [n for n in self.window_names if graphs.is_generator_statistic(n)]
+        if sorted(self.frame_names) != sorted(n for n in self.window_names if not graphs.is_generator_statistic(n)):
+            raise ModelError("the frame-statistics graph and the window renderer disagree on the norm statistics")
+        self._pairs = _pairs(self.generator_names)
+        self._threads, self._providers = threads, providers
+        self._lock = lock
+
+    @staticmethod
+    def _feeds(features, f0, energy, style) -> dict[str, np.ndarray]:
+        return {PLAN_FEATURES: features, PLAN_F0: f0, PLAN_ENERGY: energy,
+                INPUT_STYLE: np.asarray(style, dtype=np.float32).reshape(1, -1)}
+
+    def prepare(self, plan, style: np.ndarray, generator: Statistics, run_options=None) -> Prepared:
+        """Run the cheap whole-segment pass: the frame-rate statistics and the source phase."""
+        missing = [n for n in self.generator_names if n not in generator]
+        if missing:
+            raise ModelError(f"calibration lacks {len(missing)} generator statistics (e.g. {missing[0]})")
+        feeds = self._feeds(plan.features, plan.f0, plan.energy, style)
+        with self._lock:
+            outs = self.frame_statistics.run(None, feeds, run_options)
+        named = dict(zip([o.name for o in self.frame_statistics.get_outputs()], outs))
+        stats = Statistics({n: named[n] for n in self.frame_names})
+        stats.update({n: generator[n] for n in self.generator_names})
+        return Prepared(plan.features, plan.f0, plan.energy, feeds[INPUT_STYLE], stats, named[STOCK_PHASE])
+
+    def render(self, prepared: Prepared, start: int, stop: int, context: int, run_options=None) -> np.ndarray:
+        """Audio of frames [start, stop), float32 (600 (stop - start),), rendered with `context`
+        frames either side and the whole segment's statistics and phase."""
+        if not 0 <= start < stop <= prepared.frames:
+            raise ValueError(f"window [{start}, {stop}) is outside a plan of {prepared.frames} frames")
+        lo, hi = max(0, start - context), min(prepared.frames, stop + context)
+        k = F0_STEPS_PER_FRAME
+        feeds = self._feeds(prepared.features[..., lo:hi], prepared.f0[..., k * lo:k * hi],
+                            prepared.energy[..., k * lo:k * hi], prepared.style)
+        phase = prepared.phase
+        feeds[PLAN_PHASE_OFFSET] = phase[:, k * lo - 1:k * lo] if lo else np.zeros_like(phase[:, :1])
+        feeds.update({n: prepared.statistics[n] for n in self.window_names})
+        with self._lock:
+            (audio,) = self.window.run([OUTPUT_AUDIO], feeds, run_options)
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        return audio[(start - lo) * FRAME_SAMPLES:(stop - lo) * FRAME_SAMPLES]
+
+    def calibrate(self, runtime, pack: np.ndarray, row: int, vocab: dict[str, int], run_options=None) -> Statistics:
+        """Generator statistics of the timbre at `row`, pooled (weighted by frames) over the
+        calibration text; the prosody is the same row's. Costs six whole renders (about 5 s on
+        two CPU cores); the statistics renderer is loaded for it and let go after."""
+        session = _session(self._statistics_path.read_bytes(), self._threads, self._providers)
+        style = np.asarray(pack, dtype=np.float32).reshape(len(pack), -1)[row:row + 1]
+        frames, sums, squares = 0, {}, {}
+        for phonemes in CALIBRATION_PHONEMES:
+            ids = [vocab[c] for c in phonemes if c in vocab]
+            plan = runtime.plan(ids, style, 1.0, run_options)
+            with self._lock:
+                outs = session.run(None, self._feeds(plan.features, plan.f0, plan.energy, style), run_options)
+            named = dict(zip([o.name for o in session.get_outputs()], outs))
+            n = plan.frames
+            frames += n
+            for mean, var in self._pairs:
+                sums[mean] = sums.get(mean, 0.0) + n * named[mean].astype(np.float64)
+                squares[mean] = squares.get(mean, 0.0) + n * (named[var].astype(np.float64) + named[mean].astype(np.float64) ** 2)
+        stats = Statistics()
+        for mean, var in self._pairs:
+            mu = sums[mean] / frames
+            stats[mean] = mu.astype(np.float32)
+            stats[var] = np.maximum(squares[mean] / frames - mu**2, 0.0).astype(np.float32)
+        return stats
+
+
+def word_windows(bounds: list[int], voiced: list[bool], first: int, largest: int) -> list[tuple[int, int]]:
+    """Cut a segment's words into windows: (first word, end word) pairs.
+
+    `bounds[i]` is the frame word i starts at (`bounds[-1]` the segment's end). A window ends
+    before a voiced word, at the first boundary at least `first` frames on (doubling each window
+    up to `largest`); a last window shorter than half its target joins the one before."""
+    n = len(bounds) - 1
+    windows, start, target = [], 0, first
+    while start < n:
+        end = next((j for j in range(start + 1, n) if voiced[j] and bounds[j] - bounds[start] >= target), n)
+        if end < n and bounds[n] - bounds[end] < target:
+            end = n  # the rest is short: render it with this window
+        windows.append((start, end))
+        start, target = end, min(2 * target, largest)
+    return windows
