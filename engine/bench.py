@@ -130,7 +130,32 @@ def _audio(engine, request: SpeechRequest):
     raise RuntimeError("stream ended without Finished")
 
 
-def bench_stream(repeats: int = 3, locales: list[str] | None = None, engine=None) -> list[dict]:
+def memory_probe(streaming: bool) -> None:
+    """Print the resident memory of a fresh engine after it spoke LONG_SAMPLES three times with
+    chunked rendering on or off (run in a process of its own by `bench_stream`)."""
+    from dataclasses import replace
+
+    from .daemon.server import resident_memory_bytes
+    from .synth import Engine
+
+    engine = Engine()
+    engine.config = replace(engine.config, streaming=replace(engine.config.streaming, enabled=streaming))
+    for _ in range(3):
+        for tag, text in LONG_SAMPLES.items():
+            engine.synthesize(SpeechRequest(text, locale=tag))
+    print(resident_memory_bytes())
+
+
+def _memory_mib(streaming: bool) -> float:
+    import subprocess
+    import sys
+
+    code = f"from engine.bench import memory_probe; memory_probe({streaming})"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return int(out.split()[-1]) / 2**20
+
+
+def bench_stream(repeats: int = 3, locales: list[str] | None = None, engine=None, memory: bool = True) -> list[dict]:
     """Chunked rendering against whole-segment rendering, alternating on one engine: time to
     first audio, total time and the log-mel distance of the two audios. Calibrates the rows it
     needs first (kept in the calibration directory, like `echoic calibrate`). Prints a table."""
@@ -181,4 +206,8 @@ def bench_stream(repeats: int = 3, locales: list[str] | None = None, engine=None
               f"{sum(r['calibration_s'] for r in done):.1f} s")
     print(f"providers: {', '.join(base.runtime.providers)}; threads: {base.config.runtime.threads}; "
           f"median of {repeats}, on and off alternating; log-mel: streamed against whole audio")
+    if memory:
+        off, on = _memory_mib(False), _memory_mib(True)
+        print(f"resident memory after {3 * len(LONG_SAMPLES)} long sentences, fresh processes: "
+              f"{on:.0f} MiB streaming, {off:.0f} MiB whole ({on - off:+.0f} MiB)")
     return rows

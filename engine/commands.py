@@ -112,7 +112,7 @@ def cmd_bench_synth(args) -> int:
 def cmd_bench_stream(args) -> int:
     from .bench import bench_stream
 
-    bench_stream(repeats=args.repeats, locales=args.locales)
+    bench_stream(repeats=args.repeats, locales=args.locales, memory=not args.no_memory)
     return 0
 
 
@@ -166,6 +166,7 @@ def register(commands, bench) -> None:
     bench_stream = bench.add_parser("stream", help="chunked rendering against whole-segment rendering (long sentences)")
     bench_stream.add_argument("--repeats", type=int, default=3)
     bench_stream.add_argument("--locales", nargs="*", help="locales to measure (default: en-US de-DE es-ES)")
+    bench_stream.add_argument("--no-memory", action="store_true", help="skip the resident-memory comparison (two processes)")
     bench_stream.set_defaults(func=cmd_bench_stream)
 
     bench_synth = bench.add_parser("synth", help="time to first audio and real-time factor vs the stock single call")

@@ -285,3 +285,16 @@ def test_graph_names_split_frame_rate_from_generator_statistics():
     renderer = graphs.ensure_split_models()[1].read_bytes()
     _, names = graphs.frame_statistics_graph(renderer)
     assert len(names) == 20 and not any(graphs.is_generator_statistic(n) for n in names)
+
+
+@pytest.mark.slow
+def test_bench_stream_compares_windows_with_whole_renders(calibrated, capsys):
+    from engine.bench import LONG_SAMPLES, bench_stream
+
+    eng, _ = calibrated
+    assert LONG_SAMPLES["en-US"] == LONG  # so the calibrated rows above serve the bench too
+    rows = bench_stream(repeats=1, locales=["en-US"], engine=Engine(replace(eng.config), runtime=eng.runtime), memory=False)
+    assert [r["case"] for r in rows] == ["en-US, engine default (short first segment)", "en-US, one segment"]
+    for row in rows:
+        assert row["windows"] >= 2 and 0 < row["distance"] < 0.4 and row["audio_s"] > 8
+    assert "TTFA ms on" in capsys.readouterr().out
