@@ -45,7 +45,8 @@ class PlannedBreak:
 
 @dataclass
 class Segment:
-    """One model call's worth of speech (a sentence or clause, at most the model's window)."""
+    """One model call's worth of speech (a sentence or clause, at most the model's window), or one
+    window of words of a long segment rendered in windows (engine/streaming.py)."""
 
     locale: str
     voice: str
@@ -65,7 +66,9 @@ class Segment:
     end: int
     words: list[PlannedWord] = field(default_factory=list)
     renderer: str = "kokoro"
-    """Who rendered the audio: "kokoro", or "fallback" (the system voice) after guardrail failures."""
+    """Who rendered the audio: "kokoro" (one call), "kokoro-window" (one window of a segment rendered
+    in windows; its token ids and durations are that window's words), or "fallback" (the system
+    voice) after guardrail failures."""
 
     @property
     def samples(self) -> int:

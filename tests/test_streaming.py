@@ -298,3 +298,19 @@ def test_bench_stream_compares_windows_with_whole_renders(calibrated, capsys):
     for row in rows:
         assert row["windows"] >= 2 and 0 < row["distance"] < 0.4 and row["audio_s"] > 8
     assert "TTFA ms on" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_streamed_segment_at_another_pitch_and_rate_still_tiles_its_plan(calibrated):
+    eng, _ = calibrated
+    log: list = []
+    request = SpeechRequest(LONG, voice="jf_alpha", pitch=1.3, rate=1.0)
+    audio, plan, _ = _collect(_recording(eng, log, first_segment_words=1000), request)
+    segments = plan.segments  # the style row follows the ids, not the speed: the calibration serves
+    assert len(segments) >= 3 and {s.renderer for s in segments} == {"kokoro-window"}
+    assert plan.samples == len(audio) and not plan.report.events
+    position = 0
+    for segment in segments:
+        assert segment.start == position and segment.frame_samples == pytest.approx(600 / 1.3)
+        assert abs(sum(segment.durations) * segment.frame_samples - segment.samples) <= 1
+        position = segment.end
