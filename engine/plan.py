@@ -20,7 +20,8 @@ class PlannedWord:
     phonemes: str
     """The model's phoneme symbols for this word (empty: the word was spoken by no one; see report)."""
     token_start: int
-    """Index of the word's first token in its segment's token list (pads included: token 0 is a pad)."""
+    """Index of the word's first token in its segment's token list (pads included: token 0 is the
+    leading pad, except in a window after the first of a segment rendered in windows)."""
     token_end: int
     """One past the word's last token."""
     start: int
@@ -54,9 +55,11 @@ class Segment:
     pitch: float
     volume: float
     phonemes: str
-    """The whole segment's phoneme string, as the model read it."""
+    """The segment's phoneme string, as the model read it (a window's: its words' part of it)."""
     token_ids: list[int]
-    """Model token ids, pads included: [0, *ids, 0]."""
+    """Model token ids, pads included: [0, *ids, 0]. A window holds its words' part: the leading
+    pad only in the first window, the end pad only in the last; the windows' lists joined are the
+    segment's."""
     durations: list[int]
     """Frames per token (pads included), after the leading pad was trimmed; sum * frame == samples."""
     frame_samples: float

@@ -23,7 +23,7 @@ import numpy as np
 from . import SAMPLE_RATE
 from .api import PITCH_RANGE, RATE_RANGE, AudioChunk, Cancellation, Event, Finished, MarkReached, SpeechRequest
 from .audio import resample, to_pcm16
-from .errors import ModelError, RenderError, TextError
+from .errors import ConfigError, ModelError, RenderError, TextError
 from .fallback import SystemVoice
 from .g2p import G2P
 from .guardrails import Failure, GuardrailConfig, GuardrailCounters, check_audio, check_plan
@@ -119,6 +119,30 @@ def _interrupting(cancel: threading.Event, options):
             yield
     else:
         yield
+
+
+def _unless_cancelled(load, cancel: threading.Event):
+    """load() on a thread of its own, waited for until it returns (its result) or `cancel` is set
+    (None; the load finishes unobserved). Loading a session cannot be interrupted, and idle work
+    must not make real speech wait for one."""
+    result: list = []
+    failure: list[BaseException] = []
+
+    def run():
+        try:
+            result.append(load())
+        except BaseException as exc:  # handed to the waiting thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="echoic-load", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        if cancel.wait(0.02):
+            return None
+        thread.join(0.0)
+    if failure:
+        raise failure[0]
+    return result[0]
 
 
 @dataclass
@@ -234,10 +258,12 @@ class Engine:
 
     def statistics(self) -> dict:
         """Guardrail counters and render-cache use since start, for `status` and logs."""
+        with self._counter_lock:
+            streaming = {"windows": self.windows,
+                         "uncalibrated": {f"{v}@{r}": n for (v, r), n in self.uncalibrated.items()}}
         return {"guardrails": self.counters.snapshot(),
                 "cache": {"hits": self.cache.hits, "misses": self.cache.misses},
-                "streaming": {"windows": self.windows,
-                              "uncalibrated": {f"{v}@{r}": n for (v, r), n in self.uncalibrated.items()}},
+                "streaming": streaming,
                 "providers": list(self.runtime.providers)}
 
     def wanted_calibrations(self) -> list[tuple[str, int]]:
@@ -248,25 +274,35 @@ class Engine:
         return wanted
 
     def calibrate(self, voice: str, rows: tuple[int, ...] | None = None, cancel: threading.Event | None = None) -> int:
-        """Calibrate a voice's grid rows for chunked rendering (about 10 s a row on two CPU cores),
-        skipping rows done before; returns how many were calibrated now. `rows=None`: every grid
-        row a segment of this engine can use. A cancel stops it between rows, or within one
-        (raising nothing; that row is left undone)."""
+        """Calibrate a voice's grid rows for chunked rendering (about 11 s a row on two CPU cores),
+        skipping rows done before and rows past the end of a short user voice pack; returns how
+        many were calibrated now. `rows=None`: every grid row a segment of this engine can use.
+
+        A cancel stops it at once, raising nothing: a render in flight is terminated and the
+        sessions it loads are waited for on another thread, so real speech never waits on them.
+        Rows finished before the cancel are kept."""
         pack = self.voice_library.get(voice).pack
         if rows is None:
             rows = tuple(sorted({grid_row(n) for n in range(1, self.config.max_segment_tokens + 1)}))
+        off_grid = [row for row in rows if row not in GRID_ROWS]
+        if off_grid:
+            raise ConfigError(f"rows {off_grid} are not calibration grid rows {GRID_ROWS}")
+        cancel = cancel or threading.Event()
+        todo = [row for row in rows if row < len(pack) and self.calibration.get(pack, row) is None]
+        if not todo:
+            return 0
+        renderer = _unless_cancelled(self.runtime.window_renderer, cancel)
+        session = renderer and _unless_cancelled(renderer.statistics_session, cancel)
         done = 0
-        for row in rows:
-            if row not in GRID_ROWS:
-                raise ValueError(f"row {row} is not a calibration grid row {GRID_ROWS}")
-            if (cancel is not None and cancel.is_set()) or self.calibration.get(pack, row) is not None:
-                continue
+        for row in todo:
+            if session is None or cancel.is_set():
+                break
             options = self.runtime.run_options()
             try:
-                with _interrupting(cancel or threading.Event(), options):
-                    stats = self.runtime.window_renderer().calibrate(self.runtime, pack, row, self.vocab, options)
+                with _interrupting(cancel, options):
+                    stats = renderer.calibrate(self.runtime, session, pack, row, self.vocab, options)
             except Exception as exc:  # onnxruntime's errors are untyped
-                if cancel is not None and cancel.is_set():
+                if cancel.is_set():
                     break
                 raise ModelError(f"calibrating row {row} of voice {voice} failed: {type(exc).__name__}: {exc}") from exc
             self.calibration.put(pack, row, stats)
@@ -420,28 +456,19 @@ class Engine:
         style = spec.voice.style(len(ids))
         voiced = [(a, b) for a, b in word_tokens if b > a]
         key = (tuple(ids), spec.voice.info.id, round(speed, 4)) if len(ids) <= self.config.cache_max_tokens else None
-        cached = self.cache.get(key) if key else None
+        render = self.cache.get(key) if key else None
+        cached = render is not None
         options = self.runtime.run_options()
-        windowed = render = None
-        with self._timed(timing, cancel, options) as failed:
-            if cached is not None:
-                render = cached
-            else:
+        planned = None
+        if not cached:
+            with self._timed(timing, cancel, options) as failed:
                 planned = self.runtime.plan(ids, style, speed, options)
                 # The plan is checked before any audio exists: a runaway plan costs no render.
                 failed.extend(check_plan(planned.durations, voiced, speed, FRAME_SECONDS, self.config.guardrails))
-                if not failed:
-                    windowed = self._prepare_windows(spec, ids, planned, options)
-                if failed:
-                    pass
-                elif windowed is None:
-                    render = Render(self.runtime.render_planned(planned, style, options), planned.durations)
-                else:
-                    render = Render(np.zeros(0, np.float32), planned.durations)
-        if failed:
-            yield failed
-            return
-        durations = render.durations.copy()
+            if failed:
+                yield failed
+                return
+        durations = (render or planned).durations.copy()
         cut = max(0, int(durations[0]) - self.config.lead_frames)
         durations[0] -= cut
         frames = np.concatenate(([0], np.cumsum(durations)))
@@ -454,20 +481,33 @@ class Engine:
         bounds = bounds[::-1]
         bounds[0] = 0
         bounds.append(int(frames[-1]))
-        if windowed is None:
+        windows = [] if cached else self._windows_for(spec, ids, planned, bounds, [b > a for a, b in word_tokens])
+        if not windows:
+            if not cached:
+                with self._timed(timing, cancel, options) as failed:
+                    render = Render(self.runtime.render_planned(planned, style, options), planned.durations)
+                if failed:
+                    yield failed
+                    return
             (part,) = self._checked(spec, ids, phoneme_text, durations, word_tokens, bounds,
                                     render.audio[cut * FRAME_SAMPLES:], 0, len(spec.words))
-            if key and cached is None and not isinstance(part, list):
+            if key and not cached and not isinstance(part, list):
                 self.cache.put(key, render)  # only renders that passed every check
             yield part
             return
-        renderer, prepared = windowed
-        cfg = self.config.streaming
-        for first, last in word_windows(bounds, [b > a for a, b in word_tokens], cfg.first_window_frames, cfg.max_window_frames):
+        renderer, generator, row = self.runtime.window_renderer(), *windows[0]
+        with self._timed(timing, cancel, options) as failed:
+            # The timbre is the grid row's (the statistics are that timbre's); prosody stays the segment's.
+            prepared = renderer.prepare(planned, spec.voice.pack[row:row + 1], generator, options)
+        if failed:
+            yield failed
+            return
+        context = self.config.streaming.context_frames
+        for first, last in windows[1:]:
             if cancel.is_set():
                 raise _Cancelled  # between windows: the next one would never be heard
             with self._timed(timing, cancel, options) as failed:
-                audio = renderer.render(prepared, bounds[first] + cut, bounds[last] + cut, cfg.context_frames, options)
+                audio = renderer.render(prepared, bounds[first] + cut, bounds[last] + cut, context, options)
             if failed:
                 yield failed
                 return
@@ -477,6 +517,25 @@ class Engine:
             yield part
             if isinstance(part, list):
                 return
+
+    def _windows_for(self, spec: _Spec, ids: list[int], planned, bounds: list[int], voiced: list[bool]) -> list:
+        """[(generator statistics, grid row), *word windows] when this segment streams in windows,
+        else []: streaming is on, the segment is long enough for two windows or more, and its
+        voice's grid row is calibrated (an uncalibrated row is remembered for the daemon)."""
+        cfg = self.config.streaming
+        if not cfg.enabled or planned.frames < cfg.min_frames:
+            return []
+        windows = word_windows(bounds, voiced, cfg.first_window_frames, cfg.max_window_frames)
+        row = grid_row(len(ids))
+        if len(windows) < 2 or row >= len(spec.voice.pack):  # a short user voice pack has no such row
+            return []
+        generator = self.calibration.get(spec.voice.pack, row)
+        if generator is None:
+            with self._counter_lock:
+                self.uncalibrated[(spec.voice.info.id, row)] += 1
+                self._wanted[(spec.voice.info.id, row)] = None
+            return []
+        return [(generator, row), *windows]
 
     @contextlib.contextmanager
     def _timed(self, timing: _Timing, cancel: threading.Event, options):
@@ -493,23 +552,6 @@ class Engine:
             failures.append(Failure("render_error", f"{type(exc).__name__}: {exc}"))
         finally:
             timing.synth_seconds += time.perf_counter() - started
-
-    def _prepare_windows(self, spec: _Spec, ids: list[int], planned, options):
-        """(window renderer, prepared segment) when this segment streams in windows, else None:
-        streaming is on, the segment is long, and its voice's grid row is calibrated."""
-        cfg = self.config.streaming
-        if not cfg.enabled or planned.frames < cfg.min_frames:
-            return None
-        row = grid_row(len(ids))
-        generator = self.calibration.get(spec.voice.pack, row)
-        if generator is None:
-            with self._counter_lock:
-                self.uncalibrated[(spec.voice.info.id, row)] += 1
-                self._wanted[(spec.voice.info.id, row)] = None
-            return None
-        renderer = self.runtime.window_renderer()
-        # The timbre is the grid row's (the statistics are that timbre's); prosody stays the segment's.
-        return renderer, renderer.prepare(planned, spec.voice.pack[row:row + 1], generator, options)
 
     def _checked(self, spec: _Spec, ids: list[int], phoneme_text: str, durations: np.ndarray,
                  word_tokens: list[tuple[int, int]], bounds: list[int], audio: np.ndarray,

@@ -16,9 +16,9 @@ import pytest
 
 from engine import graphs, model_store
 from engine.api import AudioChunk, Cancellation, Finished, MarkReached, SpeechRequest
-from engine.errors import ModelError
+from engine.errors import ConfigError
 from engine.streaming import (GRID_ROWS, CalibrationStore, StreamingConfig, Statistics, grid_row, word_windows)
-from engine.synth import Engine
+from engine.synth import Engine, EngineConfig
 from engine.train.spectral import log_mel_distance
 
 LONG = ("Reading a long paragraph aloud, the screen reader should start speaking almost at once, "
@@ -72,9 +72,11 @@ def test_calibration_store_round_trip_is_keyed_by_the_row_timbre(tmp_path):
     changed[39, 0, 0] += 1.0
     assert CalibrationStore(tmp_path).get(changed, 39) is None  # an edited voice is not stale-calibrated
     path = store.path(store.key(pack, 39))
-    path.write_bytes(b"not a zip")
-    with pytest.raises(ModelError, match="unreadable"):
-        CalibrationStore(tmp_path).get(pack, 39)
+    for junk in (b"not a zip", path.read_bytes()[:200]):  # foreign, and truncated mid-write by a crash
+        path.write_bytes(junk)
+        assert CalibrationStore(tmp_path).get(pack, 39) is None  # uncalibrated again, not a failing render
+        assert not path.exists()
+        store.put(pack, 39, stats)
 
 
 # --- the real model -------------------------------------------------------------------------
@@ -245,11 +247,13 @@ def test_a_cancel_stops_streaming_between_windows(calibrated):
     log: list = []
     streaming = _recording(eng, log, first_segment_words=1000)
     cancel = Cancellation()
+    finished = []
     for event in streaming.stream(SpeechRequest(LONG, voice="jf_alpha"), cancel):
         if isinstance(event, AudioChunk):
             cancel.set()
         if isinstance(event, Finished):
-            assert event.cancelled
+            finished.append(event)
+    assert len(finished) == 1 and finished[0].cancelled
     assert sum(1 for e in log if e[0] == "window") == 1
 
 
@@ -264,21 +268,47 @@ def test_an_uncalibrated_voice_renders_whole_and_is_wanted(calibrated):
     assert eng.statistics()["streaming"]["uncalibrated"]
 
 
-def test_calibrate_refuses_rows_off_the_grid(engine):
-    with pytest.raises(ValueError, match="grid"):
-        engine.calibrate("jf_alpha", (100,))
+def test_calibrate_refuses_rows_off_the_grid_before_calibrating_any(engine):
+    with pytest.raises(ConfigError, match=r"\[100\] are not calibration grid rows"):
+        engine.calibrate("jf_alpha", (15, 100))
+    assert engine.calibration.get(engine.voice_library.get("jf_alpha").pack, 15) is None
+
+
+class CancellingRuntime:
+    """The real runtime, but the first plan call (calibration plans before each render) sets `cancel`."""
+
+    def __init__(self, real, cancel):
+        self.real, self.cancel, self.plans = real, cancel, 0
+        self.providers, self.frame_samples, self.run_options = real.providers, real.frame_samples, real.run_options
+        self.render_planned, self.window_renderer = real.render_planned, real.window_renderer
+
+    def plan(self, *args, **kwargs):
+        self.plans += 1
+        self.cancel.set()
+        return self.real.plan(*args, **kwargs)
 
 
 @pytest.mark.slow
-def test_a_cancel_stops_a_calibration(engine, tmp_path):
-    eng = Engine(replace(engine.config, streaming=StreamingConfig(calibration_dir=tmp_path)), runtime=engine.runtime)
+def test_a_cancel_stops_a_calibration_within_its_first_render(engine, tmp_path):
     cancel = Cancellation()
-    timer = threading.Timer(0.5, cancel.set)
-    timer.start()
-    assert eng.calibrate("jf_alpha", (63,), cancel) == 0
-    timer.join()
+    runtime = CancellingRuntime(engine.runtime, cancel)
+    eng = Engine(replace(engine.config, streaming=StreamingConfig(calibration_dir=tmp_path)), runtime=runtime)
+    assert eng.calibrate("jf_alpha", (63, 79), cancel) == 0
+    assert runtime.plans == 1  # the render after the first plan was terminated; no further row began
     assert eng.calibration.get(eng.voice_library.get("jf_alpha").pack, 63) is None
     assert not list(tmp_path.iterdir())
+
+
+def test_a_cancel_set_during_a_load_returns_at_once():
+    from engine.synth import _unless_cancelled
+
+    cancel, release = threading.Event(), threading.Event()
+    threading.Timer(0.05, cancel.set).start()
+    assert _unless_cancelled(lambda: release.wait(30) and "loaded", cancel) is None
+    release.set()
+    assert _unless_cancelled(lambda: "loaded", threading.Event()) == "loaded"
+    with pytest.raises(KeyError):
+        _unless_cancelled(lambda: {}["x"], threading.Event())
 
 
 def test_graph_names_split_frame_rate_from_generator_statistics():
@@ -314,3 +344,100 @@ def test_a_streamed_segment_at_another_pitch_and_rate_still_tiles_its_plan(calib
         assert segment.start == position and segment.frame_samples == pytest.approx(600 / 1.3)
         assert abs(sum(segment.durations) * segment.frame_samples - segment.samples) <= 1
         position = segment.end
+
+
+@pytest.mark.slow
+def test_a_short_user_voice_pack_renders_long_segments_whole(calibrated, tmp_path):
+    """A user pack of 100 rows has no grid row 159: its long segments render whole, with no
+    failure, and its calibration skips the rows it lacks."""
+    from engine.voices import VoiceLibrary
+
+    eng, _ = calibrated
+    np.save(tmp_path / "short.npy", eng.voice_library.get("jf_alpha").pack[:100])
+    short = Engine(replace(eng.config, first_segment_words=1000), runtime=eng.runtime)
+    short.voice_library = VoiceLibrary(tmp_path)
+    audio, plan, _ = _collect(short, SpeechRequest(LONG, voice="short"))
+    assert [s.renderer for s in plan.segments] == ["kokoro"] and not plan.report.events
+    assert short.wanted_calibrations() == []  # nothing to calibrate for it at that length
+    assert short.calibrate("short", (159, 191)) == 0
+
+
+# --- the window bookkeeping, with a stand-in model (fast) ------------------------------------
+
+class StandInRuntime:
+    """Plans 3 frames a token (4 for the leading pad, 5 for the end pad) and 'renders' fixed noise,
+    so a window's audio is exactly the slice of the whole render it stands for."""
+
+    frame_samples = 600
+    providers = ["stand-in"]
+
+    def __init__(self):
+        self.windows = StandInWindows(self)
+
+    @staticmethod
+    def run_options():
+        return type("Options", (), {"terminate": False})()
+
+    def plan(self, ids, style, speed, run_options=None):
+        from engine.runtime import PlannerOutput
+
+        durations = np.array([4] + [3] * len(ids) + [5], dtype=np.int64)
+        frames = int(durations.sum())
+        return PlannerOutput(durations, np.zeros((1, 512, frames), np.float32), np.zeros((1, 2 * frames), np.float32),
+                             np.zeros((1, 2 * frames), np.float32))
+
+    def render_planned(self, plan, style, run_options=None):
+        return (0.2 * np.random.default_rng(plan.frames).standard_normal(600 * plan.frames)).astype(np.float32)
+
+    def window_renderer(self):
+        return self.windows
+
+
+class StandInWindows:
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def prepare(self, plan, style, generator, run_options=None):
+        assert generator == {"calibrated": True} and style.shape == (1, 256)
+        return plan
+
+    def render(self, prepared, start, stop, context, run_options=None):
+        return self.runtime.render_planned(prepared, None)[600 * start:600 * stop]
+
+
+class StandInCalibration:
+    def get(self, pack, row):
+        return {"calibrated": True}
+
+
+def test_windows_split_tokens_words_and_marks_exactly_as_the_whole_segment(monkeypatch):
+    words = ("Reading a long paragraph aloud, the screen reader should start speaking almost at once, "
+             "without waiting for the whole sentence to be rendered by the model").split()
+    ssml = "<speak>" + " ".join(f"<mark name='m{i}'/>{w}" for i, w in enumerate(words)) + ".<mark name='end'/></speak>"
+    request = SpeechRequest(ssml, ssml=True, voice="jf_alpha")
+    config = EngineConfig(first_segment_words=1000, cache_megabytes=0)
+    streamed_engine = Engine(config, runtime=StandInRuntime())
+    streamed_engine.calibration = StandInCalibration()
+    whole_engine = Engine(replace(config, streaming=StreamingConfig(enabled=False)), runtime=StandInRuntime())
+    streamed, s_plan, s_marks = _collect(streamed_engine, request)
+    whole, w_plan, w_marks = _collect(whole_engine, request)
+
+    (segment,) = w_plan.segments
+    windows = s_plan.segments
+    assert len(windows) >= 4 and {w.renderer for w in windows} == {"kokoro-window"}
+    np.testing.assert_array_equal(streamed, whole)  # the lead cut and every window edge in place
+    assert sum((w.token_ids for w in windows), []) == segment.token_ids
+    assert "".join(w.phonemes for w in windows) == segment.phonemes
+    assert sum((w.durations for w in windows), []) == segment.durations
+    assert [(m.name, m.sample_offset) for m in s_marks] == [(m.name, m.sample_offset) for m in w_marks]
+    assert len(s_marks) == len(words) + 1 and s_marks[-1].sample_offset == len(whole)
+    pairs = [(window, word) for window in windows for word in window.words]
+    assert len(pairs) == len(segment.words)
+    for (window, word), reference in zip(pairs, segment.words):
+        assert (word.text, word.start, word.end) == (reference.text, reference.start, reference.end)
+        assert window.token_ids[word.token_start:word.token_end] == \
+            segment.token_ids[reference.token_start:reference.token_end] != []
+    # A mark at a window edge belongs to the window that starts there.
+    for window in windows[1:]:
+        first = window.words[0].text
+        assert any(m.sample_offset == window.start for m in s_marks), first
