@@ -273,6 +273,12 @@ class Engine:
             wanted, self._wanted = list(self._wanted), {}
         return wanted
 
+    def calibration_rows(self, voice: str) -> tuple[int, ...]:
+        """The grid rows a segment of this engine can use with this voice that are not calibrated yet."""
+        pack = self.voice_library.get(voice).pack
+        usable = sorted({grid_row(n) for n in range(1, self.config.max_segment_tokens + 1)})
+        return tuple(row for row in usable if row < len(pack) and self.calibration.get(pack, row) is None)
+
     def calibrate(self, voice: str, rows: tuple[int, ...] | None = None, cancel: threading.Event | None = None) -> int:
         """Calibrate a voice's grid rows for chunked rendering (about 11 s a row on two CPU cores),
         skipping rows done before and rows past the end of a short user voice pack; returns how
@@ -283,7 +289,7 @@ class Engine:
         Rows finished before the cancel are kept."""
         pack = self.voice_library.get(voice).pack
         if rows is None:
-            rows = tuple(sorted({grid_row(n) for n in range(1, self.config.max_segment_tokens + 1)}))
+            rows = self.calibration_rows(voice)
         off_grid = [row for row in rows if row not in GRID_ROWS]
         if off_grid:
             raise ConfigError(f"rows {off_grid} are not calibration grid rows {GRID_ROWS}")

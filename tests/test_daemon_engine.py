@@ -32,7 +32,8 @@ def engine():
 @pytest.fixture(scope="module")
 def daemon(engine, tmp_path_factory):
     root = tmp_path_factory.mktemp("real-daemon")
-    with running_daemon(engine, root / "runtime", root / "settings.toml") as server:
+    # Calibrating every row ahead would keep this module's daemon busy for minutes.
+    with running_daemon(engine, root / "runtime", root / "settings.toml", calibrate_ahead=False) as server:
         yield server
 
 

@@ -367,3 +367,64 @@ def test_cancel_all_ends_a_pause(daemon):
         c.collect([first])
         result = c.speak("after the key press")  # NVDA: pause, then any key cancels speech
     assert result.samples > 0 and result.done["cancelled"] is False
+
+
+class CalibratingEngine(FakeEngine):
+    """A fake engine whose utterances each leave one (voice, row) wanted; calibrating a row takes
+    `seconds` (cut short by a cancel, which leaves the row undone), and every call is recorded."""
+
+    def __init__(self, wanted_rows, usable_rows=(15, 19, 39, 47), seconds=0.05):
+        super().__init__()
+        self.wanted_rows, self.usable_rows, self.seconds = list(wanted_rows), usable_rows, seconds
+        self._wanted, self.done, self.calls = [], [], []
+
+    def stream(self, request, cancel=None):
+        if self.wanted_rows:
+            self._wanted.append(("jf_alpha", self.wanted_rows.pop(0)))
+        return super().stream(request, cancel)
+
+    def wanted_calibrations(self):
+        wanted, self._wanted = self._wanted, []
+        return wanted
+
+    def calibration_rows(self, voice):
+        return tuple(r for r in self.usable_rows if (voice, r) not in self.done)
+
+    def calibrate(self, voice, rows, cancel=None):
+        (row,) = rows
+        self.calls.append((voice, row))
+        if (voice, row) in self.done or (cancel is not None and cancel.wait(self.seconds)):
+            return 0
+        self.done.append((voice, row))
+        return 1
+
+
+def _idle(c, timeout=20):
+    deadline = time.monotonic() + timeout
+    while c.status()["calibrations_pending"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert c.status()["calibrations_pending"] == 0
+
+
+@pytest.mark.parametrize("ahead, expected", [(True, [39, 15, 19, 47]), (False, [39])])
+def test_idle_time_calibrates_the_wanted_row_first_then_the_rest_ahead(tmp_path, ahead, expected):
+    engine = CalibratingEngine([39])
+    with running_daemon(engine, tmp_path / "rt", calibrate_ahead=ahead) as server, client(server) as c:
+        assert c.speak("hello").done["cancelled"] is False
+        _idle(c)
+    assert engine.done == [("jf_alpha", row) for row in expected]
+
+
+def test_a_newly_wanted_row_jumps_the_rows_calibrated_ahead(tmp_path):
+    engine = CalibratingEngine([39, 47], usable_rows=(15, 19, 23, 27, 31, 39, 47), seconds=0.4)
+    with running_daemon(engine, tmp_path / "rt") as server, client(server) as c:
+        c.speak("hello")
+        deadline = time.monotonic() + 10
+        while not engine.done and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert engine.done == [("jf_alpha", 39)]
+        c.speak("again")  # interrupts the row in flight (15), and wants 47
+        _idle(c)
+    rows = [row for _, row in engine.done]
+    assert rows[:2] == [39, 47] and sorted(rows) == [15, 19, 23, 27, 31, 39, 47]
+    assert ("jf_alpha", 15) in engine.calls[:3]  # 15 had begun, was cut short and was done later

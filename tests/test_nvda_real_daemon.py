@@ -26,7 +26,8 @@ def real_synth(tmp_path_factory):
     saved = {k: os.environ.get(k) for k in ("ECHOIC_RUNTIME_DIR", "ECHOIC_DAEMON_COMMAND")}
     os.environ["ECHOIC_RUNTIME_DIR"] = str(runtime)
     os.environ["ECHOIC_DAEMON_COMMAND"] = json.dumps(
-        [sys.executable, "-m", "engine", "serve", "--port", "0", "--runtime-dir", str(runtime), "--threads", "2"])
+        [sys.executable, "-m", "engine", "serve", "--port", "0", "--runtime-dir", str(runtime), "--threads", "2",
+         "--no-calibrate-ahead"])
     config.reset()
     try:
         if not synthDriverHandler.setSynth("echoic"):

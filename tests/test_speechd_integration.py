@@ -50,7 +50,8 @@ def daemon(tmp_path_factory):
         fake.stop()
         return
     log = open(run_dir.parent / "daemon.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--port", "0", "--runtime-dir", str(run_dir)],
+    process = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--port", "0", "--runtime-dir", str(run_dir),
+                                "--no-calibrate-ahead"],
                                cwd=REPO, stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + DAEMON_START_TIMEOUT
     while read_runtime_file(run_dir) is None:

@@ -44,7 +44,8 @@ def cmd_serve(args) -> int:
     engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=args.threads)))
     logging.getLogger("echoic.daemon").info("engine loaded in %.2f s", time.perf_counter() - started)
     server = Server(engine, port=args.port, runtime_dir=runtime_dir, settings=SettingsStore(_settings_path(args)),
-                    allow_origins=tuple(args.allow_origin or ()), render_ahead_s=args.render_ahead)
+                    allow_origins=tuple(args.allow_origin or ()), render_ahead_s=args.render_ahead,
+                    calibrate_ahead=not args.no_calibrate_ahead)
     asyncio.run(server.run())
     return 0
 
@@ -165,6 +166,8 @@ def register(commands, bench) -> None:
                        help="accept WebSocket connections carrying this Origin header (repeatable; default: none)")
     serve.add_argument("--settings-file", help="the per-locale settings file (default: the user's config dir)")
     serve.add_argument("--render-ahead", type=float, default=3.0, help="seconds of audio rendered ahead per client")
+    serve.add_argument("--no-calibrate-ahead", action="store_true",
+                       help="calibrate only the voice rows long segments lacked, not the rest of that voice's rows")
     serve.add_argument("-v", "--verbose", action="store_true")
     serve.set_defaults(func=cmd_serve)
 

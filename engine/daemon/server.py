@@ -105,10 +105,12 @@ class Client:
 
 @dataclasses.dataclass(frozen=True)
 class Calibration:
-    """Idle work: calibrate one grid row of a voice (`Engine.calibrate`)."""
+    """Idle work: calibrate one grid row of a voice (`Engine.calibrate`); `ahead`: a row no
+    segment has asked for yet, queued after every row one has."""
 
     voice: str
     row: int
+    ahead: bool = False
 
 
 class Server:
@@ -116,7 +118,8 @@ class Server:
 
     def __init__(self, engine, *, port: int = p.DEFAULT_PORT, runtime_dir: Path | None = None,
                  settings: SettingsStore | None = None, allow_origins: tuple[str, ...] = (),
-                 render_ahead_s: float = 3.0, hello_timeout_s: float = HELLO_TIMEOUT_S):
+                 render_ahead_s: float = 3.0, hello_timeout_s: float = HELLO_TIMEOUT_S,
+                 calibrate_ahead: bool = True):
         self.engine = engine
         self.requested_port = port
         self.port: int | None = None
@@ -126,6 +129,7 @@ class Server:
         self.sample_rate = int(getattr(engine, "sample_rate", p.SAMPLE_RATE))
         self.render_ahead = int(render_ahead_s * self.sample_rate)
         self.hello_timeout_s = hello_timeout_s
+        self.calibrate_ahead = calibrate_ahead
         self.token = secrets.token_hex(32)
         self.cv = threading.Condition()
         self.clients: list[Client] = []
@@ -614,31 +618,42 @@ class Server:
 
     def _plan_warm_up(self, request: SpeechRequest, voice: str, locale: str) -> None:
         """After a key echo, queue the rest of its locale's keys with the same voice and prosody."""
-        key = (locale, voice, request.rate, request.pitch)
-        if key in self._warmed:
-            return
-        if len(self._warmed) >= 16:  # bounded: the user's recent voices and rates
-            self._warmed.clear()
-        self._warmed.add(key)
-        # Only the newest voice, locale and rate are worth the idle time; keys come before calibrations.
-        calibrations = [item for item in self._warm_queue if isinstance(item, Calibration)]
-        self._warm_queue.clear()
-        for char in key_echo_characters(locale):
-            self._warm_queue.append(dataclasses.replace(request, text=char, ssml=False, spell=True, voice=voice,
-                                                        locale=locale))
-        self._warm_queue.extend(calibrations)
+        with self.cv:  # status reads the queue from another thread
+            key = (locale, voice, request.rate, request.pitch)
+            if key in self._warmed:
+                return
+            if len(self._warmed) >= 16:  # bounded: the user's recent voices and rates
+                self._warmed.clear()
+            self._warmed.add(key)
+            # Only the newest voice, locale and rate are worth the idle time; keys come before calibrations.
+            calibrations = [item for item in self._warm_queue if isinstance(item, Calibration)]
+            self._warm_queue.clear()
+            for char in key_echo_characters(locale):
+                self._warm_queue.append(dataclasses.replace(request, text=char, ssml=False, spell=True, voice=voice,
+                                                            locale=locale))
+            self._warm_queue.extend(calibrations)
 
     def _plan_calibrations(self) -> None:
-        """Queue the (voice, row) calibrations the engine's long segments lacked."""
+        """Queue the (voice, row) calibrations the engine's long segments lacked, before any
+        calibrated ahead; with `calibrate_ahead`, then the rest of those voices' rows."""
         wanted = getattr(self.engine, "wanted_calibrations", lambda: [])()
         if not wanted:
             return
+        ahead = {voice: self.engine.calibration_rows(voice) for voice, _ in wanted} if self.calibrate_ahead else {}
         with self.cv:
-            queued = {item for item in self._warm_queue if isinstance(item, Calibration)}
+            items = list(self._warm_queue)
+            keyed = {(item.voice, item.row) for item in items if isinstance(item, Calibration) and not item.ahead}
             for voice, row in wanted:
-                if Calibration(voice, row) not in queued:
-                    queued.add(Calibration(voice, row))
-                    self._warm_queue.append(Calibration(voice, row))
+                if (voice, row) in keyed:
+                    continue
+                keyed.add((voice, row))
+                items = [i for i in items if not (isinstance(i, Calibration) and (i.voice, i.row) == (voice, row))]
+                at = next((k for k, i in enumerate(items) if isinstance(i, Calibration) and i.ahead), len(items))
+                items.insert(at, Calibration(voice, row))
+            queued = {(i.voice, i.row) for i in items if isinstance(i, Calibration)}
+            for voice, rows in ahead.items():
+                items.extend(Calibration(voice, row, ahead=True) for row in rows if (voice, row) not in queued)
+            self._warm_queue = collections.deque(items)
             self.cv.notify_all()
 
     def _warm_up(self, item: SpeechRequest | Calibration) -> None:
