@@ -31,7 +31,7 @@ from .locales import LOCALES, Locale, get_locale
 from .model_store import FRAME_SAMPLES, MAX_TOKEN_IDS, ModelStoreConfig, ensure_model, load_vocab
 from .plan import GuardrailEvent, Plan, PlannedBreak, PlannedMark, PlannedWord, Segment
 from .runtime import KokoroRuntime, Render, RuntimeConfig
-from .streaming import GRID_ROWS, CalibrationStore, StreamingConfig, calibration_dir, grid_row, word_windows
+from .streaming import CALIBRATION_PHONEMES, GRID_ROWS, CalibrationStore, StreamingConfig, calibration_dir, grid_row, word_windows
 from .text import read_ssml, read_text, spell
 from .text.items import Break, FrontEndReport, Mark, Run, Word
 from .voices import Voice, VoiceInfo, VoiceLibrary
@@ -248,6 +248,8 @@ class Engine:
         self.windows = 0
         """Windows rendered by chunked rendering since start."""
         self._wanted: dict[tuple[str, int], None] = {}
+        self._calibration_parts: dict[str, list] = {}
+        """Calibration sentences done for rows a cancel cut short, by calibration key."""
 
     # --- what the engine offers -------------------------------------------------------------
     def locales(self) -> list[Locale]:
@@ -286,7 +288,8 @@ class Engine:
 
         A cancel stops it at once, raising nothing: a render in flight is terminated and the
         sessions it loads are waited for on another thread, so real speech never waits on them.
-        Rows finished before the cancel are kept."""
+        Rows finished before the cancel are kept, and so are the finished sentences of a row cut
+        short (six to a row, about 1.8 s each), so idle gaps shorter than a row still add up."""
         pack = self.voice_library.get(voice).pack
         if rows is None:
             rows = self.calibration_rows(voice)
@@ -301,17 +304,22 @@ class Engine:
         session = renderer and _unless_cancelled(renderer.statistics_session, cancel)
         done = 0
         for row in todo:
-            if session is None or cancel.is_set():
-                break
-            options = self.runtime.run_options()
-            try:
-                with _interrupting(cancel, options):
-                    stats = renderer.calibrate(self.runtime, session, pack, row, self.vocab, options)
-            except Exception as exc:  # onnxruntime's errors are untyped
-                if cancel.is_set():
-                    break
-                raise ModelError(f"calibrating row {row} of voice {voice} failed: {type(exc).__name__}: {exc}") from exc
-            self.calibration.put(pack, row, stats)
+            key = self.calibration.key(pack, row)
+            parts = self._calibration_parts.setdefault(key, [])
+            while session is not None and not cancel.is_set() and len(parts) < len(CALIBRATION_PHONEMES):
+                options = self.runtime.run_options()
+                try:
+                    with _interrupting(cancel, options):
+                        parts.append(renderer.sentence_statistics(self.runtime, session, pack, row, len(parts),
+                                                                  self.vocab, options))
+                except Exception as exc:  # onnxruntime's errors are untyped
+                    if cancel.is_set():
+                        break
+                    raise ModelError(f"calibrating row {row} of voice {voice} failed: {type(exc).__name__}: {exc}") from exc
+            if len(parts) < len(CALIBRATION_PHONEMES):
+                break  # cancelled: the sentences done so far wait for the next call
+            self.calibration.put(pack, row, renderer.pool(parts))
+            del self._calibration_parts[key]
             done += 1
         return done
 

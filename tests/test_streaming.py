@@ -275,16 +275,18 @@ def test_calibrate_refuses_rows_off_the_grid_before_calibrating_any(engine):
 
 
 class CancellingRuntime:
-    """The real runtime, but the first plan call (calibration plans before each render) sets `cancel`."""
+    """The real runtime, but plan call number `at` (calibration plans before each sentence's
+    render) sets `cancel`."""
 
-    def __init__(self, real, cancel):
-        self.real, self.cancel, self.plans = real, cancel, 0
+    def __init__(self, real, cancel, at=1):
+        self.real, self.cancel, self.at, self.plans = real, cancel, at, 0
         self.providers, self.frame_samples, self.run_options = real.providers, real.frame_samples, real.run_options
         self.render_planned, self.window_renderer = real.render_planned, real.window_renderer
 
     def plan(self, *args, **kwargs):
         self.plans += 1
-        self.cancel.set()
+        if self.plans == self.at:
+            self.cancel.set()
         return self.real.plan(*args, **kwargs)
 
 
@@ -297,6 +299,27 @@ def test_a_cancel_stops_a_calibration_within_its_first_render(engine, tmp_path):
     assert runtime.plans == 1  # the render after the first plan was terminated; no further row began
     assert eng.calibration.get(eng.voice_library.get("jf_alpha").pack, 63) is None
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_a_row_cut_short_resumes_at_its_next_sentence_and_equals_an_uncut_one(engine, tmp_path):
+    from engine.streaming import CALIBRATION_PHONEMES
+
+    cancel = Cancellation()
+    runtime = CancellingRuntime(engine.runtime, cancel, at=3)
+    cut = Engine(replace(engine.config, streaming=StreamingConfig(calibration_dir=tmp_path / "cut")), runtime=runtime)
+    assert cut.calibrate("jf_alpha", (15,), cancel) == 0  # sentences 1 and 2 done, the 3rd terminated
+    cancel.clear()
+    assert cut.calibrate("jf_alpha", (15,), cancel) == 1
+    assert runtime.plans == len(CALIBRATION_PHONEMES) + 1  # only the terminated sentence ran twice
+    whole = Engine(replace(engine.config, streaming=StreamingConfig(calibration_dir=tmp_path / "whole")),
+                   runtime=engine.runtime)
+    assert whole.calibrate("jf_alpha", (15,)) == 1
+    pack = engine.voice_library.get("jf_alpha").pack
+    resumed, uncut = cut.calibration.get(pack, 15), whole.calibration.get(pack, 15)
+    assert sorted(resumed) == sorted(uncut) and len(uncut) == 88
+    for name in uncut:
+        np.testing.assert_allclose(resumed[name], uncut[name], rtol=1e-5, atol=1e-6)
 
 
 def test_a_cancel_set_during_a_load_returns_at_once():
