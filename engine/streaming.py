@@ -145,12 +145,12 @@ class CalibrationStore:
         self.directory = Path(directory)
         self._memory: dict[str, Statistics] = {}
         self._lock = threading.Lock()
+        self._model = model_store.expected_sha256()[:12]  # read once: `key` runs for every long segment
 
-    @staticmethod
-    def key(pack: np.ndarray, row: int) -> str:
+    def key(self, pack: np.ndarray, row: int) -> str:
         timbre = np.ascontiguousarray(np.asarray(pack, dtype=np.float32).reshape(len(pack), -1)[row])
         digest = hashlib.sha256(timbre.tobytes()).hexdigest()[:16]
-        return f"{model_store.expected_sha256()[:12]}-v{CALIBRATION_VERSION}-r{row}-{digest}"
+        return f"{self._model}-v{CALIBRATION_VERSION}-r{row}-{digest}"
 
     def path(self, key: str) -> Path:
         return self.directory / f"{key}.npz"
