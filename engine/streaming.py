@@ -147,6 +147,10 @@ class CalibrationStore:
         self._lock = threading.Lock()
         self._model = model_store.expected_sha256()[:12]  # read once: `key` runs for every long segment
 
+    def any(self) -> bool:
+        """Whether any row of any voice is calibrated here (for this model or another)."""
+        return self.directory.is_dir() and next(self.directory.glob("*.npz"), None) is not None
+
     def key(self, pack: np.ndarray, row: int) -> str:
         timbre = np.ascontiguousarray(np.asarray(pack, dtype=np.float32).reshape(len(pack), -1)[row])
         digest = hashlib.sha256(timbre.tobytes()).hexdigest()[:16]

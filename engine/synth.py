@@ -275,6 +275,14 @@ class Engine:
             wanted, self._wanted = list(self._wanted), {}
         return wanted
 
+    def preload_streaming(self, cancel: threading.Event) -> bool:
+        """Load the chunked-rendering sessions (0.3 s once their graphs are cut) when they will be used, streaming on
+        and a calibration on disk, so the first long segment does not pay for them; waits only
+        until `cancel` (the load then finishes on its own thread). Returns whether they are loaded."""
+        if not self.config.streaming.enabled or not self.calibration.any():
+            return False
+        return _unless_cancelled(self.runtime.window_renderer, cancel) is not None
+
     def calibration_rows(self, voice: str) -> tuple[int, ...]:
         """The grid rows a segment of this engine can use with this voice that are not calibrated yet."""
         pack = self.voice_library.get(voice).pack

@@ -428,3 +428,23 @@ def test_a_newly_wanted_row_jumps_the_rows_calibrated_ahead(tmp_path):
     rows = [row for _, row in engine.done]
     assert rows[:2] == [39, 47] and sorted(rows) == [15, 19, 23, 27, 31, 39, 47]
     assert ("jf_alpha", 15) in engine.calls[:3]  # 15 had begun, was cut short and was done later
+
+
+class PreloadingEngine(FakeEngine):
+    def __init__(self):
+        super().__init__()
+        self.preloads = []
+
+    def preload_streaming(self, cancel):
+        self.preloads.append(cancel.is_set())
+        return True
+
+
+def test_the_first_idle_moment_preloads_chunked_rendering(tmp_path):
+    engine = PreloadingEngine()
+    with running_daemon(engine, tmp_path / "rt") as server, client(server) as c:
+        deadline = time.monotonic() + 10
+        while not engine.preloads and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert c.status()["warm_up_pending"] == 0 and c.speak("hello").done["cancelled"] is False
+    assert engine.preloads == [False]  # once, and not again after speech

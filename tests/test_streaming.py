@@ -464,3 +464,18 @@ def test_windows_split_tokens_words_and_marks_exactly_as_the_whole_segment(monke
     for window in windows[1:]:
         first = window.words[0].text
         assert any(m.sample_offset == window.start for m in s_marks), first
+
+
+def test_preload_loads_the_window_sessions_only_when_a_calibration_exists(engine, tmp_path):
+    empty = Engine(replace(engine.config, streaming=StreamingConfig(calibration_dir=tmp_path / "none")),
+                   runtime=engine.runtime)
+    assert empty.calibration.any() is False and empty.preload_streaming(threading.Event()) is False
+    (tmp_path / "some").mkdir()
+    (tmp_path / "some" / "x.npz").write_bytes(b"")
+    some = Engine(replace(engine.config, streaming=StreamingConfig(calibration_dir=tmp_path / "some")),
+                  runtime=engine.runtime)
+    off = Engine(replace(engine.config, streaming=StreamingConfig(calibration_dir=tmp_path / "some", enabled=False)),
+                 runtime=engine.runtime)
+    assert off.preload_streaming(threading.Event()) is False
+    assert some.preload_streaming(threading.Event()) is True
+    assert some.runtime.window_renderer() is engine.runtime.window_renderer()

@@ -113,6 +113,11 @@ class Calibration:
     ahead: bool = False
 
 
+@dataclasses.dataclass(frozen=True)
+class Preload:
+    """Idle work, first after start: load the engine's chunked-rendering sessions."""
+
+
 class Server:
     """`await Server(engine, ...).run(stop)`: serve until `stop` is set (or SIGTERM / SIGINT)."""
 
@@ -147,9 +152,11 @@ class Server:
         # moments (same locale, voice, rate, pitch) so later keys come from the engine's cache.
         # Calibration for chunked rendering (engine/streaming.py) takes idle moments too, after
         # the keys: each (voice, row) a long segment rendered whole for want of one.
-        self._warm_queue: collections.deque[SpeechRequest | Calibration] = collections.deque()
+        # The first idle moment loads the chunked-rendering sessions when the engine will use them.
+        self._warm_queue: collections.deque[SpeechRequest | Calibration | Preload] = collections.deque(
+            [Preload()] if hasattr(engine, "preload_streaming") else [])
         self._warmed: set[tuple] = set()
-        self._warming: SpeechRequest | Calibration | None = None
+        self._warming: SpeechRequest | Calibration | Preload | None = None
         self._warm_cancel = Cancellation()
         self._accepts_request_accent = "accent_strength" in {f.name for f in dataclasses.fields(SpeechRequest)}
 
@@ -381,7 +388,7 @@ class Server:
                 "port": self.port, "uptime_s": round(time.monotonic() - self.started_at, 3), "clients": clients,
                 "queued": queued, "rss_bytes": resident_memory_bytes(), "settings_file": str(self.settings.path),
                 "settings_problem": self.settings.problem, "engine": self.engine.statistics(),
-                "warm_up_pending": sum(1 for item in pending if not isinstance(item, Calibration)),
+                "warm_up_pending": sum(1 for item in pending if isinstance(item, SpeechRequest)),
                 "calibrations_pending": sum(1 for item in pending if isinstance(item, Calibration))}
 
     def _set_defaults(self, client: Client, values: dict) -> dict:
@@ -625,13 +632,13 @@ class Server:
             if len(self._warmed) >= 16:  # bounded: the user's recent voices and rates
                 self._warmed.clear()
             self._warmed.add(key)
-            # Only the newest voice, locale and rate are worth the idle time; keys come before calibrations.
-            calibrations = [item for item in self._warm_queue if isinstance(item, Calibration)]
+            # Only the newest voice, locale and rate are worth the idle time; keys come before other idle work.
+            other = [item for item in self._warm_queue if not isinstance(item, SpeechRequest)]
             self._warm_queue.clear()
             for char in key_echo_characters(locale):
                 self._warm_queue.append(dataclasses.replace(request, text=char, ssml=False, spell=True, voice=voice,
                                                             locale=locale))
-            self._warm_queue.extend(calibrations)
+            self._warm_queue.extend(other)
 
     def _plan_calibrations(self) -> None:
         """Queue the (voice, row) calibrations the engine's long segments lacked, before any
@@ -656,9 +663,11 @@ class Server:
             self._warm_queue = collections.deque(items)
             self.cv.notify_all()
 
-    def _warm_up(self, item: SpeechRequest | Calibration) -> None:
+    def _warm_up(self, item: SpeechRequest | Calibration | Preload) -> None:
         try:
-            if isinstance(item, Calibration):
+            if isinstance(item, Preload):
+                self.engine.preload_streaming(self._warm_cancel)
+            elif isinstance(item, Calibration):
                 if self.engine.calibrate(item.voice, (item.row,), self._warm_cancel):
                     log.info("calibrated row %d of voice %s for chunked rendering", item.row, item.voice)
             else:
@@ -670,8 +679,9 @@ class Server:
             log.exception("warm-up of %r failed", item)
         with self.cv:
             self._warming = None
-            if self._warm_cancel.is_set():
-                self._warm_queue.appendleft(item)  # interrupted by real speech: later
+            # Interrupted by real speech: later (a preload goes on loading on its own thread).
+            if self._warm_cancel.is_set() and not isinstance(item, Preload):
+                self._warm_queue.appendleft(item)
 
     def _step(self, utt: Utterance, open_streams: set):
         try:
