@@ -276,9 +276,10 @@ class Engine:
         return wanted
 
     def preload_streaming(self, cancel: threading.Event) -> bool:
-        """Load the chunked-rendering sessions (0.3 s once their graphs are cut) when they will be used, streaming on
-        and a calibration on disk, so the first long segment does not pay for them; waits only
-        until `cancel` (the load then finishes on its own thread). Returns whether they are loaded."""
+        """Load the chunked-rendering sessions (0.3 s once their graphs are cut) when they will be
+        used, streaming on and a calibration on disk, so the first long segment does not pay for
+        them; waits only until `cancel` (the load then finishes on its own thread). Returns
+        whether they are loaded."""
         if not self.config.streaming.enabled or not self.calibration.any():
             return False
         return _unless_cancelled(self.runtime.window_renderer, cancel) is not None
