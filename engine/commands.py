@@ -163,6 +163,12 @@ def register(commands, bench) -> None:
     calibrate.add_argument("--rows", type=int, nargs="*", help="grid rows only (default: every row a segment can use)")
     calibrate.set_defaults(func=cmd_calibrate)
 
+    evaluate = commands.add_parser("eval", help="quality evaluations that print a table (slow; see docs/)")
+    evals = evaluate.add_subparsers(dest="evaluation", required=True, metavar="WHAT")
+    from .evaluation import register as register_evaluations
+
+    register_evaluations(evals)
+
     bench_stream = bench.add_parser("stream", help="chunked rendering against whole-segment rendering (long sentences)")
     bench_stream.add_argument("--repeats", type=int, default=3)
     bench_stream.add_argument("--locales", nargs="*", help="locales to measure (default: en-US de-DE es-ES)")
