@@ -18,6 +18,7 @@ from .plan import Plan
 RATE_RANGE = (0.25, 6.0)
 PITCH_RANGE = (0.5, 2.0)
 VOLUME_RANGE = (0.0, 1.0)
+ACCENT_STRENGTH_RANGE = (0.0, 1.0)
 
 
 def finite(value: int | float) -> bool:
@@ -56,6 +57,8 @@ class SpeechRequest:
     """Gain, 0..1 (1 = full)."""
     spell: bool = False
     """Read character by character (screen readers' spelling / character mode)."""
+    accent_strength: float | None = None
+    """0..1: 0 = the locale's native accent, 1 = the voice's own; None: the default for the locale."""
 
     def __post_init__(self):
         if not isinstance(self.text, str):
@@ -63,6 +66,7 @@ class SpeechRequest:
         _check_range("rate", self.rate, *RATE_RANGE)
         _check_range("pitch", self.pitch, *PITCH_RANGE)
         _check_range("volume", self.volume, *VOLUME_RANGE)
+        _check_range("accent_strength", self.accent_strength, *ACCENT_STRENGTH_RANGE)
 
 
 class Cancellation(threading.Event):

@@ -212,6 +212,29 @@ def test_connection_defaults_and_settings_file_precedence(daemon, tmp_path):
         assert "de-DE" not in c.settings()
 
 
+def test_accent_strength_reaches_the_engine_request(daemon):
+    """The settings file's per-locale accent_strength is a real request field, not probed."""
+    with client(daemon) as c:
+        c.set_settings("fr-FR", {"accent_strength": 0.25})
+        c.speak("bonjour", locale="fr-FR")
+        assert daemon.fake.requests[-1].accent_strength == 0.25
+        c.speak("hello", locale="en-US")
+        assert daemon.fake.requests[-1].accent_strength is None
+        c.set_settings("fr-FR", {"accent_strength": None})
+        c.speak("bonjour", locale="fr-FR")
+        assert daemon.fake.requests[-1].accent_strength is None
+
+
+def test_speech_request_checks_accent_strength():
+    from engine.api import SpeechRequest
+    from engine.errors import ConfigError
+
+    assert SpeechRequest(text="x", accent_strength=0.0).accent_strength == 0.0
+    for bad in (1.5, -0.1, float("nan"), "1"):
+        with pytest.raises(ConfigError, match="accent_strength"):
+            SpeechRequest(text="x", accent_strength=bad)
+
+
 # --- bad input --------------------------------------------------------------------------------
 
 def test_bad_messages_get_errors_and_the_connection_stays(daemon):

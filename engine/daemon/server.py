@@ -158,7 +158,6 @@ class Server:
         self._warmed: set[tuple] = set()
         self._warming: SpeechRequest | Calibration | Preload | None = None
         self._warm_cancel = Cancellation()
-        self._accepts_request_accent = "accent_strength" in {f.name for f in dataclasses.fields(SpeechRequest)}
 
     # --- lifetime -----------------------------------------------------------------------------
 
@@ -418,11 +417,9 @@ class Server:
         voice = pick("voice") or locale.default_voice
         if voice not in self._voice_ids:
             raise VoiceError(f"unknown voice {voice!r}; available: {', '.join(sorted(self._voice_ids))}")
-        extra = {}
-        if self._accepts_request_accent and saved.get("accent_strength") is not None:
-            extra["accent_strength"] = saved["accent_strength"]
         request = SpeechRequest(text=msg.text, ssml=msg.ssml, locale=locale.tag, voice=voice, rate=pick("rate"),
-                                pitch=pick("pitch"), volume=pick("volume"), spell=msg.spell, **extra)
+                                pitch=pick("pitch"), volume=pick("volume"), spell=msg.spell,
+                                accent_strength=saved.get("accent_strength"))
         return request, voice
 
     def _speak(self, client: Client, msg: p.Speak) -> None:
