@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -178,3 +179,36 @@ def test_serving_a_bad_folder_fails_before_listening(tmp_path):
     (tmp_path / "bad" / "manifest.json").write_text("{")
     with pytest.raises(ConfigError, match="cannot be read as JSON"):
         ListeningServer(tmp_path / "bad")
+
+
+def test_the_serve_command_prints_the_url_and_stops_cleanly_on_sigterm(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    folder = tmp_path / "test"
+    make_sine_test(folder)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    process = subprocess.Popen([sys.executable, "-m", "engine.cli", "listen-test", "serve", str(folder)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith(f"Listening test {folder}: open http://127.0.0.1:")
+        url = line.split("open ", 1)[1].strip()
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            assert reply.status == 200 and b"Echoic listening test" in reply.read()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_the_serve_command_explains_a_missing_folder(tmp_path, capsys):
+    from engine.cli import main
+
+    assert main(["listen-test", "serve", str(tmp_path / "nowhere")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
