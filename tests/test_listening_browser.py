@@ -53,6 +53,10 @@ pytestmark = pytest.mark.slow
 
 
 def axe_script() -> str:
+    """axe-core as shipped in axe-selenium-python (3.1), or a newer axe.min.js named by
+    ECHOIC_AXE_JS (for example from the axe-core npm package: 4.x has more rules)."""
+    if os.environ.get("ECHOIC_AXE_JS"):
+        return Path(os.environ["ECHOIC_AXE_JS"]).read_text(encoding="utf-8")
     import axe_selenium_python
 
     path = Path(axe_selenium_python.__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -176,8 +180,10 @@ def take_trial(driver, system_of: dict[str, str], n: int) -> dict[str, int]:
         assert element.get_attribute("value") == str(score)
         assert element.get_attribute("aria-valuetext").startswith(f"{score}, ")
         given[file] = score
+    assert active(driver).get_attribute("id") == "save"
     press(driver, Keys.ENTER)
-    WebDriverWait(driver, 10).until(lambda d: active(d).text != heading)
+    WebDriverWait(driver, 10).until(lambda d: active(d).get_attribute("id") in ("trial-heading", "done-heading")
+                                    and active(d).text != heading)
     return given
 
 

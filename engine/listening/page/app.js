@@ -6,7 +6,7 @@
 (function () {
   const SCALE = [[80, "excellent"], [60, "good"], [40, "fair"], [20, "poor"], [0, "bad"]];
   const $ = (id) => document.getElementById(id);
-  const state = { listener: null, test: null, index: 0, audio: null, playing: null };
+  const state = { listener: null, test: null, index: 0, audio: null, playing: null, saving: false };
 
   function word(value) {
     for (const [low, name] of SCALE) if (value >= low) return name;
@@ -183,6 +183,9 @@
   }
 
   async function save() {
+    // A second Enter while saving is ignored. (The button is not disabled: disabling the focused
+    // button would drop focus to the page, and a screen reader user would lose their place.)
+    if (state.saving) return;
     const trial = currentTrial();
     const sliders = Array.from(document.querySelectorAll("#samples input[type=range]"));
     const untouched = sliders.find((s) => !s.dataset.touched);
@@ -194,7 +197,8 @@
     }
     const ratings = {};
     for (const s of sliders) ratings[s.dataset.file] = Number(s.value);
-    $("save").disabled = true;
+    state.saving = true;
+    $("save").setAttribute("aria-disabled", "true");
     try {
       const reply = await fetch("api/rate", {
         method: "POST",
@@ -214,7 +218,8 @@
     } catch (err) {
       alertText("Your ratings were not saved: " + err.message + " They are still on this page; try Save again.");
     } finally {
-      $("save").disabled = false;
+      state.saving = false;
+      $("save").removeAttribute("aria-disabled");
     }
   }
 
