@@ -101,3 +101,17 @@ def test_report_of_bad_folders_says_what_is_wrong(tmp_path, capsys):
     assert main(["listen-test", "report", str(folder)]) == 2
     assert "ana.json was changed by hand or damaged" in capsys.readouterr().err
     assert not (folder / "report.md").exists()
+
+
+def test_without_matplotlib_the_table_is_written_and_the_plot_explained(tmp_path, monkeypatch, capsys):
+    import sys
+
+    folder = tmp_path / "t"
+    manifest = make_sine_test(folder)
+    rate(ResultStore(folder, manifest), manifest, "ana", lambda system, role, i: 100 if role == "reference" else 40)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    assert main(["listen-test", "report", str(folder)]) == 0
+    captured = capsys.readouterr()
+    assert "matplotlib is not installed (pip install 'echoic[listen]')" in captured.err
+    assert "| jm_kumo | 2 | 40.0 |" in captured.out and "Plot: not drawn" in captured.out
+    assert not (folder / "report.png").exists()
