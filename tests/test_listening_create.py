@@ -52,6 +52,13 @@ def test_accent_set_tests_the_stock_voice_native_voices_and_system_voice_against
     assert [s.name for s in by_locale["fr-FR"].systems] == ["jm_kumo", "system"]
 
 
+def test_the_accent_set_stays_small_when_a_locale_has_many_native_voices():
+    many = STOCK + [VoiceInfo(f"af_{n}", "V", "female", ("en-US",)) for n in range(20)]
+    (trial,) = plan_test("accent", ["en-US"], lambda tag: many, per_locale=1)
+    assert trial.reference == System("af_0")
+    assert [s.name for s in trial.systems] == ["jm_kumo", "af_1", "system"]
+
+
 def test_a_new_voice_appears_without_code_changes():
     extra = VoiceInfo("bf_emma", "Emma", "female", ("en-GB",))
     trials = plan_test("accent", ["en-GB"], lambda tag: voices_for(tag) + [extra], per_locale=1)

@@ -116,7 +116,7 @@ def plan_test(test_set: str, locales: Sequence[str], voices_for: Callable[[str],
               sentences: dict[str, list[str]] | None = None, per_locale: int | None = None) -> list[PlannedTrial]:
     """Which systems speak which sentences. Pure: the engine is reached only through `voices_for`.
 
-    accent: the locale's default (stock) voice, the other native voices and the system voice;
+    accent: the locale's default (stock) voice, the next best native voice and the system voice;
     voices: every voice the engine lists for the locale, and the system voice;
     custom: exactly `systems`. `systems` replaces the set's own list in every set; `reference`
     (a voice id or `system`) replaces the best native voice as the hidden reference.
@@ -147,7 +147,10 @@ def plan_test(test_set: str, locales: Sequence[str], voices_for: Callable[[str],
             chosen = [System.parse(s) for s in systems]
         elif test_set == "accent":
             default = get_locale(tag).default_voice
-            chosen = [System(default)] + [System(v.id) for v in native_voices(tag, voices)] + [System(None)]
+            # One native voice besides the reference (the next best), so a locale with twenty
+            # native packs still makes a trial a listener can hold in mind.
+            others = [System(v.id) for v in native_voices(tag, voices) if System(v.id) != ref][:1]
+            chosen = [System(default)] + others + [System(None)]
         else:
             chosen = [System(v.id) for v in voices] + [System(None)]
         for system in [ref, *chosen]:
