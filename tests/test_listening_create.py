@@ -222,3 +222,15 @@ def test_create_really_renders_through_the_engine(tmp_path, engine):
         assert abs(np.sqrt(np.mean(audio.astype(np.float64) ** 2)) - 0.05) < 0.005  # loudness-matched
     assert all(2.0 < d < 12.0 for d in durations.values()), durations
     assert durations["jf_alpha"] == durations[ANCHOR]
+
+
+def test_systems_that_render_the_same_audio_are_pointed_out(tmp_path):
+    planned = plan_test("custom", ["en-US"], voices_for, systems=["jm_kumo", "jm_kumo@0.5", "system"],
+                        reference="jf_alpha", sentences={"en-US": ["One."]})
+    lines = []
+
+    def strength_blind(system, sentence, locale):
+        return sine_renderer(System(system.voice), sentence, locale)
+
+    render_test(tmp_path / "t", "custom", planned, strength_blind, RATE, progress=lines.append)
+    assert "note: jm_kumo@0.5 rendered exactly the same audio as jm_kumo" in lines

@@ -252,6 +252,9 @@ def render_test(folder: Path, test_set: str, planned: Sequence[PlannedTrial], re
             stimuli = []
             for system in plan.systems:
                 file, digest = _write(work, loudness_matched(render(system, plan.sentence, plan.locale)), sample_rate)
+                twin = next((s.system for s in stimuli if s.sha256 == digest), None)
+                if twin:  # e.g. voice@0.5 while no adapter makes accent strength change anything
+                    progress(f"note: {system.name} rendered exactly the same audio as {twin}")
                 stimuli.append(Stimulus(file, system.name, "test", digest))
             ref_audio = loudness_matched(reference)
             anchor = loudness_matched(low_pass(ref_audio, sample_rate))
