@@ -10,6 +10,7 @@ from pathlib import Path
 from .api import AudioChunk, SpeechRequest
 from .audio import write_wav
 from .errors import AudioDeviceError, ConfigError, TextError
+from .listening import register as register_listening_test
 
 
 def _voice_options(parser: argparse.ArgumentParser) -> None:
@@ -168,6 +169,8 @@ def register(commands, bench) -> None:
     from .evaluation import register as register_evaluations
 
     register_evaluations(evals)
+
+    register_listening_test(commands)
 
     bench_stream = bench.add_parser("stream", help="chunked rendering against whole-segment rendering (long sentences)")
     bench_stream.add_argument("--repeats", type=int, default=3)
