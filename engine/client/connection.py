@@ -182,7 +182,8 @@ class Connection:
         except HandshakeError as e:
             raise DaemonUnavailable(f"the program on port {port} refused the WebSocket upgrade: {e}") from None
         except WebSocketError as e:
-            raise DaemonUnavailable(f"cannot reach the Echoic daemon on port {port}: {e}") from None
+            why = e.reason if isinstance(e, ConnectionClosed) and e.reason else e
+            raise DaemonUnavailable(f"cannot reach the Echoic daemon on port {port}: {why}") from None
         try:
             ws.send_text(encode(hello(token, client)))
             reply = decode(ws.recv())

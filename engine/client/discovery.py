@@ -80,8 +80,8 @@ def folder_problem(path, info, euid):
     return None
 
 
-def _refuse(path, problem):
-    return RuntimeDirError(f"the runtime folder {problem}; remove it, or set {ENV_RUNTIME_DIR} to a folder of yours")
+def _refuse(path, problem, remedy="remove it, or"):
+    return RuntimeDirError(f"the runtime folder {problem}; {remedy} set {ENV_RUNTIME_DIR} to a folder of yours")
 
 
 def check_folder(path):
@@ -115,7 +115,7 @@ def ensure_folder(path):
         except FileExistsError:
             pass  # another process made it meanwhile; checked below
         except OSError as e:
-            raise _refuse(path, f"{folder} cannot be created ({e.strerror})") from None
+            raise _refuse(path, f"{folder} cannot be created ({e.strerror})", "free some space, or") from None
     if sys.platform == "win32":
         return
     check_folder(path)
@@ -244,7 +244,7 @@ def looks_like_daemon(argv):
         return False
     before = argv[:argv.index("serve")]
     for i, arg in enumerate(before):
-        name = os.path.basename(arg).lower()
+        name = arg.replace("\\", "/").rsplit("/", 1)[-1].lower()  # a Windows path read on any system
         if name.startswith("echoic") or (arg == "engine" and i > 0 and before[i - 1] == "-m"):
             return True
     return False
