@@ -58,6 +58,8 @@ def package_files(addon_dir: Path = ADDON_DIR, core_dir: Path = CORE_DIR) -> lis
     """(source file, name inside the add-on) for every file of the package."""
     files = [(path, path.relative_to(addon_dir).as_posix()) for path in addon_files(addon_dir)]
     core = [(path, f"{CORE_TARGET}/{path.name}") for path in core_files(core_dir)]
+    if not core:
+        raise FileNotFoundError(f"the client core the driver needs is not in {core_dir}")
     names = {name for _, name in core}
     return [(path, name) for path, name in files if name not in names] + core
 

@@ -154,6 +154,16 @@ def test_a_runtime_folder_of_another_user_is_refused_in_one_line(tmp_path, capsy
         find_daemon(folder)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a folder to another user needs root")
+def test_a_runtime_folder_inside_another_users_folder_is_refused(tmp_path, capsys):
+    """/tmp/runtime-<uid> pre-created by someone else: our echoic/ inside it could be swapped."""
+    base = tmp_path / "runtime-0"
+    base.mkdir(mode=0o755)
+    os.chown(base, 12345, 12345)
+    assert echoic(["serve", "--port", "0", "--runtime-dir", str(base / "echoic")]) == 2
+    assert "belongs to uid 12345" in _one_line_error(capsys)
+
+
 def test_a_runtime_folder_that_cannot_be_created_is_one_line(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     assert echoic(["serve", "--port", "0", "--runtime-dir", str(tmp_path / "file" / "rt")]) == 2

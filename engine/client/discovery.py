@@ -7,7 +7,7 @@ The rules, once, for the daemon and every client (docs/protocol.md, "Finding the
   absolute path, whether or not it exists yet (the daemon creates what is missing, 0700, so the
   daemon and its clients never look in different places); else `<temp>/runtime-<uid>/echoic`.
 - The folder must be ours: owned by this user, not a symlink, nobody else may write to it
-  (`folder_problem`). A folder another user pre-created is refused with one sentence, never used.
+  (`folder_problem`), in a parent nobody else can swap it out of (`parent_problem`). A folder another user pre-created is refused with one sentence, never used.
 - `daemon.json` (0600) holds pid, port, token, protocol, version and the process's start time.
   `daemon.lock` is held by the daemon for its whole life and holds the same record, so deleting
   or corrupting `daemon.json` does not orphan a running daemon: clients fall back to the record.
@@ -80,6 +80,17 @@ def folder_problem(path, info, euid):
     return None
 
 
+def parent_problem(path, info, euid):
+    """Why the folder holding the runtime folder (its stat result `info`) lets others swap the
+    runtime folder out, or None: it must be ours or root's, and writable by others only when
+    sticky (as /tmp is: there nobody may rename another user's entries)."""
+    if info.st_uid not in (euid, 0):
+        return f"{path} belongs to uid {info.st_uid}, not to you (uid {euid}) or root"
+    if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+        return f"{path} can be written by others (mode {info.st_mode & 0o777:04o})"
+    return None
+
+
 def _refuse(path, problem, remedy="remove it, or"):
     return RuntimeDirError(f"the runtime folder {problem}; {remedy} set {ENV_RUNTIME_DIR} to a folder of yours")
 
@@ -95,6 +106,12 @@ def check_folder(path):
     except OSError as e:
         raise _refuse(path, f"{path} cannot be read ({e.strerror})") from None
     problem = folder_problem(path, info, os.geteuid())
+    if problem is None:
+        parent = os.path.dirname(os.path.abspath(path))
+        try:
+            problem = parent_problem(parent, os.stat(parent), os.geteuid())
+        except OSError as e:
+            problem = f"{parent} cannot be read ({e.strerror})"
     if problem:
         raise _refuse(path, problem)
     return True
