@@ -152,13 +152,13 @@ def speak_via_daemon(text: str, *, ssml: bool = False, locale: str | None = None
     """
     from ..errors import AudioDeviceError, ProtocolError
 
+    info = read_runtime_file(runtime_dir)  # DaemonError (one line) when the folder is not ours
+    if info is None:
+        return False
     try:
-        info = read_runtime_file(runtime_dir)
-        if info is None:
-            return False
         client = DaemonClient.connect(info=info, name="echoic say")
-    except (ClientError, DaemonError):
-        return False  # no daemon, a folder not ours, or one that died between the file and the connection
+    except ClientError:
+        return False  # a daemon that died between the file check and the connection
     with client:
         try:
             result = client.speak(text, ssml=ssml, locale=locale, voice=voice, rate=rate, pitch=pitch,
