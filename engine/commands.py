@@ -35,7 +35,7 @@ def _engine():
 
 def cmd_say(args) -> int:
     request = _request(args, args.text, args.ssml)
-    from .client import speak_via_daemon
+    from .daemon.commands import speak_via_daemon
 
     if speak_via_daemon(request.text, ssml=request.ssml, locale=request.locale, voice=request.voice,
                         rate=request.rate, pitch=request.pitch, volume=request.volume, spell=request.spell):
