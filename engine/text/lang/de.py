@@ -73,8 +73,20 @@ def read_year(year: int) -> str:
     return cardinal(year)
 
 
-def read_date(year: int, month: int, day: int, locale: str, form: str) -> str:
-    return f"{ordinal(day, form)} {MONTHS[month - 1]} {read_year(year)}"
+def read_decade(n: int) -> str:
+    """"80er" -> "achtziger", "1990er" -> "neunzehnhundertneunziger"."""
+    return (cardinal(n) if n < 100 else read_year(n)) + "er"
+
+
+def read_regnal(n: int) -> str:
+    """"Friedrich II." -> "der Zweite" (nominative; the ordinal is part of the name, so capitalised)."""
+    return "der " + ordinal(n).capitalize()
+
+
+def read_date(year: int | None, month: int, day: int, locale: str, form: str) -> str:
+    """`year` None: a date written without one ("am 3.10.")."""
+    words = f"{ordinal(day, form)} {MONTHS[month - 1]}"
+    return words if year is None else f"{words} {read_year(year)}"
 
 
 def read_time(hours: int, minutes: int, seconds: int | None, period: str) -> str:
@@ -112,7 +124,7 @@ _SYMBOLS = {
     "±": "plus minus", "→": "Pfeil rechts", "←": "Pfeil links", "„": "Anführungszeichen unten",
     "“": "Anführungszeichen oben", "”": "Anführungszeichen oben", "‘": "Apostroph", "’": "Apostroph",
     "«": "Anführungszeichen", "»": "Anführungszeichen", "\t": "Tabulator", "\n": "neue Zeile",
-    "−": "minus", "µ": "mü",
+    "−": "minus", "µ": "mü", "≈": "ungefähr",
 }
 
 _ABBREVIATIONS = {
@@ -128,6 +140,7 @@ _ABBREVIATIONS = {
     "Jan.": "Januar", "Feb.": "Februar", "Aug.": "August", "Sept.": "September", "Okt.": "Oktober",
     "Nov.": "November", "Dez.": "Dezember", "Mo.": "Montag", "Di.": "Dienstag", "Mi.": "Mittwoch",
     "Do.": "Donnerstag", "Fr.,": "Freitag", "Sa.": "Samstag", "So.": "Sonntag",
+    "C#": "C Sharp", "F#": "F Sharp",
 }
 
 _UNITS = {
@@ -187,4 +200,20 @@ LANGUAGE = Language(
     },
     date_ordinal_form="r",
     time_suffix="",
+    # "14:30 Uhr" is "vierzehn Uhr dreißig": the time already says "Uhr".
+    day_periods={"Uhr": ""},
+    read_decade=read_decade,
+    decade_suffixes=("er",),
+    year_after=frozenset({"jahr", "jahre", "jahres", "jahrs", "im", "seit", "anno", "von", "bis"}),
+    read_regnal=read_regnal,
+    roman_cardinal_after=frozenset({
+        "kapitel", "teil", "band", "akt", "artikel", "abschnitt", "anhang", "klasse", "stufe",
+        "phase", "typ", "buch", "szene", "titel",
+    }),
+    not_names=frozenset({
+        "der", "die", "das", "den", "dem", "des", "ein", "eine", "einer", "im", "am", "und", "in",
+        "von", "zu", "mit", "auf", "für", "ich", "er", "sie", "es", "wir", "ihr",
+    }),
+    abbreviation_endings={"str.": "straße"},
+    phone_words=frozenset({"tel", "telefon", "fax", "mobil", "handy", "rufnummer"}),
 )

@@ -99,6 +99,11 @@ def read_year(year: int) -> str:
     return cardinal(year)
 
 
+def read_regnal(n: int) -> str:
+    """"Felipe II" -> "segundo"; from eleven on, cardinals: "Alfonso XIII" -> "trece" (DPD)."""
+    return ordinal(n) if n <= 10 else cardinal(n)
+
+
 def read_date(year: int, month: int, day: int, locale: str, form: str) -> str:
     return f"{cardinal(day)} de {MONTHS[month - 1]} de {read_year(year)}"
 
@@ -143,7 +148,7 @@ _SYMBOLS = {
     "→": "flecha derecha", "←": "flecha izquierda", "«": "comillas", "»": "cierra comillas",
     "“": "comillas", "”": "cierra comillas", "‘": "comilla", "’": "apóstrofo", "\t": "tabulador",
     "\n": "nueva línea", "−": "menos", "µ": "micro", "º": "ordinal masculino",
-    "ª": "ordinal femenino",
+    "ª": "ordinal femenino", "≈": "aproximadamente",
 }
 
 _ABBREVIATIONS = {
@@ -156,6 +161,7 @@ _ABBREVIATIONS = {
     "Ing.": "Ingeniero", "S.A.": "Sociedad Anónima", "a.C.": "antes de Cristo",
     "d.C.": "después de Cristo", "tel.": "teléfono", "Tel.": "teléfono", "vol.": "volumen",
     "cap.": "capítulo", "Sto.": "Santo", "Sta.": "Santa", "admón.": "administración",
+    "C#": "C sharp", "F#": "F sharp",
 }
 
 _UNITS = {
@@ -211,4 +217,14 @@ LANGUAGE = Language(
         "º": "", "ª": "f", ".º": "", ".ª": "f", "°": "", ".°": "", "o": "", "a": "f",
         "er": "short", ".er": "short",
     },
+    read_regnal=read_regnal,
+    roman_cardinal_after=frozenset({
+        "siglo", "siglos", "capítulo", "tomo", "volumen", "parte", "acto", "libro", "artículo",
+        "título", "fase", "escena",
+    }),
+    not_names=frozenset({
+        "el", "la", "los", "las", "un", "una", "en", "de", "del", "y", "a", "con", "por", "para",
+        "mi", "su", "yo", "es",
+    }),
+    phone_words=frozenset({"tel", "teléfono", "telf", "tlf", "móvil", "fax"}),
 )

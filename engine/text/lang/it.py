@@ -116,7 +116,7 @@ _SYMBOLS = {
     "→": "freccia destra", "←": "freccia sinistra", "«": "virgolette aperte",
     "»": "virgolette chiuse", "“": "virgolette aperte", "”": "virgolette chiuse",
     "‘": "apostrofo", "’": "apostrofo", "\t": "tabulazione", "\n": "nuova riga", "−": "meno",
-    "µ": "micro", "º": "ordinale maschile", "ª": "ordinale femminile",
+    "µ": "micro", "º": "ordinale maschile", "ª": "ordinale femminile", "≈": "circa",
 }
 
 _ABBREVIATIONS = {
@@ -129,6 +129,8 @@ _ABBREVIATIONS = {
     "S.": "San", "S.p.A.": "Società per Azioni", "a.C.": "avanti Cristo", "d.C.": "dopo Cristo",
     "gen.": "gennaio", "feb.": "febbraio", "apr.": "aprile", "giu.": "giugno", "lug.": "luglio",
     "ago.": "agosto", "set.": "settembre", "ott.": "ottobre", "nov.": "novembre", "dic.": "dicembre",
+    "V.le": "viale", "P.za": "piazza", "P.zza": "piazza", "C.so": "corso", "Tel.": "telefono",
+    "C#": "C sharp", "F#": "F sharp",
 }
 
 _UNITS = {
@@ -180,4 +182,10 @@ LANGUAGE = Language(
     months=MONTHS,
     noun_forms={"uno": "un"},
     ordinal_suffixes={"º": "", "°": "", "ª": "f", "o": "", "a": "f"},
+    read_regnal=ordinal,  # "Vittorio Emanuele II" -> "secondo", "Luigi XIV" -> "quattordicesimo"
+    not_names=frozenset({
+        "il", "lo", "la", "i", "gli", "le", "un", "una", "uno", "di", "del", "della", "e", "a", "in",
+        "con", "per", "io", "che",
+    }),
+    phone_words=frozenset({"tel", "telefono", "cell", "cellulare", "fax"}),
 )
