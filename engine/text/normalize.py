@@ -92,9 +92,11 @@ def parse_number(text: str, lang: Language) -> Number | None:
     """A number written by the language's conventions ("1,234.5" en, "1.234,5" de), or None.
 
     When the locale's convention cannot read it but the other one can, the text's own convention
-    wins: "€1.150,00" in English text, "$1,150.00" in German text (issue #14)."""
+    wins: "€1.150,00" in English text, "$1,150.00" in German text (issue #14). Only a number with
+    both a group and a decimal separator says which convention it follows: "1,5" and "14.30" stay
+    the locale's."""
     number = _parse_with(text, lang.decimal_separator, lang.group_separators)
-    if number is None and lang.decimal_separator in ".,":
+    if number is None and lang.decimal_separator in ".," and "." in text and "," in text:
         other = "," if lang.decimal_separator == "." else "."
         number = _parse_with(text, other, lang.decimal_separator)
     return number
