@@ -82,8 +82,12 @@ class Language:
     month names always count."""
     ordinal_day_after_month: bool = False
     """Whether a day number after a month name is an ordinal (English "May 5" -> "May fifth")."""
-    read_regnal: Callable[[int], str] | None = None
-    """A Roman numeral after a name ("Louis XIV"): "the fourteenth", "der Vierzehnte", "quatorze"."""
+    read_regnal: Callable[[int, str], str] | None = None
+    """(n, "m" or "f") -> a Roman numeral after a monarch's or pope's name ("Louis XIV"): "the
+    fourteenth", "der Vierzehnte", "die Zweite", "quatorze", "segunda"."""
+    regnal_names: dict[str, str] = field(default_factory=dict)
+    """Given names (lower case) of monarchs and popes -> "m" or "f". After another capitalised word
+    a Roman numeral is a cardinal ("World War II", "Rocky IV")."""
     roman_cardinal_after: frozenset[str] = frozenset()
     """Words (lower case) after which a Roman numeral is a cardinal ("Chapter IV", "siglo XXI")."""
     not_names: frozenset[str] = frozenset()

@@ -78,9 +78,10 @@ def read_decade(n: int) -> str:
     return (cardinal(n) if n < 100 else read_year(n)) + "er"
 
 
-def read_regnal(n: int) -> str:
-    """"Friedrich II." -> "der Zweite" (nominative; the ordinal is part of the name, so capitalised)."""
-    return "der " + ordinal(n).capitalize()
+def read_regnal(n: int, gender: str) -> str:
+    """"Friedrich II." -> "der Zweite", "Elisabeth II." -> "die Zweite" (nominative; the ordinal is
+    part of the name, so capitalised)."""
+    return ("die " if gender == "f" else "der ") + ordinal(n).capitalize()
 
 
 def read_date(year: int | None, month: int, day: int, locale: str, form: str) -> str:
@@ -165,6 +166,21 @@ _CURRENCIES = {
     "¥": ("Yen", "Yen", "Sen", "Sen"), "CHF": ("Franken", "Franken", "Rappen", "Rappen"),
 }
 
+REGNAL_NAMES = {
+    "friedrich": "m", "wilhelm": "m", "ludwig": "m", "karl": "m", "otto": "m", "heinrich": "m",
+    "konrad": "m", "maximilian": "m", "joseph": "m", "josef": "m", "leopold": "m", "franz": "m",
+    "rudolf": "m", "albrecht": "m", "johann": "m", "johannes": "m", "georg": "m", "august": "m",
+    "ernst": "m", "peter": "m", "paul": "m", "pius": "m", "benedikt": "m", "leo": "m",
+    "gregor": "m", "innozenz": "m", "klemens": "m", "urban": "m", "bonifatius": "m",
+    "alexander": "m", "nikolaus": "m", "iwan": "m", "napoleon": "m", "philipp": "m",
+    "eduard": "m", "richard": "m", "jakob": "m", "ferdinand": "m", "sigismund": "m",
+    "gustav": "m", "christian": "m", "lothar": "m", "ramses": "m", "ptolemaios": "m",
+    "sixtus": "m", "julius": "m", "hadrian": "m", "elisabeth": "f", "maria": "f",
+    "katharina": "f", "viktoria": "f", "anna": "f", "christina": "f", "margarethe": "f",
+    "isabella": "f", "johanna": "f", "kleopatra": "f", "beatrix": "f",
+}
+
+
 LANGUAGE = Language(
     code="de",
     cardinal=cardinal,
@@ -206,6 +222,7 @@ LANGUAGE = Language(
     decade_suffixes=("er",),
     year_after=frozenset({"jahr", "jahre", "jahres", "jahrs", "im", "seit", "anno", "von", "bis"}),
     read_regnal=read_regnal,
+    regnal_names=REGNAL_NAMES,
     roman_cardinal_after=frozenset({
         "kapitel", "teil", "band", "akt", "artikel", "abschnitt", "anhang", "klasse", "stufe",
         "phase", "typ", "buch", "szene", "titel",

@@ -70,7 +70,7 @@ def read_decade(n: int) -> str:
     return words[:-1] + "ies" if words.endswith("y") else words + "s"
 
 
-def read_regnal(n: int) -> str:
+def read_regnal(n: int, gender: str) -> str:
     return f"the {ordinal(n)}"
 
 
@@ -162,6 +162,26 @@ _CURRENCIES = {
     "¥": ("yen", "yen", "sen", "sen"), "JPY": ("yen", "yen", "sen", "sen"),
 }
 
+REGNAL_NAMES = {
+    "henry": "m", "edward": "m", "george": "m", "william": "m", "charles": "m", "james": "m",
+    "john": "m", "richard": "m", "louis": "m", "philip": "m", "frederick": "m", "peter": "m",
+    "paul": "m", "pius": "m", "benedict": "m", "leo": "m", "gregory": "m", "innocent": "m",
+    "clement": "m", "urban": "m", "boniface": "m", "alexander": "m", "nicholas": "m", "ivan": "m",
+    "napoleon": "m", "ferdinand": "m", "emmanuel": "m", "david": "m", "robert": "m",
+    "alfonso": "m", "felipe": "m", "juan": "m", "carlos": "m", "ludwig": "m", "wilhelm": "m",
+    "otto": "m", "constantine": "m", "justinian": "m", "ramesses": "m", "rameses": "m",
+    "amenhotep": "m", "thutmose": "m", "ptolemy": "m", "harold": "m", "stephen": "m",
+    "edmund": "m", "rudolf": "m", "maximilian": "m", "gustav": "m", "gustavus": "m",
+    "christian": "m", "frederik": "m", "olaf": "m", "haakon": "m", "harald": "m", "magnus": "m",
+    "eric": "m", "erik": "m", "sancho": "m", "pedro": "m", "manuel": "m", "sebastian": "m",
+    "francis": "m", "umberto": "m", "sixtus": "m", "julius": "m", "adrian": "m", "hadrian": "m",
+    "celestine": "m", "eugene": "m", "martin": "m", "sergius": "m", "stanislaus": "m",
+    "elizabeth": "f", "mary": "f", "catherine": "f", "victoria": "f", "anne": "f",
+    "isabella": "f", "isabel": "f", "margaret": "f", "christina": "f", "juana": "f",
+    "joanna": "f", "cleopatra": "f", "beatrix": "f", "wilhelmina": "f",
+}
+
+
 LANGUAGE = Language(
     code="en",
     cardinal=cardinal,
@@ -200,6 +220,7 @@ LANGUAGE = Language(
     }),
     ordinal_day_after_month=True,
     read_regnal=read_regnal,
+    regnal_names=REGNAL_NAMES,
     roman_cardinal_after=frozenset({
         "war", "chapter", "part", "volume", "vol", "book", "act", "scene", "phase", "type", "class",
         "title", "article", "section", "appendix", "apollo", "level", "stage", "grade", "psalm",

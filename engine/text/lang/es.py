@@ -99,9 +99,10 @@ def read_year(year: int) -> str:
     return cardinal(year)
 
 
-def read_regnal(n: int) -> str:
-    """"Felipe II" -> "segundo"; from eleven on, cardinals: "Alfonso XIII" -> "trece" (DPD)."""
-    return ordinal(n) if n <= 10 else cardinal(n)
+def read_regnal(n: int, gender: str) -> str:
+    """"Felipe II" -> "segundo", "Isabel II" -> "segunda"; from eleven on, cardinals: "Alfonso
+    XIII" -> "trece" (DPD)."""
+    return ordinal(n, "f" if gender == "f" else "") if n <= 10 else cardinal(n)
 
 
 def read_date(year: int, month: int, day: int, locale: str, form: str) -> str:
@@ -185,6 +186,17 @@ _CURRENCIES = {
     "¥": ("yen", "yenes", "sen", "sen"), "MXN": ("peso", "pesos", "centavo", "centavos"),
 }
 
+REGNAL_NAMES = {
+    "felipe": "m", "carlos": "m", "fernando": "m", "alfonso": "m", "juan": "m", "pedro": "m",
+    "enrique": "m", "jaime": "m", "sancho": "m", "luis": "m", "pío": "m", "pablo": "m",
+    "benedicto": "m", "gregorio": "m", "león": "m", "clemente": "m", "inocencio": "m",
+    "urbano": "m", "alejandro": "m", "nicolás": "m", "napoleón": "m", "jorge": "m",
+    "guillermo": "m", "eduardo": "m", "ricardo": "m", "federico": "m", "francisco": "m",
+    "amadeo": "m", "ramiro": "m", "bermudo": "m", "ordoño": "m", "luis": "m", "sixto": "m",
+    "julio": "m", "isabel": "f", "juana": "f", "catalina": "f", "maría": "f", "cleopatra": "f",
+}
+
+
 LANGUAGE = Language(
     code="es",
     cardinal=cardinal,
@@ -218,6 +230,7 @@ LANGUAGE = Language(
         "er": "short", ".er": "short",
     },
     read_regnal=read_regnal,
+    regnal_names=REGNAL_NAMES,
     roman_cardinal_after=frozenset({
         "siglo", "siglos", "capítulo", "tomo", "volumen", "parte", "acto", "libro", "artículo",
         "título", "fase", "escena",

@@ -88,7 +88,7 @@ def read_decade(n: int) -> str:
     return words[:-1] if words.endswith(("vingts", "cents")) else words
 
 
-def read_regnal(n: int) -> str:
+def read_regnal(n: int, gender: str) -> str:
     """"Louis XIV" -> "quatorze"; only the first is an ordinal: "François Ier" -> "premier"."""
     return "premier" if n == 1 else cardinal(n)
 
@@ -176,6 +176,19 @@ _CURRENCIES = {
     "¥": ("yen", "yens", "sen", "sen"), "CHF": ("franc", "francs", "centime", "centimes"),
 }
 
+REGNAL_NAMES = {
+    "louis": "m", "henri": "m", "charles": "m", "philippe": "m", "françois": "m", "jean": "m",
+    "napoléon": "m", "louis-philippe": "m", "pie": "m", "benoît": "m", "léon": "m",
+    "grégoire": "m", "clément": "m", "innocent": "m", "urbain": "m", "alexandre": "m",
+    "nicolas": "m", "paul": "m", "jean-paul": "m", "georges": "m", "guillaume": "m",
+    "édouard": "m", "richard": "m", "frédéric": "m", "pierre": "m", "robert": "m", "hugues": "m",
+    "lothaire": "m", "pépin": "m", "childéric": "m", "clovis": "m", "dagobert": "m",
+    "rodolphe": "m", "ferdinand": "m", "alphonse": "m", "sixte": "m", "jules": "m",
+    "élisabeth": "f", "marie": "f", "catherine": "f", "isabelle": "f", "victoria": "f",
+    "cléopâtre": "f",
+}
+
+
 LANGUAGE = Language(
     code="fr",
     cardinal=cardinal,
@@ -208,6 +221,7 @@ LANGUAGE = Language(
     read_decade=read_decade,
     decade_after=frozenset({"années"}),
     read_regnal=read_regnal,
+    regnal_names=REGNAL_NAMES,
     roman_cardinal_after=frozenset({
         "chapitre", "tome", "volume", "partie", "acte", "livre", "article", "titre", "scène",
     }),

@@ -154,6 +154,18 @@ _CURRENCIES = {
     "¥": ("yen", "yen", "sen", "sen"), "CHF": ("franco", "franchi", "centesimo", "centesimi"),
 }
 
+REGNAL_NAMES = {
+    "emanuele": "m", "umberto": "m", "carlo": "m", "luigi": "m", "enrico": "m", "federico": "m",
+    "filippo": "m", "francesco": "m", "ferdinando": "m", "giovanni": "m", "paolo": "m",
+    "pio": "m", "benedetto": "m", "leone": "m", "gregorio": "m", "clemente": "m",
+    "innocenzo": "m", "urbano": "m", "alessandro": "m", "niccolò": "m", "nicola": "m",
+    "napoleone": "m", "giorgio": "m", "guglielmo": "m", "edoardo": "m", "riccardo": "m",
+    "pietro": "m", "ludovico": "m", "lorenzo": "m", "cosimo": "m", "amedeo": "m", "giacomo": "m",
+    "alberto": "m", "sisto": "m", "giulio": "m", "elisabetta": "f", "maria": "f", "caterina": "f",
+    "isabella": "f", "vittoria": "f", "cleopatra": "f",
+}
+
+
 LANGUAGE = Language(
     code="it",
     cardinal=cardinal,
@@ -182,7 +194,9 @@ LANGUAGE = Language(
     months=MONTHS,
     noun_forms={"uno": "un"},
     ordinal_suffixes={"º": "", "°": "", "ª": "f", "o": "", "a": "f"},
-    read_regnal=ordinal,  # "Vittorio Emanuele II" -> "secondo", "Luigi XIV" -> "quattordicesimo"
+    # "Vittorio Emanuele II" -> "secondo", "Elisabetta II" -> "seconda", "Luigi XIV" -> "quattordicesimo"
+    read_regnal=lambda n, gender: ordinal(n, "f" if gender == "f" else ""),
+    regnal_names=REGNAL_NAMES,
     not_names=frozenset({
         "il", "lo", "la", "i", "gli", "le", "un", "una", "uno", "di", "del", "della", "e", "a", "in",
         "con", "per", "io", "che",
