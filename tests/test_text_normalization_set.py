@@ -120,3 +120,13 @@ def test_eval_text_command_rejects_an_unknown_language(capsys):
     args = Namespace(languages=["xx"], compare=False, failures=False, out=None, nemo_python=None)
     assert cmd_eval_text(args) == 2
     assert "unknown language 'xx'" in capsys.readouterr().err
+
+
+def test_prepare_loads_the_emoji_names_a_locale_will_need():
+    import sys
+
+    from engine.text import prepare
+
+    prepare("it-IT")
+    assert "emoji" in sys.modules
+    assert say("👍", "it-IT") == "pollice in su"
