@@ -4,6 +4,7 @@ that keep its new readers from misreading what they must leave alone."""
 from argparse import Namespace
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from engine.evaluation.text import (
     CLASSES, CaseFileError, accuracy_table, cmd_eval_text, load_cases, run_backend,
@@ -130,3 +131,12 @@ def test_prepare_loads_the_emoji_names_a_locale_will_need():
     prepare("it-IT")
     assert "emoji" in sys.modules
     assert say("👍", "it-IT") == "pollice in su"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789 +()-./:'\"IVXer")), max_size=40),
+       st.sampled_from(["en-US", "de-DE", "es-ES", "fr-FR", "it-IT"]))
+def test_phone_and_roman_like_text_keeps_offsets_on_the_written_word(text, locale):
+    for run in read_text(text, locale, FrontEndReport()):
+        for word in run.items:
+            assert text[word.source_start : word.source_start + len(word.text)] == word.text

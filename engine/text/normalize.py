@@ -325,7 +325,7 @@ def read_decade(text: str, ctx: Context) -> str | None:
     return lang.read_decade(value) if value < 100 or 1000 <= value else None
 
 
-_ROMAN = re.compile(r"(?=[MDCLXVI])M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
+ROMAN_NUMERAL = re.compile(r"(?=[MDCLXVI])M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 _ROMAN_VALUES = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
 
 
@@ -339,7 +339,7 @@ def read_roman(text: str, ctx: Context) -> str | None:
     (an ordinal suffix), "Friedrich II." (German writes the regnal dot)."""
     lang = ctx.lang
     m = re.fullmatch(r"([MDCLXVI]+)(\.?)(\D*)", text)
-    if not m or not _ROMAN.fullmatch(m[1]):
+    if not m or not ROMAN_NUMERAL.fullmatch(m[1]):
         return None
     if text in lang.roman_never and not (ctx.prev.lower() in lang.regnal_names and not ctx.next[:1].islower()):
         return None  # "Then I went", "Mary I think"; but "Queen Victoria I"

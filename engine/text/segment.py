@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from .items import CLAUSE_END, SENTENCE_END, FrontEndReport, Word
 from .lang import Language
-from .normalize import _ROMAN, Context, say_phone, speak
+from .normalize import ROMAN_NUMERAL, Context, say_phone, speak
 
 _OPENERS = frozenset("\"'([{«‹“‘„‚¿¡")
 _CLOSERS = frozenset("\"')]}»›”’")
@@ -98,7 +98,7 @@ def _owns_dot(candidate: str, prev: str, following: str, lang: Language) -> bool
         return True
     if any(candidate.endswith(e) and candidate[: -len(e)].isalpha() for e in lang.abbreviation_endings):
         return True  # "Goethestr."
-    if lang.ordinal_dot and _ROMAN.fullmatch(candidate[:-1]) and prev[:1].isupper():
+    if lang.ordinal_dot and ROMAN_NUMERAL.fullmatch(candidate[:-1]) and prev[:1].isupper():
         return True  # "Friedrich II.": German writes the regnal numeral with a dot
     if _INITIAL.fullmatch(candidate):
         # "J. K. Rowling", "John F. Kennedy" but not "I got an A. Then ..."
@@ -192,7 +192,6 @@ def _phone_tokens(chunks: list[tuple[str, int]], spans: list[tuple[int, int]], l
                   offset: int) -> list[Token | tuple[str, int]]:
     """Chunks, with those a phone number covers replaced by one phone Token."""
     out: list[Token | tuple[str, int]] = []
-    spans = list(spans)
     i = 0
     while i < len(chunks):
         chunk, start = chunks[i]
@@ -201,6 +200,9 @@ def _phone_tokens(chunks: list[tuple[str, int]], spans: list[tuple[int, int]], l
             out.append(chunks[i])
             i += 1
             continue
+        prefix = chunk[: span[0] - start]
+        if not set(prefix) <= _OPENERS:
+            out.append((prefix, start))  # "Tel:+49 30 1234567": "Tel:" is a chunk of its own
         j = i
         while j + 1 < len(chunks) and chunks[j + 1][1] < span[1]:
             j += 1
