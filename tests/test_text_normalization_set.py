@@ -140,3 +140,16 @@ def test_phone_and_roman_like_text_keeps_offsets_on_the_written_word(text, local
     for run in read_text(text, locale, FrontEndReport()):
         for word in run.items:
             assert text[word.source_start : word.source_start + len(word.text)] == word.text
+
+
+@pytest.mark.parametrize(("locale", "text", "expected"), [
+    ("fr-FR", "Le 1er mai", "Le premier mai"),  # "Le" is no Roman 50 with an ordinal ending
+    ("fr-FR", "Ce livre", "Ce livre"),
+    ("fr-FR", "De rien", "De rien"),
+    ("es-ES", "La reunión", "La reunión"),
+    ("es-ES", "Va bien", "Va bien"),
+    ("it-IT", "La riunione", "La riunione"),
+    ("de-DE", "Das 3. Kapitel", "Das dritte Kapitel"),  # weak ending after the definite article
+])
+def test_words_that_look_like_roman_numerals_with_endings(locale, text, expected):
+    assert say(text, locale) == expected

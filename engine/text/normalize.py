@@ -345,7 +345,8 @@ def read_roman(text: str, ctx: Context) -> str | None:
         return None  # "Then I went", "Mary I think"; but "Queen Victoria I"
     value = roman_value(m[1])
     if m[3]:
-        if m[2] or m[3] not in lang.ordinal_suffixes:
+        # Only I, V and X: "Le", "La", "Ce", "De", "Va" are words, not 50th, 100th, 500th, 5th.
+        if m[2] or m[3] not in lang.roman_ordinal_suffixes or set(m[1]) - set("IVX"):
             return None
         return lang.ordinal(value, lang.ordinal_suffixes[m[3]])  # "XIXe", "Ier"
     if m[2] and not lang.ordinal_dot:

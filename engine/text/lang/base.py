@@ -92,6 +92,9 @@ class Language:
     """Words (lower case) after which a Roman numeral is a cardinal ("Chapter IV", "siglo XXI")."""
     not_names: frozenset[str] = frozenset()
     """Capitalised function words (lower case) that are not names ("The IV" is not regnal)."""
+    roman_ordinal_suffixes: frozenset[str] = frozenset()
+    """Endings written after a Roman numeral of I, V and X to make it an ordinal (French "XIXe
+    siècle", "François Ier"); the endings are keys of `ordinal_suffixes`."""
     roman_never: frozenset[str] = frozenset()
     """Roman-numeral-like words that are never numerals here (the English pronoun "I")."""
     abbreviation_endings: dict[str, str] = field(default_factory=dict)

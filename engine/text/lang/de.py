@@ -211,7 +211,7 @@ LANGUAGE = Language(
     ordinal_dot=True,
     ordinal_form_after={
         "am": "n", "im": "n", "vom": "n", "zum": "n", "beim": "n", "dem": "n", "den": "n",
-        "des": "n", "bis": "n", "ab": "n", "seit": "n", "der": "", "die": "", "das": "s",
+        "des": "n", "bis": "n", "ab": "n", "seit": "n", "der": "", "die": "", "das": "",
         "ein": "r", "eine": "", "einem": "n", "einen": "n",
     },
     date_ordinal_form="r",
@@ -223,6 +223,7 @@ LANGUAGE = Language(
     year_after=frozenset({"jahr", "jahre", "jahres", "jahrs", "im", "seit", "anno", "von", "bis"}),
     read_regnal=read_regnal,
     regnal_names=REGNAL_NAMES,
+    roman_never=frozenset({"X"}),  # "Herr X", "Monsieur X": a name, not ten
     roman_cardinal_after=frozenset({
         "kapitel", "teil", "band", "akt", "artikel", "abschnitt", "anhang", "klasse", "stufe",
         "phase", "typ", "buch", "szene", "titel",

@@ -231,6 +231,7 @@ LANGUAGE = Language(
     },
     read_regnal=read_regnal,
     regnal_names=REGNAL_NAMES,
+    roman_never=frozenset({"X"}),  # "Herr X", "Monsieur X": a name, not ten
     roman_cardinal_after=frozenset({
         "siglo", "siglos", "capítulo", "tomo", "volumen", "parte", "acto", "libro", "artículo",
         "título", "fase", "escena",

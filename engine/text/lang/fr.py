@@ -222,6 +222,7 @@ LANGUAGE = Language(
     decade_after=frozenset({"années"}),
     read_regnal=read_regnal,
     regnal_names=REGNAL_NAMES,
+    roman_never=frozenset({"X"}),  # "Herr X", "Monsieur X": a name, not ten
     roman_cardinal_after=frozenset({
         "chapitre", "tome", "volume", "partie", "acte", "livre", "article", "titre", "scène",
     }),
@@ -230,6 +231,7 @@ LANGUAGE = Language(
         "elle", "nous", "vous", "ils", "ce", "cette",
     }),
     phone_words=frozenset({"tél", "tel", "téléphone", "fax", "portable"}),
+    roman_ordinal_suffixes=frozenset({"e", "er", "re", "ème", "è"}),
     phone_pairs=True,
     singular_below_two=True,
 )

@@ -197,6 +197,7 @@ LANGUAGE = Language(
     # "Vittorio Emanuele II" -> "secondo", "Elisabetta II" -> "seconda", "Luigi XIV" -> "quattordicesimo"
     read_regnal=lambda n, gender: ordinal(n, "f" if gender == "f" else ""),
     regnal_names=REGNAL_NAMES,
+    roman_never=frozenset({"X"}),  # "Herr X", "Monsieur X": a name, not ten
     not_names=frozenset({
         "il", "lo", "la", "i", "gli", "le", "un", "una", "uno", "di", "del", "della", "e", "a", "in",
         "con", "per", "io", "che",
