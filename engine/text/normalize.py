@@ -352,12 +352,14 @@ def read_roman(text: str, ctx: Context) -> str | None:
     if m[2] and not lang.ordinal_dot:
         return None
     prev = ctx.prev.rstrip(".").lower()
-    if value >= 40 or not ctx.prev or ctx.prev[:1].isdecimal():
+    if value >= 40 or not (ctx.prev or ctx.next) or ctx.prev[:1].isdecimal():
         return None  # "DC", "CD", "MIX", "XL" are rarely numerals; alone, "IV" may be anything
     if prev in lang.regnal_names and lang.read_regnal:
         return lang.read_regnal(value, lang.regnal_names[prev])
-    if prev in lang.roman_cardinal_after or _is_name(ctx.prev, lang):
-        return lang.cardinal(value)  # "Chapter IV", "siglo XXI", "World War II", "Rocky IV"
+    if (prev in lang.roman_cardinal_after or ctx.next.lower() in lang.roman_count_before
+            or _is_name(ctx.prev, lang)):
+        # "Chapter IV", "siglo XXI", "World War II", "Rocky IV", "nel XX secolo"
+        return (lang.read_roman_count or lang.cardinal)(value)
     return None
 
 
@@ -377,6 +379,8 @@ def _is_year(text: str, ctx: Context) -> bool:
     lang = ctx.lang
     if ctx.prev.lower() in lang.year_after or _is_month(ctx.prev, lang):
         return True
+    if lang.years_without_context and 1100 <= int(text) <= 1999:
+        return True
     return len(ctx.prev) <= 2 and ctx.prev.isdecimal() and int(ctx.prev) <= 31 and _is_month(ctx.prev2, lang)
 
 
@@ -387,6 +391,12 @@ def read_number(text: str, ctx: Context) -> str | None:
     if (lang.ordinal_day_after_month and len(text) <= 2 and text.isdecimal() and 1 <= int(text) <= 31
             and _is_month(ctx.prev, lang)):
         return lang.ordinal(int(text), "")  # "May 5" -> "May fifth"
+    if (lang.ordinal_day_after_month and len(text) <= 2 and text.isdecimal() and 1 <= int(text) <= 31
+            and _is_month(ctx.next, lang)):
+        form = lang.words.get("day_before_month", "{}")  # "4 July" -> "the fourth of July"
+        if ctx.prev.lower() == form.split()[0]:
+            form = form.split(" ", 1)[1]  # "the 4 July" says "the" once
+        return form.format(lang.ordinal(int(text), ""))
     number = parse_number(text, lang)
     if number is None:
         return None

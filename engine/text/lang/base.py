@@ -77,11 +77,15 @@ class Language:
     short_decade_after: frozenset[str] = frozenset()
     """Where set, a two-digit decade ("80s") is one only after these words ("the", "early"):
     "30s" alone is thirty seconds."""
+    years_without_context: bool = False
+    """Whether every four-digit number from 1100 to 1999 written without a group separator is a
+    year (German: "1945" is "neunzehnhundertfünfundvierzig" wherever it stands)."""
     year_after: frozenset[str] = frozenset()
     """Words (lower case) after which a four-digit number is a year ("in 1999", "seit 1989");
     month names always count."""
     ordinal_day_after_month: bool = False
-    """Whether a day number after a month name is an ordinal (English "May 5" -> "May fifth")."""
+    """Whether a day number next to a month name is an ordinal (English "May 5" -> "May fifth",
+    "4 July" -> "the fourth of July")."""
     read_regnal: Callable[[int, str], str] | None = None
     """(n, "m" or "f") -> a Roman numeral after a monarch's or pope's name ("Louis XIV"): "the
     fourteenth", "der Vierzehnte", "die Zweite", "quatorze", "segunda"."""
@@ -89,7 +93,12 @@ class Language:
     """Given names (lower case) of monarchs and popes -> "m" or "f". After another capitalised word
     a Roman numeral is a cardinal ("World War II", "Rocky IV")."""
     roman_cardinal_after: frozenset[str] = frozenset()
-    """Words (lower case) after which a Roman numeral is a cardinal ("Chapter IV", "siglo XXI")."""
+    """Words (lower case) after which a Roman numeral is a count ("Chapter IV", "siglo XXI")."""
+    roman_count_before: frozenset[str] = frozenset()
+    """Words (lower case) before which a Roman numeral is a count (Italian "XX secolo")."""
+    read_roman_count: Callable[[int], str] | None = None
+    """How a Roman numeral that counts is said; None: as a cardinal. Italian reads them as
+    ordinals ("XX secolo" -> "ventesimo secolo", "capitolo IV" -> "capitolo quarto")."""
     not_names: frozenset[str] = frozenset()
     """Capitalised function words (lower case) that are not names ("The IV" is not regnal)."""
     roman_ordinal_suffixes: frozenset[str] = frozenset()

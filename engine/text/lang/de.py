@@ -141,7 +141,7 @@ _ABBREVIATIONS = {
     "Jan.": "Januar", "Feb.": "Februar", "Aug.": "August", "Sept.": "September", "Okt.": "Oktober",
     "Nov.": "November", "Dez.": "Dezember", "Mo.": "Montag", "Di.": "Dienstag", "Mi.": "Mittwoch",
     "Do.": "Donnerstag", "Fr.,": "Freitag", "Sa.": "Samstag", "So.": "Sonntag",
-    "C#": "C Sharp", "F#": "F Sharp",
+    "C#": "C Sharp", "F#": "F Sharp", "Bd.": "Band", "Bde.": "Bände",
 }
 
 _UNITS = {
@@ -220,6 +220,7 @@ LANGUAGE = Language(
     day_periods={"Uhr": ""},
     read_decade=read_decade,
     decade_suffixes=("er",),
+    years_without_context=True,
     year_after=frozenset({"jahr", "jahre", "jahres", "jahrs", "im", "seit", "anno", "von", "bis"}),
     read_regnal=read_regnal,
     regnal_names=REGNAL_NAMES,

@@ -195,7 +195,7 @@ LANGUAGE = Language(
     words={
         "point": "point", "minus": "minus", "percent": "percent", "to": "to", "dot": "dot",
         "at": "at", "emoji": "emoji", "flag": "flag", "space": "space", "and": "and",
-        "slash": "slash", "colon": "colon",
+        "slash": "slash", "colon": "colon", "day_before_month": "the {} of",
     },
     abbreviations=_ABBREVIATIONS,
     symbols=_SYMBOLS,

@@ -200,7 +200,12 @@ LANGUAGE = Language(
     roman_never=frozenset({"X"}),  # "Herr X", "Monsieur X": a name, not ten
     not_names=frozenset({
         "il", "lo", "la", "i", "gli", "le", "un", "una", "uno", "di", "del", "della", "e", "a", "in",
-        "con", "per", "io", "che",
+        "con", "per", "io", "che", "nel", "nella", "nei", "nelle", "al", "alla", "ai", "dal",
+        "dalla", "sul", "sulla", "dei", "delle",
     }),
+    # Roman numerals that count are ordinals in Italian: "XX secolo", "capitolo IV" -> "quarto".
+    read_roman_count=ordinal,
+    roman_count_before=frozenset({"secolo", "secoli"}),
+    roman_cardinal_after=frozenset({"capitolo", "parte", "libro", "volume", "tomo", "atto", "canto"}),
     phone_words=frozenset({"tel", "telefono", "cell", "cellulare", "fax"}),
 )
