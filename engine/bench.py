@@ -136,10 +136,10 @@ def memory_probe(streaming: bool) -> None:
     from dataclasses import replace
 
     from .daemon.server import resident_memory_bytes
-    from .synth import Engine
+    from .synth import Engine, EngineConfig
 
-    engine = Engine()
-    engine.config = replace(engine.config, streaming=replace(engine.config.streaming, enabled=streaming))
+    config = EngineConfig()
+    engine = Engine(replace(config, streaming=replace(config.streaming, enabled=streaming)))
     for _ in range(3):
         for tag, text in LONG_SAMPLES.items():
             engine.synthesize(SpeechRequest(text, locale=tag))
