@@ -16,6 +16,11 @@ frames either side). Here:
 
 Measured (tests/test_streaming.py, docs/model.md): windows joined this way are as close to a whole
 render at the joins as anywhere else, and near the int8 graph's own noise floor.
+
+Calibration lives here too (`CalibrationStore`, `Calibrator`), next to the renderer it serves; a
+grid row's style comes from the conditioning seam (engine/conditioning.py), like every style.
+This module is about 380 lines because the window renderer and its calibration share the
+statistics' names and pairing; they are read together.
 """
 
 from __future__ import annotations
