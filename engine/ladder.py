@@ -1,12 +1,13 @@
 """The guardrail ladder: what happens to a segment whose plan or audio fails a check.
 
-    render (engine/rendering.py) -- fails --> split at the clause end nearest the middle, render
-    each half          -- fails --> render slower (0.8 x speed)
-                       -- fails --> the system voice speaks it (engine/fallback.py), or, with
-                                    fallback off, RenderError
+    rendered (engine/rendering.py)   fails -> split at the clause end nearest the middle, and
+    each half rendered again         fails -> rendered slower (SLOWER x the speed)
+                                     fails -> spoken by the system voice (engine/fallback.py),
+                                              or, with fallback off, RenderError
 
-When a segment streamed in windows fails part way, the ladder takes only the words not yet spoken.
-Every step is recorded in the plan's guardrail report and counted; nothing is dropped silently.
+A one-word segment skips the split; `GuardrailConfig.retries` caps the rungs. When a segment
+streamed in windows fails part way, the ladder takes only the words not yet spoken. Every step is
+recorded in the plan's guardrail report and counted; nothing is dropped silently.
 """
 
 from __future__ import annotations

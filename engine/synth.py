@@ -21,6 +21,7 @@ import numpy as np
 
 from . import SAMPLE_RATE
 from .api import AudioChunk, Event, Finished, SpeechRequest
+from .cancelling import unless_cancelled
 from .conditioning import Conditioner
 from .config import EngineConfig
 from .errors import TextError
@@ -35,7 +36,6 @@ from .plan import Plan
 from .rendering import RenderCache, SegmentRenderer
 from .runtime import KokoroRuntime
 from .segmenting import Segmenter, pieces_of
-from .cancelling import unless_cancelled
 from .streaming import CalibrationStore, Calibrator, calibration_dir
 from .text import read_ssml, read_text, spell
 from .text.items import FrontEndReport

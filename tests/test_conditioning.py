@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from engine.api import SpeechRequest
-from engine.conditioning import PROSODY, TIMBRE, Conditioner, Conditioning, pack_row
+from engine.conditioning import TIMBRE, Conditioner, pack_row
 from engine.config import EngineConfig
 from engine.locales import get_locale
 from engine.runtime import PlannerOutput
