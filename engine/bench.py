@@ -45,7 +45,7 @@ def _stock(engine, text: str, locale_tag: str) -> tuple[float, float]:
     started = time.perf_counter()
     phonemes = " ".join(p for p in G2P(locale, engine.vocab).words(text.split()) if p)
     ids = [engine.vocab[c] for c in phonemes][:MAX_TOKEN_IDS]
-    render = engine.runtime.render(ids, voice.style(len(ids)), 1.0)
+    render = engine.runtime.render(ids, engine.conditioner.condition(voice, locale, len(ids)).style, 1.0)
     total = time.perf_counter() - started
     return total, total / (len(render.audio) / engine.sample_rate)
 
