@@ -54,18 +54,26 @@ class Engine:
         self.config = config = config or EngineConfig()
         self.vocab = load_vocab()
         self.voice_library = VoiceLibrary()
-        self.runtime = runtime or KokoroRuntime(ensure_model(config.model), config.runtime)
+        runtime = runtime or KokoroRuntime(ensure_model(config.model), config.runtime)
         self.conditioner = conditioner or Conditioner()
         """The conditioning seam: give it an accent function or adapters here (docs/architecture.md)."""
         self.segmenter = Segmenter(self.vocab, {loc.tag: G2P(loc, self.vocab) for loc in LOCALES},
                                    config.max_segment_tokens, config.first_segment_words)
         store = CalibrationStore(calibration_dir(config.streaming, config.model))
-        self.renderer = SegmentRenderer(config, self.runtime, self.vocab, self.conditioner,
+        self.renderer = SegmentRenderer(config, runtime, self.vocab, self.conditioner,
                                         RenderCache(config.cache_megabytes * 2**20), store)
         self.ladder = Ladder(config, self.renderer, SystemVoice())
-        self.calibrator = Calibrator(store, self.runtime, self.vocab, self.conditioner, config.max_segment_tokens)
+        self.calibrator = Calibrator(store, runtime, self.vocab, self.conditioner, config.max_segment_tokens)
 
     # The stages' shared parts, as attributes of the engine (benchmarks and tests swap them).
+    @property
+    def runtime(self) -> KokoroRuntime:
+        return self.renderer.runtime
+
+    @runtime.setter
+    def runtime(self, runtime: KokoroRuntime) -> None:
+        self.renderer.runtime = self.calibrator.runtime = runtime
+
     @property
     def cache(self) -> RenderCache:
         return self.renderer.cache
