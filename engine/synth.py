@@ -44,6 +44,24 @@ from .voices import VoiceInfo, VoiceLibrary
 __all__ = ["Engine", "EngineConfig", "RenderCache"]
 
 
+class _Shared:
+    """An engine attribute that is a part several stages hold: reading it reads the first stage's,
+    setting it sets it in every one ("stage.attribute" paths)."""
+
+    def __init__(self, *paths: str):
+        self.paths = [tuple(path.split(".")) for path in paths]
+
+    def __get__(self, engine, owner=None):
+        if engine is None:
+            return self
+        stage, name = self.paths[0]
+        return getattr(getattr(engine, stage), name)
+
+    def __set__(self, engine, value) -> None:
+        for stage, name in self.paths:
+            setattr(getattr(engine, stage), name, value)
+
+
 class Engine:
     """Holds the model, the voices and G2P for every locale; speaks `SpeechRequest`s."""
 
@@ -66,29 +84,9 @@ class Engine:
         self.calibrator = Calibrator(store, runtime, self.vocab, self.conditioner, config.max_segment_tokens)
 
     # The stages' shared parts, as attributes of the engine (benchmarks and tests swap them).
-    @property
-    def runtime(self) -> KokoroRuntime:
-        return self.renderer.runtime
-
-    @runtime.setter
-    def runtime(self, runtime: KokoroRuntime) -> None:
-        self.renderer.runtime = self.calibrator.runtime = runtime
-
-    @property
-    def cache(self) -> RenderCache:
-        return self.renderer.cache
-
-    @cache.setter
-    def cache(self, cache: RenderCache) -> None:
-        self.renderer.cache = cache
-
-    @property
-    def calibration(self) -> CalibrationStore:
-        return self.calibrator.store
-
-    @calibration.setter
-    def calibration(self, store: CalibrationStore) -> None:
-        self.renderer.calibration = self.calibrator.store = store
+    runtime = _Shared("renderer.runtime", "calibrator.runtime")
+    cache = _Shared("renderer.cache")
+    calibration = _Shared("calibrator.store", "renderer.calibration")
 
     @property
     def counters(self) -> GuardrailCounters:
