@@ -45,7 +45,7 @@ def _stock(engine, text: str, locale_tag: str) -> tuple[float, float]:
     started = time.perf_counter()
     phonemes = " ".join(p for p in G2P(locale, engine.vocab).words(text.split()) if p)
     ids = [engine.vocab[c] for c in phonemes][:MAX_TOKEN_IDS]
-    render = engine.runtime.render(ids, voice.style(len(ids)), 1.0)
+    render = engine.runtime.render(ids, engine.conditioner.condition(voice, locale, len(ids)).style, 1.0)
     total = time.perf_counter() - started
     return total, total / (len(render.audio) / engine.sample_rate)
 
@@ -136,10 +136,10 @@ def memory_probe(streaming: bool) -> None:
     from dataclasses import replace
 
     from .daemon.server import resident_memory_bytes
-    from .synth import Engine
+    from .synth import Engine, EngineConfig
 
-    engine = Engine()
-    engine.config = replace(engine.config, streaming=replace(engine.config.streaming, enabled=streaming))
+    config = EngineConfig()
+    engine = Engine(replace(config, streaming=replace(config.streaming, enabled=streaming)))
     for _ in range(3):
         for tag, text in LONG_SAMPLES.items():
             engine.synthesize(SpeechRequest(text, locale=tag))

@@ -16,11 +16,15 @@ frames either side). Here:
 
 Measured (tests/test_streaming.py, docs/model.md): windows joined this way are as close to a whole
 render at the joins as anywhere else, and near the int8 graph's own noise floor.
+
+Calibration lives here too (`CalibrationStore`, `Calibrator`), next to the renderer it serves; a
+grid row's style comes from the conditioning seam (engine/conditioning.py), like every style.
+This module is about 380 lines because the window renderer and its calibration share the
+statistics' names and pairing; they are read together.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
@@ -31,9 +35,12 @@ from pathlib import Path
 import numpy as np
 
 from . import graphs, model_store
-from .errors import ModelError
+from .cancelling import interrupting, unless_cancelled
+from .conditioning import Conditioner, Conditioning, pack_row
+from .errors import ConfigError, ModelError
 from .graphs import F0_STEPS_PER_FRAME, PLAN_ENERGY, PLAN_F0, PLAN_FEATURES, PLAN_PHASE_OFFSET, STOCK_PHASE
 from .model_store import FRAME_SAMPLES, INPUT_STYLE, OUTPUT_AUDIO, ModelStoreConfig
+from .voices import Voice
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +143,11 @@ class Statistics(dict):
 
 
 class CalibrationStore:
-    """Generator statistics per (voice timbre, grid row), on disk next to the model.
+    """Generator statistics per grid row's conditioning, on disk next to the model.
 
-    A file is named by the model, the calibration version, the row and a hash of that row's
-    timbre, so a changed voice pack or model never reads stale statistics."""
+    A file is named by the model, the calibration version, the row and the digest of that row's
+    conditioning (`Conditioning.digest`: the style row, and the adapter if any), so a changed
+    voice pack, accent or model never reads stale statistics."""
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
@@ -151,16 +159,18 @@ class CalibrationStore:
         """Whether any row of any voice is calibrated here (for this model or another)."""
         return self.directory.is_dir() and next(self.directory.glob("*.npz"), None) is not None
 
-    def key(self, pack: np.ndarray, row: int) -> str:
-        timbre = np.ascontiguousarray(np.asarray(pack, dtype=np.float32).reshape(len(pack), -1)[row])
-        digest = hashlib.sha256(timbre.tobytes()).hexdigest()[:16]
-        return f"{self._model}-v{CALIBRATION_VERSION}-r{row}-{digest}"
+    def key(self, conditioning: Conditioning | np.ndarray, row: int) -> str:
+        """`conditioning`: grid row `row`'s, from the conditioning seam, or a bare voice pack
+        (its row as it is: no accent, no adapter)."""
+        if not isinstance(conditioning, Conditioning):
+            conditioning = pack_row(conditioning, row)
+        return f"{self._model}-v{CALIBRATION_VERSION}-r{row}-{conditioning.digest}"
 
     def path(self, key: str) -> Path:
         return self.directory / f"{key}.npz"
 
-    def get(self, pack: np.ndarray, row: int) -> Statistics | None:
-        key = self.key(pack, row)
+    def get(self, conditioning: Conditioning | np.ndarray, row: int) -> Statistics | None:
+        key = self.key(conditioning, row)
         with self._lock:
             if key in self._memory:
                 return self._memory[key]
@@ -178,8 +188,8 @@ class CalibrationStore:
             self._memory[key] = stats
         return stats
 
-    def put(self, pack: np.ndarray, row: int, stats: Statistics) -> None:
-        key = self.key(pack, row)
+    def put(self, conditioning: Conditioning | np.ndarray, row: int, stats: Statistics) -> None:
+        key = self.key(conditioning, row)
         buffer = io.BytesIO()
         np.savez(buffer, **{name.replace("/", "|"): value for name, value in stats.items()})
         model_store.write_atomically(self.path(key), buffer.getvalue())
@@ -263,12 +273,12 @@ class WindowRenderer:
         `calibrate`; loaded on demand (about 0.8 s, 63 MB) and let go by the caller after."""
         return _session(self._statistics_path.read_bytes(), self._threads, self._providers)
 
-    def sentence_statistics(self, runtime, session, pack: np.ndarray, row: int, index: int, vocab: dict[str, int],
+    def sentence_statistics(self, runtime, session, style: np.ndarray, index: int, vocab: dict[str, int],
                             run_options=None) -> tuple[int, Statistics]:
-        """Calibration sentence `index` through `session` (a `statistics_session()`) with the
-        timbre and prosody at `row`: (its frames, its generator statistics). About 1.8 s on two
-        CPU cores; `Engine.calibrate` keeps finished sentences when a cancel cuts a row short."""
-        style = np.asarray(pack, dtype=np.float32).reshape(len(pack), -1)[row:row + 1]
+        """Calibration sentence `index` through `session` (a `statistics_session()`) with a grid
+        row's style (its `Conditioning.style`, timbre and prosody): (its frames, its generator
+        statistics). About 1.8 s on two CPU cores; `Calibrator` keeps finished sentences when a
+        cancel cuts a row short."""
         ids = [vocab[c] for c in CALIBRATION_PHONEMES[index] if c in vocab]
         plan = runtime.plan(ids, style, 1.0, run_options)
         with self._lock:
@@ -306,3 +316,71 @@ def word_windows(bounds: list[int], voiced: list[bool], first: int, largest: int
         windows.append((start, end))
         start, target = end, min(2 * target, largest)
     return windows
+
+
+class Calibrator:
+    """Calibrates a voice's grid rows into a `CalibrationStore`, one sentence at a time.
+
+    A grid row's style comes from the conditioning seam (`Conditioner.condition` for row + 1 ids,
+    the voice on its own), exactly as the window renderer asks for it."""
+
+    def __init__(self, store: CalibrationStore, runtime, vocab: dict[str, int], conditioner: Conditioner,
+                 max_tokens: int):
+        self.store = store
+        self.runtime = runtime
+        self.vocab = vocab
+        self.conditioner = conditioner
+        self.max_tokens = max_tokens
+        """The longest segment (in phoneme ids) the engine renders: which rows it can use."""
+        self._parts: dict[str, list] = {}
+        """Calibration sentences done for rows a cancel cut short, by calibration key."""
+
+    def grid(self, voice: Voice, row: int) -> Conditioning:
+        return self.conditioner.condition(voice, None, row + 1)
+
+    def rows(self, voice: Voice) -> tuple[int, ...]:
+        """The grid rows a segment can use with this voice that are not calibrated yet."""
+        usable = sorted({grid_row(n) for n in range(1, self.max_tokens + 1)})
+        return tuple(row for row in usable if row < len(voice.pack) and self.store.get(self.grid(voice, row), row) is None)
+
+    def calibrate(self, voice: Voice, rows: tuple[int, ...] | None = None, cancel: threading.Event | None = None) -> int:
+        """Calibrate grid rows (about 11 s a row on two CPU cores), skipping rows done before and
+        rows past the end of a short user voice pack; returns how many were calibrated now.
+        `rows=None`: every grid row a segment can use.
+
+        A cancel stops it at once, raising nothing: a render in flight is terminated and the
+        sessions it loads are waited for on another thread, so real speech never waits on them.
+        Rows finished before the cancel are kept, and so are the finished sentences of a row cut
+        short (six to a row, about 1.8 s each), so idle gaps shorter than a row still add up."""
+        if rows is None:
+            rows = self.rows(voice)
+        off_grid = [row for row in rows if row not in GRID_ROWS]
+        if off_grid:
+            raise ConfigError(f"rows {off_grid} are not calibration grid rows {GRID_ROWS}")
+        cancel = cancel or threading.Event()
+        todo = [(row, self.grid(voice, row)) for row in rows if row < len(voice.pack)]
+        todo = [(row, grid) for row, grid in todo if self.store.get(grid, row) is None]
+        if not todo:
+            return 0
+        renderer = unless_cancelled(self.runtime.window_renderer, cancel)
+        session = renderer and unless_cancelled(renderer.statistics_session, cancel)
+        done = 0
+        for row, grid in todo:
+            parts = self._parts.setdefault(self.store.key(grid, row), [])
+            while session is not None and not cancel.is_set() and len(parts) < len(CALIBRATION_PHONEMES):
+                options = self.runtime.run_options()
+                try:
+                    with interrupting(cancel, options):
+                        parts.append(renderer.sentence_statistics(self.runtime, session, grid.style, len(parts),
+                                                                  self.vocab, options))
+                except Exception as exc:  # onnxruntime's errors are untyped
+                    if cancel.is_set():
+                        break
+                    raise ModelError(f"calibrating row {row} of voice {voice.info.id} failed: "
+                                     f"{type(exc).__name__}: {exc}") from exc
+            if len(parts) < len(CALIBRATION_PHONEMES):
+                break  # cancelled: the sentences done so far wait for the next call
+            self.store.put(grid, row, renderer.pool(parts))
+            del self._parts[self.store.key(grid, row)]
+            done += 1
+        return done

@@ -281,7 +281,7 @@ def test_cancel_interrupts_a_render_in_flight(engine):
 
 
 def test_one_word_longer_than_a_segment_is_cut_not_truncated(engine):
-    from engine.synth import _Spec
+    from engine.segmenting import Piece
 
     digits = "7" * 80  # about 530 phoneme ids: more than one segment
     _, plan = engine.synthesize(SpeechRequest(f'<speak><mark name="a"/>{digits}<mark name="b"/></speak>', ssml=True))
@@ -290,25 +290,27 @@ def test_one_word_longer_than_a_segment_is_cut_not_truncated(engine):
     assert all(len(seg.token_ids) - 2 <= engine.config.max_segment_tokens for seg in plan.segments)
     assert [m.name for m in plan.marks] == ["a", "b"] and plan.marks[1].sample == plan.samples
     # Every "seven" read aloud: the phonemes of all pieces together hold 80 of them.
-    seven = engine._g2p["en-US"].words(["seven"])[0]
+    seven = engine.segmenter.g2p["en-US"].words(["seven"])[0]
     assert sum(w.phonemes.count(seven) for w in pieces) == 80
     # A run with no spaces at all is cut anywhere, losing nothing.
     from engine.locales import get_locale
     from engine.text.items import Word
 
-    spec = _Spec(get_locale("en-US"), engine.voice_library.get("jm_kumo"), 1.0, 1.0, 1.0,
-                 words=[Word("x", "x")], phonemes=["a" * 700])
-    cut = engine._split_long_word(spec)
+    piece = Piece(get_locale("en-US"), engine.voice_library.get("jm_kumo"), 1.0, 1.0, 1.0,
+                  words=[Word("x", "x")], phonemes=["a" * 700])
+    cut = engine.segmenter.split_long_word(piece)
     assert "".join(s.phonemes[0] for s in cut) == "a" * 700 and all(len(s.phonemes[0]) <= 300 for s in cut)
 
 
 def test_one_huge_sentence_is_cut_before_g2p(engine):
     """G2P runs per piece on the daemon's synthesis thread: a 5000-word sentence must not be one piece."""
+    from engine.segmenting import pieces_of
     from engine.text import read_text
     from engine.text.items import FrontEndReport
 
     text = " ".join(["word"] * 5000) + ", and " + " ".join(["more"] * 100) + "."
     runs = read_text(text, "en-US", FrontEndReport())
-    pieces = engine._pieces(runs, engine.locales()[0], engine.voice_library.get("jm_kumo"), SpeechRequest(text))
+    pieces = pieces_of(runs, engine.locales()[0], engine.voice_library.get("jm_kumo"), SpeechRequest(text),
+                       engine.config.max_piece_words)
     sizes = [len(p.words) for p in pieces]
     assert sum(sizes) == 5101 and max(sizes) <= engine.config.max_piece_words

@@ -323,15 +323,15 @@ def test_a_row_cut_short_resumes_at_its_next_sentence_and_equals_an_uncut_one(en
 
 
 def test_a_cancel_set_during_a_load_returns_at_once():
-    from engine.synth import _unless_cancelled
+    from engine.cancelling import unless_cancelled
 
     cancel, release = threading.Event(), threading.Event()
     threading.Timer(0.05, cancel.set).start()
-    assert _unless_cancelled(lambda: release.wait(30) and "loaded", cancel) is None
+    assert unless_cancelled(lambda: release.wait(30) and "loaded", cancel) is None
     release.set()
-    assert _unless_cancelled(lambda: "loaded", threading.Event()) == "loaded"
+    assert unless_cancelled(lambda: "loaded", threading.Event()) == "loaded"
     with pytest.raises(KeyError):
-        _unless_cancelled(lambda: {}["x"], threading.Event())
+        unless_cancelled(lambda: {}["x"], threading.Event())
 
 
 def test_graph_names_split_frame_rate_from_generator_statistics():

@@ -1,0 +1,306 @@
+"""Rendering: one segment (a `Piece` that fits one model call) becomes checked audio.
+
+    Piece -> token ids -> Conditioning (engine/conditioning.py)
+          -> planner: durations and features (or the render cache's copy of the whole render)
+          -> plan checks -> the model's leading silence trimmed -> each word's first frame
+          -> renderer: the whole segment in one call, or window by window (engine/streaming.py)
+             when the segment is long and its voice's grid row is calibrated
+          -> audio checks against the plan -> SegmentAudio (a plan Segment, its audio, its marks)
+
+A failed check ends the render with the list of failures; the words before it stand, and the
+guardrail ladder (engine/ladder.py) decides what happens to the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import SAMPLE_RATE
+from .audio import resample
+from .cancelling import Cancelled, interrupting
+from .conditioning import Conditioner, Conditioning
+from .guardrails import Failure, GuardrailConfig, check_audio, check_plan
+from .model_store import FRAME_SAMPLES
+from .plan import PlannedWord, Segment
+from .runtime import KokoroRuntime, PlannerOutput, Render
+from .segmenting import Piece, token_ids
+from .streaming import CalibrationStore, Statistics, grid_row, word_windows
+
+if TYPE_CHECKING:
+    from .config import EngineConfig
+
+FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
+
+
+class RenderCache:
+    """Least-recently-used renders of short inputs, bounded in bytes: a screen reader says the
+    same letters and words again and again (key echo, navigation), and the model is
+    deterministic, so the second time costs a dictionary look-up instead of a model call."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[tuple, Render] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Render | None:
+        with self._lock:
+            render = self._items.get(key)
+            if render is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return render
+
+    def put(self, key: tuple, render: Render) -> None:
+        size = render.audio.nbytes + render.durations.nbytes
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = render
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.audio.nbytes + old.durations.nbytes
+
+
+@dataclass
+class Timing:
+    """Seconds spent synthesising, for one stream (streams may run side by side)."""
+
+    synth_seconds: float = 0.0
+
+
+@dataclass
+class SegmentAudio:
+    """A plan Segment with its audio and marks, ready to go out as events."""
+
+    segment: Segment
+    audio: np.ndarray
+    """float32 at the output rate, volume applied."""
+    marks: list[tuple[str, int]]
+    """(name, sample offset within the segment)."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A planned segment's tokens and frames: what the audio checks and the plan Segment read."""
+
+    ids: list[int]
+    """Token ids, pads excluded."""
+    word_tokens: list[tuple[int, int]]
+    """Each word's token span (pad-inclusive indexes; empty for a word with no phonemes)."""
+    phonemes: str
+    durations: np.ndarray
+    """Frames per token, pads included, after the leading silence was trimmed."""
+    bounds: list[int]
+    """The frame each word starts at, then the segment's end: the words tile the segment."""
+
+
+def trim_lead(durations: np.ndarray, lead_frames: int) -> tuple[np.ndarray, int]:
+    """(durations with the leading pad cut to `lead_frames`, frames cut)."""
+    durations = durations.copy()
+    cut = max(0, int(durations[0]) - lead_frames)
+    durations[0] -= cut
+    return durations, cut
+
+
+def word_bounds(durations: np.ndarray, word_tokens: list[tuple[int, int]]) -> list[int]:
+    """Each word runs from its first token to the next word's: a word with no tokens is empty,
+    the first starts at 0 (with the leading pad) and the last ends with the end pad."""
+    frames = np.concatenate(([0], np.cumsum(durations)))
+    starts = [int(frames[a]) if b > a else None for a, b in word_tokens]
+    bounds, nxt = [], int(frames[-1])
+    for s in reversed(starts):
+        nxt = s if s is not None else nxt
+        bounds.append(nxt)
+    bounds = bounds[::-1]
+    bounds[0] = 0
+    bounds.append(int(frames[-1]))
+    return bounds
+
+
+def check_words(piece: Piece, layout: Layout, audio: np.ndarray, first: int, last: int,
+                config: GuardrailConfig) -> SegmentAudio | list[Failure]:
+    """Check the audio of words [first, last) (frames bounds[first]..bounds[last] of the
+    segment) against the plan: that part as one plan Segment, or the failures."""
+    bounds, word_tokens, ids = layout.bounds, layout.word_tokens, layout.ids
+    lo, hi = bounds[first], bounds[last]
+    frames = np.concatenate(([0], np.cumsum(layout.durations)))
+    spans = [(int(frames[a] - lo) * FRAME_SAMPLES, int(frames[b] - lo) * FRAME_SAMPLES)
+             for a, b in word_tokens[first:last] if b > a]
+    failures = check_audio(audio, (hi - lo) * FRAME_SAMPLES, spans, SAMPLE_RATE, config)
+    if failures:
+        return failures
+    out_len = round((hi - lo) * FRAME_SAMPLES / piece.pitch)
+    audio = resample(audio, out_len) * np.float32(piece.volume)
+    scale = FRAME_SAMPLES / piece.pitch
+    # The part's tokens: from its first word's first token (the leading pad for the first
+    # part) to the next part's first token (the end pad for the last).
+    token_at = [next((a for a, b in word_tokens[i:] if b > a), len(ids) + 1) for i in range(len(word_tokens))]
+    t0 = 0 if first == 0 else token_at[first]
+    t1 = len(ids) + 2 if last == len(piece.words) else token_at[last]
+    words = [
+        PlannedWord(w.text, w.spoken, p, a - t0, b - t0, round((bounds[i] - lo) * scale), round((bounds[i + 1] - lo) * scale))
+        for i, (w, p, (a, b)) in enumerate(zip(piece.words, piece.phonemes, word_tokens)) if first <= i < last
+    ]
+    words[-1].end = out_len
+    full = [0, *ids, 0]
+    segment = Segment(piece.locale.tag, piece.voice.info.id, piece.rate, piece.pitch, piece.volume,
+                      layout.phonemes[max(t0 - 1, 0):t1 - 1], full[t0:t1], layout.durations[t0:t1].tolist(), scale,
+                      0, out_len, words, renderer="kokoro" if (first, last) == (0, len(piece.words)) else "kokoro-window")
+    marks = [(name, words[i - first].start if i < last else out_len) for i, name in piece.marks
+             if first <= i < last or (i == last == len(piece.words))]
+    return SegmentAudio(segment, audio, marks)
+
+
+@dataclass(frozen=True)
+class _Windows:
+    """How a long segment streams: the grid row's conditioning and calibration, and its windows."""
+
+    grid: Conditioning
+    generator: Statistics
+    windows: list[tuple[int, int]]
+
+
+class SegmentRenderer:
+    """Plans, checks and renders one segment at a time; counts windows and remembers which
+    calibrations long segments lacked (for the daemon's idle moments)."""
+
+    def __init__(self, config: EngineConfig, runtime: KokoroRuntime, vocab: dict[str, int],
+                 conditioner: Conditioner, cache: RenderCache, calibration: CalibrationStore):
+        self.config = config
+        self.runtime = runtime
+        self.vocab = vocab
+        self.conditioner = conditioner
+        self.cache = cache
+        self.calibration = calibration
+        self.lock = threading.Lock()
+        """Guards the counts below (streams run side by side)."""
+        self.windows = 0
+        """Windows rendered by chunked rendering since start."""
+        self.uncalibrated: Counter[tuple[str, int]] = Counter()
+        """(voice, grid row) of segments that rendered whole for want of a calibration."""
+        self._wanted: dict[tuple[str, int], None] = {}
+
+    def take_wanted(self) -> list[tuple[str, int]]:
+        """(voice, grid row) pairs wanted since the last call (then forgotten)."""
+        with self.lock:
+            wanted, self._wanted = list(self._wanted), {}
+        return wanted
+
+    def render(self, piece: Piece, slower: float, timing: Timing,
+               cancel: threading.Event) -> Iterator[SegmentAudio | list[Failure]]:
+        """Plan, check the plan, render, check the audio against the plan.
+
+        Yields the segment's audio as one `SegmentAudio`, or, for a long segment whose voice is
+        calibrated, one per window of words as each is rendered. A failed check ends the stream
+        with the list of failures; the words before it stand."""
+        ids, word_tokens, phonemes = token_ids(piece, self.vocab)
+        speed = piece.rate / piece.pitch * slower
+        conditioning = self.conditioner.condition(piece.voice, piece.locale, len(ids), piece.accent_strength)
+        key = (tuple(ids), conditioning.digest, round(speed, 4)) if len(ids) <= self.config.cache_max_tokens else None
+        cached = self.cache.get(key) if key else None
+        options = self.runtime.run_options()
+        planned = None
+        if cached is None:
+            voiced = [(a, b) for a, b in word_tokens if b > a]
+            with self._timed(timing, cancel, options) as failed:
+                planned = self.runtime.plan(ids, conditioning.style, speed, options)
+                # The plan is checked before any audio exists: a runaway plan costs no render.
+                failed.extend(check_plan(planned.durations, voiced, speed, FRAME_SECONDS, self.config.guardrails))
+            if failed:
+                yield failed
+                return
+        durations, cut = trim_lead((cached or planned).durations, self.config.lead_frames)
+        layout = Layout(ids, word_tokens, phonemes, durations, word_bounds(durations, word_tokens))
+        streamed = None if cached else self._windows_for(piece, layout, planned)
+        if streamed:
+            yield from self._render_windows(piece, layout, planned, cut, streamed, timing, cancel, options)
+            return
+        render = cached
+        if render is None:
+            with self._timed(timing, cancel, options) as failed:
+                render = Render(self.runtime.render_planned(planned, conditioning.style, options), planned.durations)
+            if failed:
+                yield failed
+                return
+        result = check_words(piece, layout, render.audio[cut * FRAME_SAMPLES:], 0, len(piece.words), self.config.guardrails)
+        if key and cached is None and not isinstance(result, list):
+            self.cache.put(key, render)  # only renders that passed every check
+        yield result
+
+    def _render_windows(self, piece: Piece, layout: Layout, planned: PlannerOutput, cut: int, streamed: _Windows,
+                        timing: Timing, cancel: threading.Event, options) -> Iterator[SegmentAudio | list[Failure]]:
+        renderer = self.runtime.window_renderer()
+        with self._timed(timing, cancel, options) as failed:
+            # The timbre is the grid row's (the statistics are that timbre's); prosody stays the segment's.
+            prepared = renderer.prepare(planned, streamed.grid.style, streamed.generator, options)
+        if failed:
+            yield failed
+            return
+        context, bounds = self.config.streaming.context_frames, layout.bounds
+        for first, last in streamed.windows:
+            if cancel.is_set():
+                raise Cancelled  # between windows: the next one would never be heard
+            with self._timed(timing, cancel, options) as failed:
+                audio = renderer.render(prepared, bounds[first] + cut, bounds[last] + cut, context, options)
+            if failed:
+                yield failed
+                return
+            with self.lock:
+                self.windows += 1
+            result = check_words(piece, layout, audio, first, last, self.config.guardrails)
+            yield result
+            if isinstance(result, list):
+                return
+
+    def _windows_for(self, piece: Piece, layout: Layout, planned: PlannerOutput) -> _Windows | None:
+        """How this segment streams in windows, or None: streaming is on, the segment is long
+        enough for two windows or more, and its voice's grid row is calibrated (an uncalibrated
+        row is remembered for the daemon)."""
+        cfg = self.config.streaming
+        if not cfg.enabled or planned.frames < cfg.min_frames:
+            return None
+        voiced = [b > a for a, b in layout.word_tokens]
+        windows = word_windows(layout.bounds, voiced, cfg.first_window_frames, cfg.max_window_frames)
+        row = grid_row(len(layout.ids))
+        if len(windows) < 2 or row >= len(piece.voice.pack):  # a short user voice pack has no such row
+            return None
+        grid = self.conditioner.condition(piece.voice, piece.locale, row + 1, piece.accent_strength)
+        generator = self.calibration.get(grid, row)
+        if generator is None:
+            with self.lock:
+                self.uncalibrated[(piece.voice.info.id, row)] += 1
+                self._wanted[(piece.voice.info.id, row)] = None
+            return None
+        return _Windows(grid, generator, windows)
+
+    @contextlib.contextmanager
+    def _timed(self, timing: Timing, cancel: threading.Event, options):
+        """Time a model call; a cancel interrupts it (raising Cancelled), any other error of it
+        becomes a render_error failure in the yielded list."""
+        failures: list[Failure] = []
+        started = time.perf_counter()
+        try:
+            with interrupting(cancel, options):
+                yield failures
+        except Exception as exc:  # onnxruntime's errors are untyped; any of them is a render failure
+            if cancel.is_set():
+                raise Cancelled from exc
+            failures.append(Failure("render_error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            timing.synth_seconds += time.perf_counter() - started
