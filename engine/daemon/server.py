@@ -42,6 +42,8 @@ from .settings import SettingsStore
 log = logging.getLogger("echoic.daemon")
 
 HELLO_TIMEOUT_S = 10.0
+MAX_CONTROL_BACKLOG = 64
+"""Answers queued for a client that does not read them; past this its next message waits."""
 
 
 def error_code(exc: BaseException) -> str:
@@ -92,6 +94,11 @@ class Client:
         self.buffered = 0
         """Samples synthesised but not yet sent (guarded by server.cv)."""
         self.outbox: collections.deque = collections.deque()
+        """The utterances' stream, in order: (kind, utterance, payload); held back while paused."""
+        self.control: collections.deque[str] = collections.deque()
+        """Answers to messages (accepted, pong, errors...), in the order the messages came; sent
+        before the stream and never held by a pause."""
+        self.drained = asyncio.Event()
         self.wakeup = asyncio.Event()
         self.paused = False
         self.closed = False
@@ -101,6 +108,27 @@ class Client:
     def push(self, kind: str, utt: Utterance | None, payload=None) -> None:
         self.outbox.append((kind, utt, payload))
         self.wakeup.set()
+
+    def reply(self, message: dict) -> None:
+        self.control.append(p.dumps(message))
+        self.wakeup.set()
+
+    def next_item(self):
+        """The next stream item to send, or None. While paused, audio and marks wait, and so does
+        everything of an utterance after its waiting audio; other utterances' `done`s go on."""
+        if not self.outbox:
+            return None
+        if not self.paused:
+            return self.outbox.popleft()
+        held = set()
+        for i, item in enumerate(self.outbox):
+            kind, utt, _ = item
+            if kind in ("audio", "index"):
+                held.add(id(utt))
+            elif id(utt) not in held:
+                del self.outbox[i]
+                return item
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,9 +228,11 @@ class Server:
         raise DaemonError("could not find a port free on both 127.0.0.1 and ::1")
 
     def _check_origin(self, connection, request):
-        origin = request.headers.get("Origin")
-        if origin is not None and origin not in self.allow_origins:
-            log.warning("refused a connection with Origin %r", origin)
+        origins = request.headers.get_all("Origin")  # .get raises on a repeated header: HTTP 500
+        if not origins:
+            return None
+        if len(origins) > 1 or origins[0] not in self.allow_origins:
+            log.warning("refused a connection with Origin %r", origins[:2])
             return connection.respond(http.HTTPStatus.FORBIDDEN, "Echoic refuses connections from web pages\n")
         return None
 
@@ -287,7 +317,8 @@ class Server:
             await ws.close(p.CLOSE_UNAUTHORIZED, "wrong token (read it from the runtime file)")
             return
         if hello.protocol != p.PROTOCOL_VERSION:
-            await ws.close(p.CLOSE_BAD_VERSION, f"protocol {hello.protocol} is not supported; this daemon speaks 1")
+            await ws.close(p.CLOSE_BAD_VERSION, p.close_reason(
+                f"protocol {str(hello.protocol)[:20]} is not supported; this daemon speaks {p.PROTOCOL_VERSION}"))
             return
         client = Client(self, ws, hello.client[:64])
         await ws.send(p.dumps(p.hello_message(__version__)))
@@ -319,7 +350,11 @@ class Server:
             log.info("client %r left", client.name)
 
     async def _reply(self, client: Client, message: dict) -> None:
-        await client.ws.send(p.dumps(message))
+        """Queue an answer; a client that sends faster than it reads waits here (backpressure)."""
+        client.reply(message)
+        while len(client.control) > MAX_CONTROL_BACKLOG and not client.closed:
+            client.drained.clear()
+            await client.drained.wait()
 
     async def _dispatch(self, client: Client, frame) -> None:
         try:
@@ -437,10 +472,13 @@ class Server:
             cancelled = [client.queue[i] for i in admission.cancel]
         for old in cancelled:
             self._cancel(old)
-        client.push("json", utt, p.accepted_message(utt.id, utt.number, request.locale, voice))
+        client.reply(p.accepted_message(utt.id, utt.number, request.locale, voice))
         if admission.position is None:
             utt.over = True
             client.push("cancelled", utt)
+            return
+        if not msg.text.strip():  # the engine would answer an empty plan: `done` with 0 samples
+            client.push("error", utt, TextError(f"nothing to say: the {'ssml' if msg.ssml else 'text'} is empty"))
             return
         with self.cv:
             # Nothing can have started since `admit`: only this thread removes, and the synthesis
@@ -496,15 +534,25 @@ class Server:
     # --- sending (event loop) -------------------------------------------------------------------
 
     async def _sender(self, client: Client) -> None:
+        try:
+            await self._send_loop(client)
+        finally:
+            client.drained.set()  # a reply waiting for room must not wait for a closed connection
+
+    async def _send_loop(self, client: Client) -> None:
         ws = client.ws
         while True:
             await client.wakeup.wait()
             client.wakeup.clear()
-            while client.outbox:
-                kind, utt, payload = client.outbox[0]
-                if client.paused and kind in ("audio", "index"):
+            while True:
+                if client.control:
+                    await ws.send(client.control.popleft())
+                    client.drained.set()
+                    continue
+                item = client.next_item()
+                if item is None:
                     break
-                client.outbox.popleft()
+                kind, utt, payload = item
                 if kind == "json":
                     await ws.send(p.dumps(payload))
                 elif kind == "audio":
