@@ -291,3 +291,71 @@ def test_ssml_reader_never_reads_a_doctype_aloud():
     report = FrontEndReport()
     runs = read_ssml('<!DOCTYPE speak [<!ENTITY a "x">]><speak>hello</speak>', "en-US", report)
     assert [i.text for run in runs for i in run.items] == ["hello"]
+
+
+# --- before authentication (#15 item 5) -------------------------------------------------------
+
+def test_a_large_frame_before_hello_closes_1009_at_once(daemon):
+    from engine.daemon.server import HELLO_MAX_BYTES
+
+    with raw(daemon) as ws:
+        ws.send(json.dumps({"type": "hello", "token": daemon.token, "protocol": 1, "pad": "x" * HELLO_MAX_BYTES}))
+        with pytest.raises(ConnectionClosed):
+            ws.recv(5)
+        assert ws.close_code == 1009
+
+
+def test_large_frames_are_fine_after_hello(daemon):
+    with raw(daemon) as ws:
+        hello(ws, daemon)
+        assert reply_to(ws, json.dumps({"type": "ping", "id": 1, "pad": "x" * 500_000})) == {"type": "pong", "id": 1}
+
+
+def test_hello_deadline_is_short(tmp_path):
+    from engine.daemon import server as server_module
+
+    assert server_module.HELLO_TIMEOUT_S <= 5
+    with running_daemon(FakeEngine(), tmp_path / "rt", hello_timeout_s=0.3) as server:
+        with raw(server) as ws:
+            start = time.monotonic()
+            with pytest.raises(ConnectionClosed):
+                ws.recv(5)
+            assert ws.close_code == p.CLOSE_UNAUTHORIZED and time.monotonic() - start < 3
+
+
+def test_connections_without_hello_are_limited(tmp_path, monkeypatch):
+    from websockets.exceptions import InvalidStatus
+
+    from engine.daemon import server as server_module
+
+    with running_daemon(FakeEngine(), tmp_path / "rt") as server:
+        idle = [raw(server) for _ in range(server_module.MAX_UNAUTHENTICATED)]
+        time.sleep(0.1)
+        with pytest.raises(InvalidStatus) as info:
+            raw(server)
+        assert info.value.response.status_code == 503
+        for ws in idle:
+            ws.close()
+        time.sleep(0.2)
+        with raw(server) as ws:  # room again
+            assert hello(ws, server)["type"] == "hello"
+
+
+def test_open_connections_are_limited(tmp_path, monkeypatch):
+    from websockets.exceptions import InvalidStatus
+
+    from engine.daemon import server as server_module
+
+    monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 5)
+    with running_daemon(FakeEngine(), tmp_path / "rt") as server:
+        clients = [DaemonClient.connect(server.runtime_dir) for _ in range(5)]
+        with pytest.raises(InvalidStatus) as info:
+            raw(server)
+        assert info.value.response.status_code == 503
+        assert clients[0].speak("still served").samples == 2 * WORD_SAMPLES
+        clients.pop().close()
+        time.sleep(0.2)
+        with raw(server) as ws:
+            assert hello(ws, server)["type"] == "hello"
+        for c in clients:
+            c.close()

@@ -41,7 +41,14 @@ from .settings import SettingsStore
 
 log = logging.getLogger("echoic.daemon")
 
-HELLO_TIMEOUT_S = 10.0
+HELLO_TIMEOUT_S = 3.0
+"""From the end of the HTTP handshake to a valid hello; the HTTP handshake has as long again."""
+HELLO_MAX_BYTES = 4096
+"""The largest frame accepted before authentication (a hello is ~150 bytes); p.MAX_MESSAGE_BYTES after."""
+MAX_CONNECTIONS = 64
+"""Open connections at once (the screen reader, speech-dispatcher and a few CLI calls need a handful)."""
+MAX_UNAUTHENTICATED = 8
+"""Connections still without a valid hello; more are answered HTTP 503 before any WebSocket exists."""
 MAX_CONTROL_BACKLOG = 64
 """Answers queued for a client that does not read them; past this its next message waits."""
 
@@ -176,6 +183,8 @@ class Server:
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._rr = 0
+        self._connections: set = set()
+        self._unauthenticated = 0
         # Key-echo warm-up: after a spelled request, the rest of its alphabet is rendered in idle
         # moments (same locale, voice, rate, pitch) so later keys come from the engine's cache.
         # Calibration for chunked rendering (engine/streaming.py) takes idle moments too, after
@@ -227,6 +236,17 @@ class Server:
                 return [s4]
         raise DaemonError("could not find a port free on both 127.0.0.1 and ::1")
 
+    def _check_request(self, connection, request):
+        """Before the WebSocket exists: refuse web pages, and more connections than we serve."""
+        refused = self._check_origin(connection, request)
+        if refused is not None:
+            return refused
+        if len(self._connections) >= MAX_CONNECTIONS or self._unauthenticated >= MAX_UNAUTHENTICATED:
+            log.warning("refused a connection: %d open, %d without hello", len(self._connections),
+                        self._unauthenticated)
+            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "Echoic has too many connections\n")
+        return None
+
     def _check_origin(self, connection, request):
         origins = request.headers.get_all("Origin")  # .get raises on a repeated header: HTTP 500
         if not origins:
@@ -245,8 +265,9 @@ class Server:
         try:
             sockets = self._bind()
             self.port = sockets[0].getsockname()[1]
-            servers = [await serve(self._handle, sock=s, max_size=p.MAX_MESSAGE_BYTES, max_queue=16,
-                                   process_request=self._check_origin, server_header=None)
+            servers = [await serve(self._handle, sock=s, max_size=HELLO_MAX_BYTES, max_queue=16,
+                                   process_request=self._check_request, server_header=None,
+                                   open_timeout=self.hello_timeout_s)
                        for s in sockets]
             thread = threading.Thread(target=self._synthesis_loop, name="echoic-synthesis", daemon=True)
             thread.start()
@@ -299,27 +320,59 @@ class Server:
     # --- one connection -----------------------------------------------------------------------
 
     async def _handle(self, ws) -> None:
+        self._connections.add(ws)
+        self._unauthenticated += 1
+        authenticated = False
+        try:
+            authenticated = await self._authenticate(ws)
+        finally:
+            self._unauthenticated -= 1
+            if not authenticated:
+                self._connections.discard(ws)
+        if not authenticated:
+            return
+        try:
+            await self._serve_client(ws, authenticated)
+        finally:
+            self._connections.discard(ws)
+
+    @staticmethod
+    def _allow_large_frames(ws) -> None:
+        """After hello: frames up to p.MAX_MESSAGE_BYTES (websockets >= 14 names the limit
+        max_message_size; 13 max_size)."""
+        protocol = ws.protocol
+        if hasattr(protocol, "max_message_size"):
+            protocol.max_message_size = p.MAX_MESSAGE_BYTES
+        else:
+            protocol.max_size = p.MAX_MESSAGE_BYTES
+
+    async def _authenticate(self, ws):
+        """The hello, within the deadline: the Hello, or None once the connection is closed."""
         try:
             frame = await asyncio.wait_for(ws.recv(), self.hello_timeout_s)
         except (TimeoutError, asyncio.TimeoutError):
             await ws.close(p.CLOSE_UNAUTHORIZED, "no hello within the time limit")
-            return
+            return None
         except ConnectionClosed:
-            return
+            return None
         try:
             hello = p.parse_client_message(frame)
         except ProtocolError:
             hello = None
         if not isinstance(hello, p.Hello):
             await ws.close(p.CLOSE_UNAUTHORIZED, "the first message must be hello with the token")
-            return
+            return None
         if not hmac.compare_digest(hello.token.encode("utf-8", "replace"), self.token.encode()):
             await ws.close(p.CLOSE_UNAUTHORIZED, "wrong token (read it from the runtime file)")
-            return
+            return None
         if hello.protocol != p.PROTOCOL_VERSION:
             await ws.close(p.CLOSE_BAD_VERSION, p.close_reason(
                 f"protocol {str(hello.protocol)[:20]} is not supported; this daemon speaks {p.PROTOCOL_VERSION}"))
-            return
+            return None
+        self._allow_large_frames(ws)
+        return hello
+
+    async def _serve_client(self, ws, hello: p.Hello) -> None:
         client = Client(self, ws, hello.client[:64])
         await ws.send(p.dumps(p.hello_message(__version__)))
         with self.cv:
