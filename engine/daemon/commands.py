@@ -154,6 +154,14 @@ def cmd_bench_daemon(args) -> int:
     return 0
 
 
+def cmd_bench_fairness(args) -> int:
+    from .fairness import run_fairness
+
+    for line in run_fairness(repeats=args.repeats, threads=args.threads):
+        print(line, flush=True)
+    return 0
+
+
 def register(commands, bench) -> None:
     def runtime_option(parser):
         parser.add_argument("--runtime-dir", help="where the runtime file lives (default: the user's runtime dir)")
@@ -199,4 +207,9 @@ def register(commands, bench) -> None:
     bench_daemon.add_argument("--repeats", type=int, default=5)
     bench_daemon.add_argument("--threads", type=int, default=2)
     bench_daemon.set_defaults(func=cmd_bench_daemon)
+
+    fairness = bench.add_parser("fairness", help="how long one client's heavy request delays another's first audio")
+    fairness.add_argument("--repeats", type=int, default=3)
+    fairness.add_argument("--threads", type=int, default=2)
+    fairness.set_defaults(func=cmd_bench_fairness)
 

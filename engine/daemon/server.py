@@ -36,7 +36,9 @@ from . import DaemonError
 from . import protocol as p
 from .playback import Player
 from .runtime_file import DaemonLock, RuntimeInfo, default_runtime_dir, remove_runtime_file, write_runtime_file
-from .scheduling import admit
+from .cost import estimate
+from .scheduling import admit, next_turn
+from .slicing import sliced_stream
 from .settings import SettingsStore
 
 log = logging.getLogger("echoic.daemon")
@@ -515,6 +517,7 @@ class Server:
             raise ProtocolError("duplicate_id", f"an utterance with id {msg.id!r} is still live")
         if len(client.queue) >= p.MAX_QUEUED_UTTERANCES:
             raise ProtocolError("queue_full", f"{p.MAX_QUEUED_UTTERANCES} utterances are already queued")
+        estimate(msg.text, msg.ssml, msg.spell)  # past a limit: too_large / bad_value, before any work
         request, voice = self._request(client, msg)
         if msg.playback == "daemon":
             self._player_or_raise().check()
@@ -677,18 +680,23 @@ class Server:
     # --- synthesis thread -----------------------------------------------------------------------
 
     def _pick(self) -> Utterance | None:
-        """Round-robin over clients: the first unfinished utterance of the next client with room ahead."""
+        """The next step's utterance: per client with room ahead its first unfinished one; among
+        those, `scheduling.next_turn` (new before streaming, then priority, then round-robin)."""
         n = len(self.clients)
+        candidates: list[tuple[int, Utterance]] = []
         for k in range(n):
             client = self.clients[(self._rr + k) % n]
             if client.closed or client.buffered >= self.render_ahead:
                 continue
-            for utt in client.queue:
-                if utt.over or utt.synth_done:
-                    continue
-                self._rr = (self._rr + k + 1) % n
-                return utt
-        return None
+            utt = next((u for u in client.queue if not (u.over or u.synth_done)), None)
+            if utt is not None:
+                candidates.append((k, utt))
+        turn = next_turn([(utt.stream is not None, utt.priority) for _, utt in candidates])
+        if turn is None:
+            return None
+        k, utt = candidates[turn]
+        self._rr = (self._rr + k + 1) % n
+        return utt
 
     def _synthesis_loop(self) -> None:
         open_streams: set[Utterance] = set()
@@ -784,7 +792,7 @@ class Server:
     def _step(self, utt: Utterance, open_streams: set):
         try:
             if utt.stream is None:
-                utt.stream = iter(self.engine.stream(utt.request, utt.cancel))
+                utt.stream = iter(sliced_stream(self.engine, utt.request, utt.cancel))
                 open_streams.add(utt)
             event = next(utt.stream)
         except StopIteration:
