@@ -359,3 +359,51 @@ def test_open_connections_are_limited(tmp_path, monkeypatch):
             assert hello(ws, server)["type"] == "hello"
         for c in clients:
             c.close()
+
+
+# --- bounded memory (#15 item 4) ----------------------------------------------------------------
+
+def test_status_reports_every_pool_with_its_limit(daemon):
+    with DaemonClient.connect(daemon.runtime_dir) as c:
+        status = c.status()
+    pools = status["pools"]
+    for name in ("connections", "unauthenticated", "queued_text_chars", "rendered_ahead_bytes", "answers_queued"):
+        assert pools[name]["used"] >= 0 and pools[name]["limit"] > 0, name
+    assert pools["connections"]["used"] >= 1 and status["rss_bytes"] > 0
+
+
+def test_queued_text_is_bounded_per_client(tmp_path, monkeypatch):
+    from engine.daemon import server as server_module
+
+    monkeypatch.setattr(server_module, "MAX_QUEUED_CHARS_PER_CLIENT", 30_000)
+    with running_daemon(FakeEngine(delay=0.01), tmp_path / "rt") as server:
+        with DaemonClient.connect(server.runtime_dir) as c, DaemonClient.connect(server.runtime_dir) as other:
+            c.send({"type": "pause"})
+            ids = [c.start_speaking("word " * 2000, priority="important") for _ in range(3)]  # 30,000 chars
+            c.send({"type": "speak", "id": "over", "text": "one more", "priority": "important"})
+            while True:
+                reply = c.receive(5)
+                if isinstance(reply, dict) and reply.get("id") == "over":
+                    break
+            assert reply["type"] == "error" and reply["code"] == "queue_full"
+            assert other.speak("another client is not affected").samples == 5 * WORD_SAMPLES
+            c.cancel()
+            c.collect(ids)
+
+
+def test_trim_and_arena_limit_are_safe_to_call():
+    from engine.daemon import memory
+
+    assert memory.trim() in (True, False)
+    assert memory.limit_arenas() in (True, False)
+    assert memory.resident_memory_bytes() > 10 * 2**20
+
+
+def test_idle_daemon_trims_after_much_text(tmp_path):
+    with running_daemon(FakeEngine(delay=0), tmp_path / "rt") as server:
+        with DaemonClient.connect(server.runtime_dir) as c:
+            c.speak("word " * 2500)  # 12,500 characters
+            deadline = time.monotonic() + 5
+            while server.trims == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+    assert server.trims >= 1

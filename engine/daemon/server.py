@@ -36,7 +36,9 @@ from . import DaemonError
 from . import protocol as p
 from .playback import Player
 from .runtime_file import DaemonLock, RuntimeInfo, default_runtime_dir, remove_runtime_file, write_runtime_file
+from . import memory
 from .cost import estimate
+from .memory import resident_memory_bytes  # noqa: F401  (engine/bench.py imports it from here)
 from .scheduling import admit, next_turn
 from .slicing import sliced_stream
 from .settings import SettingsStore
@@ -50,6 +52,15 @@ HELLO_MAX_BYTES = 4096
 MAX_CONNECTIONS = 64
 """Open connections at once (the screen reader, speech-dispatcher and a few CLI calls need a handful)."""
 MAX_UNAUTHENTICATED = 8
+MAX_QUEUED_CHARS_PER_CLIENT = 1_000_000
+"""Text of one client's live utterances (64 of 200,000 characters would be 12.8 MB per client)."""
+MAX_QUEUED_CHARS = 8_000_000
+"""Text of every client's live utterances together."""
+INCOMING_FRAMES = 4
+"""Frames websockets buffers per connection before it stops reading the socket (x 1 MiB)."""
+TRIM_AFTER_CHARS = 10_000
+"""Text synthesised since the last malloc_trim that makes the next idle moment trim."""
+TRIM_EVERY_S = 30.0
 """Connections still without a valid hello; more are answered HTTP 503 before any WebSocket exists."""
 MAX_CONTROL_BACKLOG = 64
 """Answers queued for a client that does not read them; past this its next message waits."""
@@ -64,16 +75,6 @@ def error_code(exc: BaseException) -> str:
         if isinstance(exc, kind):
             return code
     return "internal"
-
-
-def resident_memory_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, AttributeError):
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
 
 class Utterance:
@@ -186,6 +187,9 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._rr = 0
         self._connections: set = set()
+        self._since_trim = 0
+        self._trimmed_at = time.monotonic()
+        self.trims = 0
         self._unauthenticated = 0
         # Key-echo warm-up: after a spelled request, the rest of its alphabet is rendered in idle
         # moments (same locale, voice, rate, pitch) so later keys come from the engine's cache.
@@ -267,7 +271,7 @@ class Server:
         try:
             sockets = self._bind()
             self.port = sockets[0].getsockname()[1]
-            servers = [await serve(self._handle, sock=s, max_size=HELLO_MAX_BYTES, max_queue=16,
+            servers = [await serve(self._handle, sock=s, max_size=HELLO_MAX_BYTES, max_queue=INCOMING_FRAMES,
                                    process_request=self._check_request, server_header=None,
                                    open_timeout=self.hello_timeout_s)
                        for s in sockets]
@@ -473,10 +477,22 @@ class Server:
             queued = sum(len(c.queue) for c in self.clients)
             clients = len(self.clients)
             pending = [*self._warm_queue, *([self._warming] if self._warming is not None else [])]
+            pools = {
+                "connections": {"used": len(self._connections), "limit": MAX_CONNECTIONS},
+                "unauthenticated": {"used": self._unauthenticated, "limit": MAX_UNAUTHENTICATED},
+                "queued_text_chars": {"used": sum(len(u.request.text) for c in self.clients for u in c.queue),
+                                      "limit": MAX_QUEUED_CHARS},
+                "rendered_ahead_bytes": {"used": 2 * sum(max(c.buffered, 0) for c in self.clients),
+                                         "limit": 2 * self.render_ahead * MAX_CONNECTIONS},
+                "answers_queued": {"used": sum(len(c.control) for c in self.clients),
+                                   "limit": (MAX_CONTROL_BACKLOG + 1) * MAX_CONNECTIONS},
+                "idle_work_items": {"used": len(pending), "limit": None},
+            }
         return {"type": "status", "pid": os.getpid(), "version": __version__, "protocol": p.PROTOCOL_VERSION,
                 "port": self.port, "uptime_s": round(time.monotonic() - self.started_at, 3), "clients": clients,
                 "queued": queued, "rss_bytes": resident_memory_bytes(), "settings_file": str(self.settings.path),
                 "settings_problem": self.settings.problem, "engine": self.engine.statistics(),
+                "pools": pools, "trims": self.trims,
                 "warm_up_pending": sum(1 for item in pending if isinstance(item, SpeechRequest)),
                 "calibrations_pending": sum(1 for item in pending if isinstance(item, Calibration))}
 
@@ -518,6 +534,7 @@ class Server:
         if len(client.queue) >= p.MAX_QUEUED_UTTERANCES:
             raise ProtocolError("queue_full", f"{p.MAX_QUEUED_UTTERANCES} utterances are already queued")
         estimate(msg.text, msg.ssml, msg.spell)  # past a limit: too_large / bad_value, before any work
+        self._check_room(client, len(msg.text))
         request, voice = self._request(client, msg)
         if msg.playback == "daemon":
             self._player_or_raise().check()
@@ -545,6 +562,17 @@ class Server:
             client.queue.insert(position, utt)
             self._warm_cancel.set()  # real speech first: a warm-up render in flight stops now
             self.cv.notify_all()
+
+    def _check_room(self, client: Client, chars: int) -> None:
+        with self.cv:
+            mine = sum(len(u.request.text) for u in client.queue)
+            everyone = sum(len(u.request.text) for c in self.clients for u in c.queue)
+        if mine + chars > MAX_QUEUED_CHARS_PER_CLIENT:
+            raise ProtocolError("queue_full", f"{mine} characters of this connection's text are still queued; "
+                                              f"the limit is {MAX_QUEUED_CHARS_PER_CLIENT}")
+        if everyone + chars > MAX_QUEUED_CHARS:
+            raise ProtocolError("queue_full", f"{everyone} characters are queued by all clients; "
+                                              f"the limit is {MAX_QUEUED_CHARS}")
 
     def _player_or_raise(self) -> Player:
         if self._player is None:
@@ -699,9 +727,11 @@ class Server:
         return utt
 
     def _synthesis_loop(self) -> None:
+        memory.limit_arenas()
         open_streams: set[Utterance] = set()
         while True:
             utt = warm = None
+            trim_now = False
             with self.cv:
                 while True:
                     if self._stopping:
@@ -715,11 +745,18 @@ class Server:
                     if utt is not None:
                         utt.started = True
                         break
+                    if self._trim_due():
+                        trim_now = True
+                        break
                     if self._warm_queue:
                         warm = self._warming = self._warm_queue.popleft()
                         self._warm_cancel.clear()
                         break
                     self.cv.wait()
+            if trim_now:
+                memory.trim()
+                self.trims += 1
+                continue
             if utt is None:
                 self._warm_up(warm)
                 continue
@@ -728,6 +765,16 @@ class Server:
                 with self.cv:
                     utt.client.buffered += event.samples
             self._loop.call_soon_threadsafe(self._deliver, utt, event)
+
+    def _trim_due(self) -> bool:
+        """Idle now: give freed memory back after much text, or after any work a while ago."""
+        if not self._since_trim:
+            return False
+        if self._since_trim < TRIM_AFTER_CHARS and time.monotonic() - self._trimmed_at < TRIM_EVERY_S:
+            return False
+        self._since_trim = 0
+        self._trimmed_at = time.monotonic()
+        return True
 
     def _plan_warm_up(self, request: SpeechRequest, voice: str, locale: str) -> None:
         """After a key echo, queue the rest of its locale's keys with the same voice and prosody."""
@@ -810,6 +857,7 @@ class Server:
                 self._plan_warm_up(utt.request, utt.voice, event.plan.locale)
         if not isinstance(event, (AudioChunk, MarkReached)):
             utt.synth_done = True
+            self._since_trim += len(utt.request.text) + 1
             if utt in open_streams:
                 utt.stream.close()
                 open_streams.discard(utt)
