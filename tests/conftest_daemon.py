@@ -47,6 +47,19 @@ class FakeEngine:
     def voices(self, locale=None):
         return list(self._voices)
 
+    # Chunked rendering's idle work (engine/daemon/interface.py): nothing to load or calibrate.
+    def preload_streaming(self, cancel):
+        return False
+
+    def wanted_calibrations(self):
+        return []
+
+    def calibration_rows(self, voice):
+        return ()
+
+    def calibrate(self, voice, rows=None, cancel=None):
+        return 0
+
     def stream(self, request: SpeechRequest, cancel: threading.Event | None = None):
         locale = get_locale(request.locale)
         voice = request.voice or locale.default_voice

@@ -296,7 +296,7 @@ def test_ssml_reader_never_reads_a_doctype_aloud():
 # --- before authentication (#15 item 5) -------------------------------------------------------
 
 def test_a_large_frame_before_hello_closes_1009_at_once(daemon):
-    from engine.daemon.server import HELLO_MAX_BYTES
+    from engine.daemon.limits import HELLO_MAX_BYTES
 
     with raw(daemon) as ws:
         ws.send(json.dumps({"type": "hello", "token": daemon.token, "protocol": 1, "pad": "x" * HELLO_MAX_BYTES}))
@@ -312,7 +312,7 @@ def test_large_frames_are_fine_after_hello(daemon):
 
 
 def test_hello_deadline_is_short(tmp_path):
-    from engine.daemon import server as server_module
+    from engine.daemon import limits as server_module
 
     assert server_module.HELLO_TIMEOUT_S <= 5
     with running_daemon(FakeEngine(), tmp_path / "rt", hello_timeout_s=0.3) as server:
@@ -326,7 +326,7 @@ def test_hello_deadline_is_short(tmp_path):
 def test_connections_without_hello_are_limited(tmp_path, monkeypatch):
     from websockets.exceptions import InvalidStatus
 
-    from engine.daemon import server as server_module
+    from engine.daemon import limits as server_module
 
     with running_daemon(FakeEngine(), tmp_path / "rt") as server:
         idle = [raw(server) for _ in range(server_module.MAX_UNAUTHENTICATED)]
@@ -344,7 +344,7 @@ def test_connections_without_hello_are_limited(tmp_path, monkeypatch):
 def test_open_connections_are_limited(tmp_path, monkeypatch):
     from websockets.exceptions import InvalidStatus
 
-    from engine.daemon import server as server_module
+    from engine.daemon import limits as server_module
 
     monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 5)
     with running_daemon(FakeEngine(), tmp_path / "rt") as server:
@@ -373,7 +373,7 @@ def test_status_reports_every_pool_with_its_limit(daemon):
 
 
 def test_queued_text_is_bounded_per_client(tmp_path, monkeypatch):
-    from engine.daemon import server as server_module
+    from engine.daemon import limits as server_module
 
     monkeypatch.setattr(server_module, "MAX_QUEUED_CHARS_PER_CLIENT", 30_000)
     with running_daemon(FakeEngine(delay=0.01), tmp_path / "rt") as server:

@@ -3,7 +3,8 @@
 `parse_client_message` turns one WebSocket frame from a client into a validated message value
 (or raises ProtocolError with the protocol's error code); the `*_message` functions produce the
 daemon's JSON answers; `audio_frame` / `parse_audio_frame` pack and unpack the binary audio
-frames. docs/protocol.md is the specification; this module is its executable form.
+frames. docs/protocol.md is the specification; this module is its executable form, kept in one file
+(a little over 400 lines) so that every message of the document has its parser or builder here.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 import json
 import re
 import struct
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..api import PITCH_RANGE, RATE_RANGE, VOLUME_RANGE, finite
-from ..errors import ProtocolError
+from ..errors import AudioDeviceError, ConfigError, EchoicError, LocaleError, ProtocolError, TextError, VoiceError
 
 PROTOCOL_VERSION = 1
 DEFAULT_PORT = 49733
@@ -359,6 +360,46 @@ def done_message(uid: str, samples: int, cancelled: bool, time_to_first_audio_ms
 
 def error_message(uid: str | None, code: str, message: str) -> dict:
     return {"type": "error", "id": uid, "code": code, "message": message}
+
+
+def error_code(exc: BaseException) -> str:
+    """The protocol's error code for an exception raised while preparing or synthesising speech."""
+    if isinstance(exc, ProtocolError):
+        return exc.code
+    for kind, code in ((LocaleError, "unknown_locale"), (VoiceError, "unknown_voice"), (ConfigError, "bad_value"),
+                       (TextError, "bad_value"), (AudioDeviceError, "no_audio_device"), (EchoicError, "synthesis_failed")):
+        if isinstance(exc, kind):
+            return code
+    return "internal"
+
+
+def finished_message(uid: str, samples: int, finished, time_to_first_audio_ms: float | None) -> dict:
+    """`done` for an engine's Finished event (its plan's guardrail report included)."""
+    report = finished.plan.report
+    return done_message(uid, samples, bool(finished.cancelled), time_to_first_audio_ms,
+                        round(finished.real_time_factor, 4), [asdict(e) for e in report.events], list(report.notes))
+
+
+def pong_message(uid) -> dict:
+    return {"type": "pong", "id": uid}
+
+
+def defaults_message(defaults: dict) -> dict:
+    return {"type": "set", "defaults": dict(defaults)}
+
+
+def voices_message(voices, locale: str | None) -> dict:
+    return {"type": "voices", "voices": [{"id": v.id, "name": v.name, "gender": v.gender, "locales": list(v.locales)}
+                                         for v in voices if locale is None or locale in v.locales]}
+
+
+def locales_message(locales) -> dict:
+    return {"type": "locales", "locales": [{"tag": loc.tag, "name": loc.display_name, "status": loc.status,
+                                            "default_voice": loc.default_voice} for loc in locales]}
+
+
+def settings_message(table: dict, problem: str | None) -> dict:
+    return {"type": "settings", "settings": table, "problem": problem}
 
 
 # --- audio frames -----------------------------------------------------------------------------
