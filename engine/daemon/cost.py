@@ -18,11 +18,12 @@ MAX_EXPANDED_CHARS = 200_000
 """Characters after `sub` aliases replace their content (the text itself has the same limit)."""
 MAX_WORD_CHARS = 1_000
 """Longest run without a space (the engine's letter-to-sound of one word is one indivisible step)."""
-MAX_ALIAS_CHARS = 1_000
-"""Longest `sub alias` (an expansion of an abbreviation, not a book)."""
+MAX_ALIAS_CHARS = 200
+"""Longest `sub alias` (an expansion of an abbreviation, not a book: the alias is one word to the
+engine, rendered in model-sized segments that no other client can interrupt)."""
 MAX_MARKS = 10_000
 MAX_MARK_NAME_CHARS = 256
-MAX_SPELLED_CHARS = 4_000
+MAX_SPELLED_CHARS = 1_000
 """Characters spelled one by one (`spell: true` or `say-as` characters): each becomes a word."""
 MAX_DEPTH = 32
 """SSML element nesting."""

@@ -22,8 +22,8 @@ CASES = {
     "one word of 100,000 letters": {"text": "a" * 100_000},
     "one word of 1,000 letters": {"text": "a" * 1_000},
     "sub alias of 50,000 words": {"ssml": '<speak><sub alias="%s">x</sub></speak>' % ("word " * 50_000)[:-1]},
-    "sub alias of 1,000 characters": {"ssml": '<speak><sub alias="%s">x</sub></speak>' % ("word " * 200)[:-1]},
-    "spell 4,000 characters": {"text": "abcd " * 800, "spell": True},
+    "sub alias of 200 characters": {"ssml": '<speak><sub alias="%s">x</sub></speak>' % ("word " * 40)[:-1]},
+    "spell 1,000 characters": {"text": "abcd " * 200, "spell": True},
 }
 
 

@@ -120,6 +120,7 @@ class Server:
                     await s.wait_closed()
                 with self.cv:
                     self.synthesis.stopping = True
+                    self.synthesis.interrupt_idle()  # a model call in flight stops too (clients' are cancelled)
                     self.cv.notify_all()
                 await asyncio.to_thread(thread.join, 5.0)
                 if self._player is not None:
