@@ -130,9 +130,12 @@ def run_soak(minutes: float, out: Path, engine=None, threads: int = 2, every_s: 
     errors: list[str] = []
     with tempfile.TemporaryDirectory(prefix="echoic-soak-") as root, _Daemon(engine, Path(root)) as daemon:
         with DaemonClient.connect(daemon.runtime, name="soak-probe") as probe:
-            probe.speak("Warming up before the soak.")
+            # The idle figure is that of a daemon that has spoken normally (a paragraph, a key),
+            # not of one fresh from loading: the model's buffers grow to a working size once.
+            probe.speak(PROSE * 3)
+            probe.speak("a", spell=True)
             idle_rss = _settled(probe, settle_s)
-            yield f"idle after warm-up: {idle_rss / 2**20:.0f} MiB"
+            yield f"idle after normal speech: {idle_rss / 2**20:.0f} MiB"
             stop = threading.Event()
             workers = [threading.Thread(target=_guarded, args=(w, errors, daemon.runtime, stop, counts,
                                                                random.Random(seed + k)), daemon=True)
