@@ -21,3 +21,10 @@ def test_short_soak_serves_everyone_and_gives_memory_back(tmp_path):
     idle = [float(r["rss_mib"]) for r in rows if r["phase"] == "idle"]
     assert max(load) < 600 and idle[-1] < 600
     assert idle[-1] <= min(load) * 1.25, summary  # no growth left behind by the load
+
+
+def test_memory_probe_reports_every_request_kind():
+    from engine.daemon.soak import PROBES, run_memory_probe
+
+    lines = list(run_memory_probe(engine=FakeEngine(delay=0)))
+    assert len(lines) == 3 + len(PROBES) and all(name in "\n".join(lines) for name, _ in PROBES)

@@ -170,6 +170,14 @@ def cmd_bench_soak(args) -> int:
     return 0
 
 
+def cmd_bench_memory(args) -> int:
+    from .soak import run_memory_probe
+
+    for line in run_memory_probe(threads=args.threads):
+        print(line, flush=True)
+    return 0
+
+
 def register(commands, bench) -> None:
     def runtime_option(parser):
         parser.add_argument("--runtime-dir", help="where the runtime file lives (default: the user's runtime dir)")
@@ -226,4 +234,8 @@ def register(commands, bench) -> None:
     soak.add_argument("--out", default="soak", help="path of the CSV and PNG, without suffix (default: ./soak)")
     soak.add_argument("--threads", type=int, default=2)
     soak.set_defaults(func=cmd_bench_soak)
+
+    memory = bench.add_parser("memory", help="resident memory after each kind of request, and after malloc_trim")
+    memory.add_argument("--threads", type=int, default=2)
+    memory.set_defaults(func=cmd_bench_memory)
 

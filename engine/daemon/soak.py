@@ -184,3 +184,45 @@ def _settled(probe, settle_s: float, rows: list | None = None, start: float = 0.
         if rows is not None:
             rows.append(_row(probe, start, "idle"))
     return max(probe.status()["rss_bytes"], 1) if rows is None else int(rows[-1]["rss_mib"] * 2**20)
+
+
+PROBES = (
+    ("a short sentence", {"text": "Hello there, this is short."}),
+    ("a key echo", {"text": "a", "spell": True}),
+    ("a long sentence (~250 phoneme tokens)",
+     {"text": "Reading a long paragraph aloud, the screen reader should start speaking almost at once, without "
+              "waiting for the whole sentence to be rendered by the model, and it should never stop."}),
+    ("a say-all of 1,500 characters", {"text": "This is a sentence of ordinary prose, read aloud. " * 30}),
+    ("a short sentence again", {"text": "Hello there, this is short."}),
+)
+
+
+def run_memory_probe(threads: int = 2, engine=None) -> Iterator[str]:
+    """`echoic bench memory`: resident memory after each kind of request (the real engine in this
+    process), after malloc_trim, and the Python objects alive (tracemalloc)."""
+    import tracemalloc
+
+    from ..api import SpeechRequest
+    from .memory import trim
+
+    def mib() -> float:
+        return resident_memory_bytes() / 2**20
+
+    yield f"{'after':40} {'resident MiB':>12} {'after trim':>10} {'Python objects MiB':>18}"
+    yield f"{'imports':40} {mib():12.0f}"
+    if engine is None:
+        from ..runtime import RuntimeConfig
+        from ..synth import Engine, EngineConfig
+
+        engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=threads)))
+    yield f"{'engine loaded':40} {mib():12.0f}"
+    tracemalloc.start()
+    for name, fields in PROBES:
+        for _ in engine.stream(SpeechRequest(locale="en-US", **fields), threading.Event()):
+            pass
+        before = mib()
+        trim()
+        current, peak = tracemalloc.get_traced_memory()
+        yield f"{name:40} {before:12.0f} {mib():10.0f} {current / 2**20:10.1f} (peak {peak / 2**20:.1f})"
+        tracemalloc.reset_peak()
+    tracemalloc.stop()
