@@ -10,6 +10,7 @@ from pathlib import Path
 from .api import AudioChunk, SpeechRequest
 from .audio import write_wav
 from .errors import AudioDeviceError, ConfigError, TextError
+from .listening import register as register_listening_test
 
 
 def _voice_options(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +35,7 @@ def _engine():
 
 def cmd_say(args) -> int:
     request = _request(args, args.text, args.ssml)
-    from .client import speak_via_daemon
+    from .daemon.commands import speak_via_daemon
 
     if speak_via_daemon(request.text, ssml=request.ssml, locale=request.locale, voice=request.voice,
                         rate=request.rate, pitch=request.pitch, volume=request.volume, spell=request.spell):
@@ -168,6 +169,8 @@ def register(commands, bench) -> None:
     from .evaluation import register as register_evaluations
 
     register_evaluations(evals)
+
+    register_listening_test(commands)
 
     bench_stream = bench.add_parser("stream", help="chunked rendering against whole-segment rendering (long sentences)")
     bench_stream.add_argument("--repeats", type=int, default=3)

@@ -23,7 +23,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STUBS = ROOT / "tests" / "nvda_stubs"
-ADDON = Path(__file__).resolve().parent / "addon"
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
@@ -41,7 +40,7 @@ def _install_nvda():
     import nvda_env
 
     nvda_env.install()
-    sys.path.insert(1, str(ADDON))
+    sys.path.insert(1, nvda_env.staged_addon())  # the driver with its copy of the client core
 
 
 @contextmanager

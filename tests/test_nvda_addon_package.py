@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nvda_addon.build import REQUIRED, build, read_manifest
+from nvda_addon.build import REQUIRED, build, read_manifest, stage
 
 ROOT = Path(__file__).resolve().parent.parent
 STUBS = ROOT / "tests" / "nvda_stubs"
@@ -27,8 +27,8 @@ def test_zip_layout_and_manifest(package):
     with zipfile.ZipFile(package) as zf:
         names = set(zf.namelist())
         manifest = read_manifest(zf.read("manifest.ini").decode("utf-8"))
-    assert {"manifest.ini", "synthDrivers/echoic/__init__.py", "synthDrivers/echoic/_websocket.py",
-            "synthDrivers/echoic/_daemon.py", "synthDrivers/echoic/_ssml.py", "doc/en/readme.html"} <= names
+    assert {"manifest.ini", "synthDrivers/echoic/__init__.py", "synthDrivers/echoic/_client/websocket.py",
+            "synthDrivers/echoic/_client/connection.py", "synthDrivers/echoic/_daemon.py", "synthDrivers/echoic/_ssml.py", "doc/en/readme.html"} <= names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert all(manifest[key] for key in REQUIRED)
     assert manifest["name"] == "echoic" and manifest["version"] == "0.1.0"
@@ -62,9 +62,9 @@ def _stdlib_dirs():
     return [paths["stdlib"], paths["platstdlib"], str(Path(paths["stdlib"]) / "lib-dynload")]
 
 
-def test_driver_imports_with_the_standard_library_only():
+def test_driver_imports_with_the_standard_library_only(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", ISOLATED, str(STUBS), str(ROOT / "nvda_addon" / "addon"), *_stdlib_dirs()],
+        [sys.executable, "-I", "-S", "-c", ISOLATED, str(STUBS), str(stage(tmp_path / "addon")), *_stdlib_dirs()],
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr

@@ -21,8 +21,9 @@ sys.path.insert(0, str(ROOT / "tests" / "nvda_stubs"))
 import nvda_env  # noqa: E402
 
 nvda_env.install()
-if str(ROOT / "nvda_addon" / "addon") not in sys.path:
-	sys.path.insert(1, str(ROOT / "nvda_addon" / "addon"))
+ADDON = nvda_env.staged_addon()  # the driver with its copy of the client core, as built
+if ADDON not in sys.path:
+	sys.path.insert(1, ADDON)
 
 import config  # noqa: E402
 import queueHandler  # noqa: E402

@@ -16,8 +16,9 @@ sys.path.insert(0, str(ROOT / "tests" / "nvda_stubs"))
 import nvda_env  # noqa: E402
 
 nvda_env.install()
-if str(ROOT / "nvda_addon" / "addon") not in sys.path:
-    sys.path.insert(1, str(ROOT / "nvda_addon" / "addon"))
+ADDON = nvda_env.staged_addon()  # the driver with its copy of the client core, as built
+if ADDON not in sys.path:
+    sys.path.insert(1, ADDON)
 
 from speech.commands import (  # noqa: E402
     BreakCommand,
@@ -28,7 +29,9 @@ from speech.commands import (  # noqa: E402
     RateCommand,
     VolumeCommand,
 )
-from synthDrivers.echoic import _ssml, _websocket as ws  # noqa: E402
+from synthDrivers.echoic import _ssml  # noqa: E402
+from synthDrivers.echoic._client import websocket as ws  # noqa: E402
+from synthDrivers.echoic._client.connection import WebSocket  # noqa: E402
 
 
 # WebSocket frames
@@ -95,7 +98,7 @@ def test_client_against_the_websockets_server():
 
     with serve(handler, "127.0.0.1", 0, compression=None) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        client = ws.WebSocket.connect("127.0.0.1", server.socket.getsockname()[1])
+        client = WebSocket.connect("127.0.0.1", server.socket.getsockname()[1])
         client.send_text("bonjour é")
         assert client.recv() == "BONJOUR É"
         assert client.recv() == b"abcdef"

@@ -76,7 +76,7 @@ class FakeDaemon:
         self.port = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
-        self.runtime_dir.mkdir(parents=True, exist_ok=True)
+        self.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # a runtime folder is private
         path = self.runtime_dir / "daemon.json"
         path.write_text(json.dumps({"pid": os.getpid(), "port": self.port, "token": self.token,
                                     "protocol": 1, "version": "fake"}))

@@ -55,7 +55,7 @@ CASES = {
         ("5 €", "fünf Euro"), ("5,50 €", "fünf Euro und fünfzig Cent"), ("1 €", "ein Euro"),
         ("50%", "fünfzig Prozent"), ("1 km", "ein Kilometer"), ("20 °C", "zwanzig Grad Celsius"),
         ("z.B.", "zum Beispiel"), ("z. B. hier", "zum Beispiel hier"), ("usw.", "und so weiter"),
-        ("Dr. Meier", "Doktor Meier"), ("a@b.de", "a ät b Punkt de"), ("😀", "Emoji"),
+        ("Dr. Meier", "Doktor Meier"), ("a@b.de", "a ät b Punkt de"), ("😀", "grinsendes gesicht"),
     ],
     "es-ES": [
         ("1.234,5", "mil doscientos treinta y cuatro coma cinco"), ("3,05", "tres coma cero cinco"),
@@ -117,8 +117,9 @@ def test_abbreviations_do_not_end_sentences():
 def test_emoji_and_unknown_symbols_never_crash():
     report = FrontEndReport()
     words = read_text("hi 👨‍👩‍👧 \ue000 🇫🇷 ☃", "de-DE", report)[0].items
-    assert [w.spoken for w in words][:2] == ["hi", "Emoji Emoji Emoji"]
-    assert words[3].spoken == "Flagge F R"
+    # Emoji sequences have their CLDR names (issue #14): one name for the whole family.
+    assert [w.spoken for w in words][:2] == ["hi", "familie mann frau und mädchen"]
+    assert words[3].spoken == "flagge frankreich"
     # A private-use character has nothing to say: an empty word and a note, not an exception.
     assert words[2].spoken == ""
     assert any("nothing speakable" in n and "offset 9" in n for n in report.notes)

@@ -39,7 +39,8 @@ def test_decomposed_accent_is_one_character():
 
 def test_emoji_and_other_scripts_get_unicode_names_or_a_generic_word():
     assert names("😀ж", "en-US") == ["grinning face", "cyrillic small letter zhe"]
-    assert names("😀", "it-IT") == ["emoji"]
+    # Emoji have their CLDR names in every language (issue #14; the `emoji` package), not "emoji".
+    assert names("😀", "it-IT") == ["faccina con un gran sorriso"]
 
 
 def test_a_lone_letter_is_a_word_in_read_text_but_a_name_in_spell():

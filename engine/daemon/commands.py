@@ -10,10 +10,19 @@ import sys
 import time
 from pathlib import Path
 
+from ..client import ClientError, DaemonClient
+from ..client.discovery import is_daemon_process
 from ..errors import ConfigError
 from . import DaemonError
 from .protocol import DEFAULT_PORT, SETTINGS_FIELDS
-from .runtime_file import default_runtime_dir, pid_alive, read_runtime_file
+from .runtime_file import (
+    default_runtime_dir,
+    ensure_runtime_dir,
+    lock_is_held,
+    lock_record,
+    pid_alive,
+    read_runtime_file,
+)
 
 
 def _runtime_dir(args) -> Path:
@@ -31,6 +40,7 @@ def cmd_serve(args) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s echoic[%(process)d] %(levelname)s %(message)s")
     runtime_dir = _runtime_dir(args)
+    ensure_runtime_dir(runtime_dir)  # a folder that is not ours: one line, before the model loads
     other = read_runtime_file(runtime_dir)
     if other is not None and other.pid != os.getpid():
         raise DaemonError(f"an Echoic daemon is already running (pid {other.pid}, port {other.port}); "
@@ -46,19 +56,42 @@ def cmd_serve(args) -> int:
     server = Server(engine, port=args.port, runtime_dir=runtime_dir, settings=SettingsStore(_settings_path(args)),
                     allow_origins=tuple(args.allow_origin or ()), render_ahead_s=args.render_ahead,
                     calibrate_ahead=not args.no_calibrate_ahead)
-    asyncio.run(server.run())
+    try:
+        asyncio.run(server.run())
+    except OSError as exc:  # a full disk, a folder that became unwritable: one line, never a traceback
+        raise DaemonError(f"the daemon cannot run: {_describe(exc)}") from None
     return 0
 
 
-def cmd_status(args) -> int:
-    from ..client import DaemonClient
+def _describe(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
-    info = read_runtime_file(_runtime_dir(args))
-    if info is None:
-        print("echoic daemon: not running")
+
+def _candidates(runtime_dir: Path):
+    """The records that may name the running daemon: daemon.json's, then the lock's."""
+    seen = []
+    for info in (read_runtime_file(runtime_dir), lock_record(runtime_dir)):
+        if info is not None and pid_alive(info.pid) and info not in seen:
+            seen.append(info)
+    return seen
+
+
+def cmd_status(args) -> int:
+    runtime_dir = _runtime_dir(args)
+    status, problems = None, []
+    for info in _candidates(runtime_dir):
+        try:
+            with DaemonClient.connect(info=info, name="echoic status", timeout=5.0) as client:
+                status = client.status()
+            break
+        except ClientError as exc:
+            problems.append(f"pid {info.pid}, port {info.port}: {exc}")
+    if status is None:
+        if problems and lock_is_held(runtime_dir):
+            raise DaemonError(f"a daemon holds the lock in {runtime_dir} but does not answer ({'; '.join(problems)})")
+        print("echoic daemon: not running" + (f" (stale runtime file: {problems[0]})" if problems else ""))
         return 3  # LSB "program is not running"
-    with DaemonClient.connect(info=info, name="echoic status") as client:
-        status = client.status()
     print(f"echoic daemon: running, pid {status['pid']}, port {status['port']}, version {status['version']}, "
           f"protocol {status['protocol']}")
     print(f"uptime {status['uptime_s']:.0f} s, {status['clients'] - 1} other client(s), {status['queued']} queued, "
@@ -72,27 +105,71 @@ def cmd_status(args) -> int:
 
 
 def cmd_stop(args) -> int:
-    from ..client import DaemonClient
-
+    """Stop the daemon: ask it over the socket (the token proves it is ours). Signal a pid only
+    when no daemon answered, a process holds the daemon lock, and that pid is the process that
+    wrote the lock's record (its start time, else its command line): a stale runtime file whose
+    pid now belongs to another program must never get that program killed (issue 15)."""
     runtime_dir = _runtime_dir(args)
-    info = read_runtime_file(runtime_dir)
-    if info is None:
-        print("echoic daemon: not running")
-        return 0
-    try:
-        with DaemonClient.connect(info=info, name="echoic stop") as client:
-            client.shutdown()
-    except DaemonError:
-        if sys.platform == "win32":
-            raise
-        os.kill(info.pid, signal.SIGTERM)
+    stopped, problems = None, []
+    for info in _candidates(runtime_dir):
+        try:
+            with DaemonClient.connect(info=info, name="echoic stop", timeout=5.0) as client:
+                client.shutdown()
+            stopped = info
+            break
+        except ClientError as exc:
+            problems.append(f"pid {info.pid}, port {info.port}: {exc}")
+    if stopped is None:
+        if not problems:
+            print("echoic daemon: not running")
+            return 0
+        if not lock_is_held(runtime_dir):
+            print(f"echoic daemon: not running (stale runtime file: {problems[0]}); nothing was signalled")
+            return 0
+        holder = lock_record(runtime_dir)
+        ours, why = is_daemon_process(holder) if holder is not None else (False, "the lock holds no record")
+        if not ours or sys.platform == "win32":
+            raise DaemonError(f"a process holds the daemon lock in {runtime_dir} but does not answer, and {why}; "
+                              "nothing was signalled")
+        os.kill(holder.pid, signal.SIGTERM)
+        stopped = holder
     deadline = time.monotonic() + args.timeout
-    while pid_alive(info.pid) and time.monotonic() < deadline:
+    while pid_alive(stopped.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if pid_alive(info.pid):
-        raise DaemonError(f"the daemon (pid {info.pid}) did not stop within {args.timeout} s")
-    print(f"echoic daemon: stopped (pid {info.pid})")
+    if pid_alive(stopped.pid):
+        raise DaemonError(f"the daemon (pid {stopped.pid}) did not stop within {args.timeout} s")
+    print(f"echoic daemon: stopped (pid {stopped.pid})")
     return 0
+
+
+def speak_via_daemon(text: str, *, ssml: bool = False, locale: str | None = None, voice: str | None = None,
+                     rate: float | None = None, pitch: float | None = None, volume: float | None = None,
+                     spell: bool = False, runtime_dir: Path | None = None) -> bool:
+    """`echoic say` through the running daemon's own audio output, waiting until it is done.
+
+    Returns False when no daemon runs (the caller then speaks in-process). Raises
+    AudioDeviceError when the daemon has no audio output, ProtocolError for any other refusal.
+    """
+    from ..errors import AudioDeviceError, ProtocolError
+
+    info = read_runtime_file(runtime_dir)  # DaemonError (one line) when the folder is not ours
+    if info is None:
+        return False
+    try:
+        client = DaemonClient.connect(info=info, name="echoic say")
+    except ClientError:
+        return False  # a daemon that died between the file check and the connection
+    with client:
+        try:
+            result = client.speak(text, ssml=ssml, locale=locale, voice=voice, rate=rate, pitch=pitch,
+                                  volume=volume, spell=spell or None, playback="daemon", timeout=600.0)
+        except ClientError as exc:
+            raise DaemonError(str(exc)) from None
+    if result.error is not None:
+        if result.error["code"] == "no_audio_device":
+            raise AudioDeviceError(result.error["message"])
+        raise ProtocolError(result.error["code"], result.error["message"])
+    return True
 
 
 def _parse_assignment(text: str) -> tuple[str, object]:
@@ -140,7 +217,10 @@ def cmd_config(args) -> int:
         else:
             fields = args.fields or list(SETTINGS_FIELDS)
             table = updated(table, args.locale, {name: None for name in fields})
-    write_table(path, table)
+    try:
+        write_table(path, table)
+    except OSError as exc:  # a full disk, a read-only folder: one line and status 2, never a traceback
+        raise ConfigError(f"cannot write the settings file {path}: {_describe(exc)}") from None
     print(f"# {path}")
     print(dump_table(table).split("\n", 2)[2] if table else "# no settings: every locale uses its defaults")
     return 0

@@ -2,38 +2,42 @@
 
 `parse_client_message` turns one WebSocket frame from a client into a validated message value
 (or raises ProtocolError with the protocol's error code); the `*_message` functions produce the
-daemon's JSON answers; `audio_frame` / `parse_audio_frame` pack and unpack the binary audio
-frames. docs/protocol.md is the specification; this module is its executable form, kept in one file
-(a little over 400 lines) so that every message of the document has its parser or builder here.
+daemon's JSON answers; `audio_frame` / `parse_audio_frame` (from the client core) pack and unpack
+the binary audio frames. docs/protocol.md is the specification; this module is its executable form.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import struct
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..api import PITCH_RANGE, RATE_RANGE, VOLUME_RANGE, finite
+from ..client.wire import (  # the wire constants and the audio frame exist once, in the client core
+    AUDIO_HEADER,
+    AUDIO_HEADER_BYTES,
+    AUDIO_MAGIC,
+    CHANNELS,
+    CLOSE_BAD_VERSION,
+    CLOSE_UNAUTHORIZED,
+    DEFAULT_PORT,
+    FORMAT_NAME,
+    FORMAT_S16LE,
+    MAX_MESSAGE_BYTES,
+    PROTOCOL_VERSION,
+    SAMPLE_RATE,
+    AudioFrame,
+    audio_frame,
+    parse_audio_frame,
+)
 from ..errors import AudioDeviceError, ConfigError, EchoicError, LocaleError, ProtocolError, TextError, VoiceError
 
-PROTOCOL_VERSION = 1
-DEFAULT_PORT = 49733
-SAMPLE_RATE = 24000
-CHANNELS = 1
-FORMAT_NAME = "s16le"
-FORMAT_S16LE = 1
 CAPABILITIES = ("ssml", "marks", "spell", "priority", "playback", "settings", "status")
 
-MAX_MESSAGE_BYTES = 1 << 20
-"""Larger frames close the connection with 1009 (enforced by websockets' max_size)."""
 MAX_TEXT_CHARS = 200_000
 MAX_QUEUED_UTTERANCES = 64
 MAX_ID_CHARS = 64
-
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_BAD_VERSION = 4400
 
 PRIORITIES = ("important", "message", "text", "notification", "progress")
 PLAYBACKS = ("client", "daemon")
@@ -45,10 +49,6 @@ ERROR_CODES = (
     "unknown_voice", "too_large", "binary_not_allowed", "duplicate_id", "queue_full",
     "synthesis_failed", "no_audio_device", "internal",
 )
-
-AUDIO_MAGIC = b"EAU1"
-AUDIO_HEADER = struct.Struct("<4sIIQIHH")
-AUDIO_HEADER_BYTES = AUDIO_HEADER.size  # 28
 
 
 # --- client -> daemon -------------------------------------------------------------------------
@@ -400,31 +400,3 @@ def locales_message(locales) -> dict:
 
 def settings_message(table: dict, problem: str | None) -> dict:
     return {"type": "settings", "settings": table, "problem": problem}
-
-
-# --- audio frames -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AudioFrame:
-    utterance: int
-    seq: int
-    sample_offset: int
-    sample_rate: int
-    channels: int
-    format: int
-    pcm: bytes
-
-
-def audio_frame(utterance: int, seq: int, sample_offset: int, pcm: bytes, sample_rate: int = SAMPLE_RATE) -> bytes:
-    header = AUDIO_HEADER.pack(AUDIO_MAGIC, utterance, seq, sample_offset, sample_rate, CHANNELS, FORMAT_S16LE)
-    return header + pcm
-
-
-def parse_audio_frame(frame: bytes) -> AudioFrame:
-    if len(frame) < AUDIO_HEADER_BYTES:
-        raise ProtocolError("bad_value", f"audio frame of {len(frame)} bytes is shorter than its header")
-    magic, utterance, seq, offset, rate, channels, fmt = AUDIO_HEADER.unpack_from(frame)
-    if magic != AUDIO_MAGIC:
-        raise ProtocolError("bad_value", f"audio frame magic is {magic!r}, not {AUDIO_MAGIC!r}")
-    return AudioFrame(utterance, seq, offset, rate, channels, fmt, bytes(frame[AUDIO_HEADER_BYTES:]))

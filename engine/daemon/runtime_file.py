@@ -1,104 +1,85 @@
-"""Where clients find the daemon, and how two daemons of one user avoid each other.
+"""The daemon's side of the runtime-file rules, whose single definition is the client core's
+`engine/client/discovery.py` (the folder, the record, what makes a record live or a pid ours).
 
-The runtime file `<runtime dir>/daemon.json` (0600) holds pid, port, token, protocol and version;
-it is written atomically (a temporary file renamed over it) and removed on a clean exit. The
-lock is a separate file, `daemon.lock`, held with an OS lock for the daemon's whole life: the OS
-drops it when the process dies, so a killed daemon never blocks the next one.
+The runtime file `<runtime dir>/daemon.json` (0600) holds pid, port, token, protocol, version and
+the process's start time; it is written atomically (a temporary file renamed over it) and removed
+on a clean exit. The lock is a separate file, `daemon.lock`, held with an OS lock for the daemon's
+whole life: the OS drops it when the process dies, so a killed daemon never blocks the next one.
+The lock file holds the same record, so a deleted or corrupted `daemon.json` orphans nothing:
+clients, `echoic status`, `echoic stop` and a second `echoic serve` still find the daemon.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 from pathlib import Path
 
 from ..atomic_write import write_atomically
+from ..client import discovery
+from ..client.discovery import LOCK_FILE, RUNTIME_FILE, RuntimeInfo, format_runtime_file, pid_alive  # noqa: F401
+from ..client.errors import RuntimeDirError
 from . import DaemonError
 
-RUNTIME_FILE = "daemon.json"
-LOCK_FILE = "daemon.lock"
+_WINDOWS_LOCK_OFFSET = 1 << 30
+"""Windows locks are mandatory: lock one byte far past the record so that clients can read it."""
 
 
 def default_runtime_dir() -> Path:
-    """Linux: $XDG_RUNTIME_DIR/echoic (else /tmp/runtime-<uid>/echoic); Windows: %LOCALAPPDATA%\\echoic."""
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "echoic"
-    import platformdirs
-
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; the fallback is fine
-        warnings.simplefilter("ignore")
-        return Path(platformdirs.user_runtime_dir("echoic"))
+    """The one lookup (discovery.runtime_dir): $ECHOIC_RUNTIME_DIR, else %LOCALAPPDATA%\\echoic,
+    else $XDG_RUNTIME_DIR/echoic, else <temp>/runtime-<uid>/echoic."""
+    return Path(discovery.runtime_dir())
 
 
-@dataclass(frozen=True)
-class RuntimeInfo:
-    pid: int
-    port: int
-    token: str
-    protocol: int
-    version: str
-
-
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    if sys.platform == "win32":
-        import ctypes
-
-        kernel32 = ctypes.windll.kernel32
-        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
-            return False
-        code = ctypes.c_ulong()
-        try:
-            kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-            return code.value == 259  # STILL_ACTIVE
-        finally:
-            kernel32.CloseHandle(handle)
+def ensure_runtime_dir(runtime_dir: Path) -> None:
+    """Create the folder 0700 (parents too) and check it is ours; DaemonError says why not."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped by its parent) is not a running daemon
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
+        discovery.ensure_folder(str(runtime_dir))
+    except RuntimeDirError as exc:
+        raise DaemonError(str(exc)) from None
 
 
 def read_runtime_file(runtime_dir: Path | None = None, *, include_stale: bool = False) -> RuntimeInfo | None:
-    """The running daemon's file, or None when there is none, it is unreadable, or its pid is dead."""
-    path = (runtime_dir or default_runtime_dir()) / RUNTIME_FILE
+    """The running daemon's record (daemon.json, else the lock's record), or None."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        info = RuntimeInfo(int(raw["pid"]), int(raw["port"]), str(raw["token"]), int(raw["protocol"]),
-                           str(raw.get("version", "")))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if not include_stale and not pid_alive(info.pid):
-        return None
-    return info
+        return discovery.read_runtime_file(runtime_dir, include_stale=include_stale)
+    except RuntimeDirError as exc:
+        raise DaemonError(str(exc)) from None
 
 
 def write_runtime_file(runtime_dir: Path, info: RuntimeInfo) -> Path:
-    """Write the runtime file atomically with mode 0600 (mkstemp creates it so; no moment is it wider)."""
-    runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Write the runtime file atomically with mode 0600 (mkstemp creates it so; no moment is it
+    wider), and the same record into the lock file."""
+    ensure_runtime_dir(runtime_dir)
+    if info.started is None:
+        info = replace(info, started=discovery.process_start_time(info.pid))
     path = runtime_dir / RUNTIME_FILE
-    write_atomically(path, json.dumps(asdict(info)).encode("utf-8"))
+    data = format_runtime_file(info)
+    write_atomically(path, data)
+    _write_lock_record(runtime_dir, data)
     return path
 
 
+def _write_lock_record(runtime_dir: Path, data: bytes) -> None:
+    """The record in the lock file, written in place: the lock must stay on the same file."""
+    try:
+        fd = os.open(runtime_dir / LOCK_FILE, os.O_WRONLY)
+    except OSError:
+        return  # no lock file (a record written without a daemon): daemon.json alone
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
 def remove_runtime_file(runtime_dir: Path, pid: int) -> None:
-    """Remove the runtime file if it is still ours."""
-    info = read_runtime_file(runtime_dir, include_stale=True)
+    """Remove the runtime file and the lock's record if they are still ours."""
+    info = discovery.read_runtime_file(runtime_dir, include_stale=True)
     if info is not None and info.pid == pid:
         (runtime_dir / RUNTIME_FILE).unlink(missing_ok=True)
+        _write_lock_record(runtime_dir, b"")
 
 
 class DaemonLock:
@@ -109,13 +90,16 @@ class DaemonLock:
         self._file = None
 
     def acquire(self) -> None:
-        self.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        f = open(self.runtime_dir / LOCK_FILE, "a+b")
+        ensure_runtime_dir(self.runtime_dir)
+        try:
+            f = open(self.runtime_dir / LOCK_FILE, "a+b")
+        except OSError as exc:
+            raise DaemonError(f"cannot open the lock {self.runtime_dir / LOCK_FILE}: {exc.strerror}") from None
         try:
             if sys.platform == "win32":
                 import msvcrt
 
-                f.seek(0)
+                f.seek(_WINDOWS_LOCK_OFFSET)
                 msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
             else:
                 import fcntl
@@ -140,3 +124,21 @@ class DaemonLock:
 
     def __exit__(self, *exc):
         self.release()
+
+
+def lock_record(runtime_dir: Path) -> RuntimeInfo | None:
+    """The record the lock's holder wrote (alive or not), or None."""
+    return discovery._read_record(str(runtime_dir / LOCK_FILE))
+
+
+def lock_is_held(runtime_dir: Path) -> bool:
+    """Does a process hold the daemon lock? (Takes it for a moment when nobody does: for `stop`,
+    never for a client polling while a daemon starts.)"""
+    if not (runtime_dir / LOCK_FILE).exists():
+        return False
+    try:
+        with DaemonLock(runtime_dir):
+            return False
+    except DaemonError:
+        return True
+

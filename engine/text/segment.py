@@ -16,13 +16,14 @@ from dataclasses import dataclass, replace
 
 from .items import CLAUSE_END, SENTENCE_END, FrontEndReport, Word
 from .lang import Language
-from .normalize import Context, speak
+from .normalize import ROMAN_NUMERAL, Context, say_phone, speak
 
 _OPENERS = frozenset("\"'([{«‹“‘„‚¿¡")
 _CLOSERS = frozenset("\"')]}»›”’")
 _PUNCT = SENTENCE_END | CLAUSE_END
 _DASHES = frozenset("-–‐")
-_BREAKS = r"—|…|\.{3,}|-{2,}"
+# "--" breaks a chunk ("wait--what", "a -- b") except where it starts an option ("--amend").
+_BREAKS = r"—|…|\.{3,}|(?<=\S)-{2,}|-{2,}(?![^\W_])"
 _GROUP_SPACE = "\u00a0\u202f\u2009"
 # A space that separates chunks; a no-break or thin space inside "10 000" does not.
 _SPACE = rf"(?:[^\S{_GROUP_SPACE}]|(?<!\d)[{_GROUP_SPACE}]|[{_GROUP_SPACE}](?!\d{{3}}(?!\d)))"
@@ -32,6 +33,7 @@ _NUMERIC = re.compile(r"[-−+]?[$€£¥]?\d[\d.,:\u00a0\u202f\u2009]*")
 _INITIALS = re.compile(r"(?:[^\W\d_]\.){2,}")
 _INITIAL = re.compile(r"[^\W\d_]\.")
 _ORDINAL_DOT = re.compile(r"\d{1,15}\.")
+_DAY_MONTH_DOT = re.compile(r"\d{1,2}\.\d{1,2}\.")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Token:
     start: int
     tail: str
     """What followed the token in its chunk: punctuation, quotes, brackets."""
+    phone: bool = False
+    """Whether the token is a phone number (its groups may be separated by spaces)."""
 
 
 def _clean(text: str) -> str:
@@ -92,16 +96,29 @@ def _owns_dot(candidate: str, prev: str, following: str, lang: Language) -> bool
     """Whether a token's dot is part of it (abbreviation, initials, ordinal), not a full stop."""
     if candidate in lang.abbreviations or candidate in lang.day_periods or _INITIALS.fullmatch(candidate):
         return True
+    if any(candidate.endswith(e) and candidate[: -len(e)].isalpha() for e in lang.abbreviation_endings):
+        return True  # "Goethestr."
+    if lang.ordinal_dot and ROMAN_NUMERAL.fullmatch(candidate[:-1]) and prev[:1].isupper():
+        return True  # "Friedrich II.": German writes the regnal numeral with a dot
     if _INITIAL.fullmatch(candidate):
         # "J. K. Rowling", "John F. Kennedy" but not "I got an A. Then ..."
         return candidate[0].isupper() and following[:1].isupper() and (not prev or prev[:1].isupper())
-    return lang.ordinal_dot and bool(following) and bool(_ORDINAL_DOT.fullmatch(candidate))
+    if not (lang.ordinal_dot and following):
+        return False
+    # A German number with a dot is an ordinal before a month ("3. Mai"), before a lower-case word
+    # ("der 3. große"), or after an article or preposition ("am 3.", "die 20. Ausgabe"); otherwise
+    # the dot ends the sentence ("Es waren 25. Danach ...", "Tel. +49 30 1234567.").
+    months = {m.lower() for m in lang.months}
+    chooses = prev.lower() in lang.ordinal_form_after
+    if _ORDINAL_DOT.fullmatch(candidate):
+        return following.lower().rstrip(".,") in months or following[:1].islower() or chooses
+    return bool(_DAY_MONTH_DOT.fullmatch(candidate)) and chooses  # "am 3.10."
 
 
 def _take_dots(tokens: list[Token], lang: Language) -> list[Token]:
     out = []
     for k, tok in enumerate(tokens):
-        if tok.text and tok.tail.startswith(".") and not tok.tail.startswith("..."):
+        if tok.text and not tok.phone and tok.tail.startswith(".") and not tok.tail.startswith("..."):
             # After a clause or sentence end, an initial starts afresh: "troops; J. K. Rowling".
             prev = tokens[k - 1].text if k and not normalize_punct(tokens[k - 1].tail) else ""
             following = tokens[k + 1].text if k + 1 < len(tokens) else ""
@@ -128,11 +145,80 @@ def _merge_number_suffixes(tokens: list[Token], line: str, offset: int, lang: La
     return out
 
 
+# Phone numbers: international ("+49 30 1234567", "+1 (555) 010-9999"), North American
+# ("(555) 010-9999", "555-010-9999", "555-0199"), and national with a leading zero ("030 1234567",
+# "01 23 45 67 89"). Groups are separated by one space, hyphen, dot or slash.
+_PHONE_PATTERNS = (
+    r"\+\d{1,3}(?:[ ./-]?(?:\(\d{1,4}\)|\d{1,8}))+",
+    r"\(\d{3}\) ?\d{3}-\d{4}",
+    r"\d{3}-\d{3}-\d{4}",
+    r"\d{3}-\d{4}",
+    r"0\d{1,4}(?:[ /-]\d{2,8}){1,5}",
+)
+_PHONE = re.compile(r"(?<![\w.,+-])(?:" + "|".join(_PHONE_PATTERNS) + r")(?![\w,-]|\.\d)")
+_PHONE_RUN = r"\+?\(?\d[\d ()./-]*\d"
+
+
+def _phone_spans(line: str, lang: Language) -> list[tuple[int, int]]:
+    """Where the phone numbers are in a line: by their shape, or any digit run after a phone word
+    ("Tel.", "teléfono")."""
+    spans = []
+    for m in _PHONE.finditer(line):
+        digits = sum(c.isdigit() for c in m.group())
+        low, _, high = m.group().partition("-")
+        if re.fullmatch(r"\d{3}-\d{4}", m.group()) and not high.startswith("0") and int(low) < int(high):
+            continue  # "500-1000" is a range; "555-0199" a local number
+        if re.fullmatch(r"\d{1,2}([/.-])\d{1,2}\1\d{2,4}", m.group()):
+            continue  # "03/04/2026" is a date
+        if 7 <= digits <= 15 or (m.group().startswith("+") and digits >= 6):
+            spans.append(m.span())
+    if lang.phone_words:
+        words = "|".join(re.escape(w) for w in sorted(lang.phone_words, key=len, reverse=True))
+        cue = re.compile(rf"(?i)(?<!\w)(?:{words})\.?\s*:?\s+({_PHONE_RUN})(?![\w,]|\.\d)")
+        for m in cue.finditer(line):
+            if sum(c.isdigit() for c in m[1]) >= 6:
+                spans.append(m.span(1))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _phone_tokens(chunks: list[tuple[str, int]], spans: list[tuple[int, int]], line: str,
+                  offset: int) -> list[Token | tuple[str, int]]:
+    """Chunks, with those a phone number covers replaced by one phone Token."""
+    out: list[Token | tuple[str, int]] = []
+    i = 0
+    while i < len(chunks):
+        chunk, start = chunks[i]
+        span = next((s for s in spans if start <= s[0] < start + len(chunk)), None)
+        if span is None:
+            out.append(chunks[i])
+            i += 1
+            continue
+        prefix = chunk[: span[0] - start]
+        if not set(prefix) <= _OPENERS:
+            out.append((prefix, start))  # "Tel:+49 30 1234567": "Tel:" is a chunk of its own
+        j = i
+        while j + 1 < len(chunks) and chunks[j + 1][1] < span[1]:
+            j += 1
+        last, last_start = chunks[j]
+        out.append(Token(line[span[0] : span[1]], offset + span[0], line[span[1] : last_start + len(last)], True))
+        i = j + 1
+    return out
+
+
 def line_tokens(line: str, offset: int, lang: Language) -> list[Token]:
     """The tokens of one line; `offset` is the line's position in the whole input."""
     chunks = [(m.group(), m.start()) for m in _CHUNK.finditer(line)]
     chunks = _merge_spaced_abbreviations(chunks, line, lang)
-    tokens = [_split_chunk(chunk, offset + start) for chunk, start in chunks]
+    spans = _phone_spans(line, lang) if any(c.isdigit() for c in line) else []
+    tokens = [c if isinstance(c, Token) else _split_chunk(c[0], offset + c[1])
+              for c in _phone_tokens(chunks, spans, line, offset)]
     return _merge_number_suffixes(_take_dots(tokens, lang), line, offset, lang)
 
 
@@ -165,8 +251,9 @@ def split_words(text: str, lang: Language, locale: str, report: FrontEndReport, 
     when the text is one piece of an SSML document) and the words."""
     leading, words = "", []
     for start, line, broken in _lines(_clean(text)):
-        prev = ""
-        for tok in line_tokens(line, start, lang):
+        prev = prev2 = ""
+        tokens = line_tokens(line, start, lang)
+        for k, tok in enumerate(tokens):
             punct = "—" if not tok.text and tok.tail and set(tok.tail) <= _DASHES else tok.tail
             if not tok.text:
                 if words:
@@ -174,11 +261,15 @@ def split_words(text: str, lang: Language, locale: str, report: FrontEndReport, 
                 else:
                     leading += normalize_punct(punct)
                 continue
-            spoken = speak(tok.text, Context(lang, locale, report, prev))
+            following = next((t.text for t in tokens[k + 1 :] if t.text), "")
+            if tok.phone:
+                spoken = say_phone(tok.text, lang)
+            else:
+                spoken = speak(tok.text, Context(lang, locale, report, prev, following, prev2))
             if not spoken.strip():
                 report.notes.append(f"nothing speakable in {tok.text!r} at offset {offset + tok.start}")
             words.append(Word(tok.text, spoken, normalize_punct(tok.tail), offset + tok.start))
-            prev = tok.text
+            prev, prev2 = tok.text, prev
         if broken and line_breaks_end_sentences and words:
             words[-1] = end_sentence(words[-1])
     return normalize_punct(leading), words

@@ -15,3 +15,24 @@ def install() -> None:
 		builtins._ = lambda s: s
 	if not hasattr(builtins, "pgettext"):
 		builtins.pgettext = lambda context, s: s
+
+
+_STAGED = []
+
+
+def staged_addon() -> str:
+	"""The add-on laid out as NVDA unpacks it (nvda_addon.build.stage: the driver plus its copy of
+	the client core), once per process, in a temporary folder; returns the folder to put on sys.path."""
+	if not _STAGED:
+		import atexit
+		import shutil
+		import tempfile
+		from pathlib import Path
+
+		from nvda_addon.build import stage
+
+		folder = Path(tempfile.mkdtemp(prefix="echoic-addon-")) / "addon"
+		stage(folder)
+		atexit.register(shutil.rmtree, folder.parent, True)
+		_STAGED.append(str(folder))
+	return _STAGED[0]

@@ -67,6 +67,55 @@ class Language:
     """Locales whose slashed dates are month/day/year."""
     time_suffix: str = ""
     """A letter that may replace the colon in times (French `14h30`)."""
+    read_decade: Callable[[int], str] | None = None
+    """A decade or century as it is said ("1990s" -> "nineteen nineties", "80er" -> "achtziger");
+    None where decades are plain numbers ("los años 90")."""
+    decade_suffixes: tuple[str, ...] = ()
+    """Written endings that make a round number a decade (`s`, `'s`; German `er`)."""
+    decade_after: frozenset[str] = frozenset()
+    """Words (lower case) after which a round number is a decade (French "années")."""
+    short_decade_after: frozenset[str] = frozenset()
+    """Where set, a two-digit decade ("80s") is one only after these words ("the", "early"):
+    "30s" alone is thirty seconds."""
+    years_without_context: bool = False
+    """Whether every four-digit number from 1100 to 1999 written without a group separator is a
+    year (German: "1945" is "neunzehnhundertfünfundvierzig" wherever it stands)."""
+    year_after: frozenset[str] = frozenset()
+    """Words (lower case) after which a four-digit number is a year ("in 1999", "seit 1989");
+    month names always count."""
+    ordinal_day_after_month: bool = False
+    """Whether a day number next to a month name is an ordinal (English "May 5" -> "May fifth",
+    "4 July" -> "the fourth of July")."""
+    read_regnal: Callable[[int, str], str] | None = None
+    """(n, "m" or "f") -> a Roman numeral after a monarch's or pope's name ("Louis XIV"): "the
+    fourteenth", "der Vierzehnte", "die Zweite", "quatorze", "segunda"."""
+    regnal_names: dict[str, str] = field(default_factory=dict)
+    """Given names (lower case) of monarchs and popes -> "m" or "f". After another capitalised word
+    a Roman numeral is a cardinal ("World War II", "Rocky IV")."""
+    roman_cardinal_after: frozenset[str] = frozenset()
+    """Words (lower case) after which a Roman numeral is a count ("Chapter IV", "siglo XXI")."""
+    roman_count_before: frozenset[str] = frozenset()
+    """Words (lower case) before which a Roman numeral is a count (Italian "XX secolo")."""
+    read_roman_count: Callable[[int], str] | None = None
+    """How a Roman numeral that counts is said; None: as a cardinal. Italian reads them as
+    ordinals ("XX secolo" -> "ventesimo secolo", "capitolo IV" -> "capitolo quarto")."""
+    not_names: frozenset[str] = frozenset()
+    """Capitalised function words (lower case) that are not names ("The IV" is not regnal)."""
+    roman_ordinal_suffixes: frozenset[str] = frozenset()
+    """Endings written after a Roman numeral of I, V and X to make it an ordinal (French "XIXe
+    siècle", "François Ier"); the endings are keys of `ordinal_suffixes`."""
+    roman_never: frozenset[str] = frozenset()
+    """Roman-numeral-like words that are never numerals here (the English pronoun "I")."""
+    abbreviation_endings: dict[str, str] = field(default_factory=dict)
+    """Abbreviated last part of a compound -> its expansion ("Goethestr." -> "Goethestraße")."""
+    after_name_abbreviations: dict[str, str] = field(default_factory=dict)
+    """Abbreviations read differently after a name and before no name ("Main St." -> "Street")."""
+    phone_words: frozenset[str] = frozenset()
+    """Words (lower case, without dot or colon) after which digit groups are a phone number."""
+    phone_pairs: bool = False
+    """Whether phone groups of one or two digits are said as numbers (French "vingt-trois")."""
+    singular_below_two: bool = False
+    """Whether a unit after a number below two is singular ("1,5 kilogramme")."""
 
     def number_before_noun(self, words: str) -> str:
         """Number words as they stand before a counted noun ("eins" -> "ein")."""

@@ -73,8 +73,21 @@ def read_year(year: int) -> str:
     return cardinal(year)
 
 
-def read_date(year: int, month: int, day: int, locale: str, form: str) -> str:
-    return f"{ordinal(day, form)} {MONTHS[month - 1]} {read_year(year)}"
+def read_decade(n: int) -> str:
+    """"80er" -> "achtziger", "1990er" -> "neunzehnhundertneunziger"."""
+    return (cardinal(n) if n < 100 else read_year(n)) + "er"
+
+
+def read_regnal(n: int, gender: str) -> str:
+    """"Friedrich II." -> "der Zweite", "Elisabeth II." -> "die Zweite" (nominative; the ordinal is
+    part of the name, so capitalised)."""
+    return ("die " if gender == "f" else "der ") + ordinal(n).capitalize()
+
+
+def read_date(year: int | None, month: int, day: int, locale: str, form: str) -> str:
+    """`year` None: a date written without one ("am 3.10.")."""
+    words = f"{ordinal(day, form)} {MONTHS[month - 1]}"
+    return words if year is None else f"{words} {read_year(year)}"
 
 
 def read_time(hours: int, minutes: int, seconds: int | None, period: str) -> str:
@@ -112,7 +125,7 @@ _SYMBOLS = {
     "±": "plus minus", "→": "Pfeil rechts", "←": "Pfeil links", "„": "Anführungszeichen unten",
     "“": "Anführungszeichen oben", "”": "Anführungszeichen oben", "‘": "Apostroph", "’": "Apostroph",
     "«": "Anführungszeichen", "»": "Anführungszeichen", "\t": "Tabulator", "\n": "neue Zeile",
-    "−": "minus", "µ": "mü",
+    "−": "minus", "µ": "mü", "≈": "ungefähr",
 }
 
 _ABBREVIATIONS = {
@@ -128,6 +141,7 @@ _ABBREVIATIONS = {
     "Jan.": "Januar", "Feb.": "Februar", "Aug.": "August", "Sept.": "September", "Okt.": "Oktober",
     "Nov.": "November", "Dez.": "Dezember", "Mo.": "Montag", "Di.": "Dienstag", "Mi.": "Mittwoch",
     "Do.": "Donnerstag", "Fr.,": "Freitag", "Sa.": "Samstag", "So.": "Sonntag",
+    "C#": "C Sharp", "F#": "F Sharp", "Bd.": "Band", "Bde.": "Bände",
 }
 
 _UNITS = {
@@ -151,6 +165,21 @@ _CURRENCIES = {
     "£": ("Pfund", "Pfund", "Penny", "Pence"), "GBP": ("Pfund", "Pfund", "Penny", "Pence"),
     "¥": ("Yen", "Yen", "Sen", "Sen"), "CHF": ("Franken", "Franken", "Rappen", "Rappen"),
 }
+
+REGNAL_NAMES = {
+    "friedrich": "m", "wilhelm": "m", "ludwig": "m", "karl": "m", "otto": "m", "heinrich": "m",
+    "konrad": "m", "maximilian": "m", "joseph": "m", "josef": "m", "leopold": "m", "franz": "m",
+    "rudolf": "m", "albrecht": "m", "johann": "m", "johannes": "m", "georg": "m", "august": "m",
+    "ernst": "m", "peter": "m", "paul": "m", "pius": "m", "benedikt": "m", "leo": "m",
+    "gregor": "m", "innozenz": "m", "klemens": "m", "urban": "m", "bonifatius": "m",
+    "alexander": "m", "nikolaus": "m", "iwan": "m", "napoleon": "m", "philipp": "m",
+    "eduard": "m", "richard": "m", "jakob": "m", "ferdinand": "m", "sigismund": "m",
+    "gustav": "m", "christian": "m", "lothar": "m", "ramses": "m", "ptolemaios": "m",
+    "sixtus": "m", "julius": "m", "hadrian": "m", "elisabeth": "f", "maria": "f",
+    "katharina": "f", "viktoria": "f", "anna": "f", "christina": "f", "margarethe": "f",
+    "isabella": "f", "johanna": "f", "kleopatra": "f", "beatrix": "f",
+}
+
 
 LANGUAGE = Language(
     code="de",
@@ -182,9 +211,28 @@ LANGUAGE = Language(
     ordinal_dot=True,
     ordinal_form_after={
         "am": "n", "im": "n", "vom": "n", "zum": "n", "beim": "n", "dem": "n", "den": "n",
-        "des": "n", "bis": "n", "ab": "n", "seit": "n", "der": "", "die": "", "das": "s",
+        "des": "n", "bis": "n", "ab": "n", "seit": "n", "der": "", "die": "", "das": "",
         "ein": "r", "eine": "", "einem": "n", "einen": "n",
     },
     date_ordinal_form="r",
     time_suffix="",
+    # "14:30 Uhr" is "vierzehn Uhr dreißig": the time already says "Uhr".
+    day_periods={"Uhr": ""},
+    read_decade=read_decade,
+    decade_suffixes=("er",),
+    years_without_context=True,
+    year_after=frozenset({"jahr", "jahre", "jahres", "jahrs", "im", "seit", "anno", "von", "bis"}),
+    read_regnal=read_regnal,
+    regnal_names=REGNAL_NAMES,
+    roman_never=frozenset({"X"}),  # "Herr X", "Monsieur X": a name, not ten
+    roman_cardinal_after=frozenset({
+        "kapitel", "teil", "band", "akt", "artikel", "abschnitt", "anhang", "klasse", "stufe",
+        "phase", "typ", "buch", "szene", "titel",
+    }),
+    not_names=frozenset({
+        "der", "die", "das", "den", "dem", "des", "ein", "eine", "einer", "im", "am", "und", "in",
+        "von", "zu", "mit", "auf", "für", "ich", "er", "sie", "es", "wir", "ihr",
+    }),
+    abbreviation_endings={"str.": "straße"},
+    phone_words=frozenset({"tel", "telefon", "fax", "mobil", "handy", "rufnummer"}),
 )

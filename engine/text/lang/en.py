@@ -64,6 +64,16 @@ def read_year(year: int) -> str:
     return f"{cardinal(century)} {'oh ' if rest < 10 else ''}{cardinal(rest)}"
 
 
+def read_decade(n: int) -> str:
+    """"80s" -> "eighties", "1990s" -> "nineteen nineties", "1900s" -> "nineteen hundreds"."""
+    words = cardinal(n) if n < 100 else read_year(n)
+    return words[:-1] + "ies" if words.endswith("y") else words + "s"
+
+
+def read_regnal(n: int, gender: str) -> str:
+    return f"the {ordinal(n)}"
+
+
 def read_date(year: int, month: int, day: int, locale: str, form: str) -> str:
     if locale in LANGUAGE.month_first_locales:
         return f"{MONTHS[month - 1]} {ordinal(day)} {read_year(year)}"
@@ -108,7 +118,7 @@ _SYMBOLS = {
     "×": "times", "÷": "divided by", "±": "plus or minus", "→": "right arrow", "←": "left arrow",
     "‘": "left quote", "’": "apostrophe", "“": "left quote", "”": "right quote", "«": "left quote",
     "»": "right quote", "¿": "inverted question mark", "¡": "inverted exclamation mark",
-    "\t": "tab", "\n": "new line", "−": "minus", "µ": "micro",
+    "\t": "tab", "\n": "new line", "−": "minus", "µ": "micro", "≈": "about",
 }
 
 _ABBREVIATIONS = {
@@ -126,6 +136,7 @@ _ABBREVIATIONS = {
     "Dept.": "Department", "Univ.": "University", "Vol.": "volume", "vol.": "volume",
     "p.": "page", "pp.": "pages", "No.": "number", "Nos.": "numbers", "cf.": "compare",
     "ca.": "circa", "min.": "minutes", "max.": "maximum", "est.": "established",
+    "C#": "C sharp", "F#": "F sharp",
 }
 
 _UNITS = {
@@ -151,6 +162,26 @@ _CURRENCIES = {
     "¥": ("yen", "yen", "sen", "sen"), "JPY": ("yen", "yen", "sen", "sen"),
 }
 
+REGNAL_NAMES = {
+    "henry": "m", "edward": "m", "george": "m", "william": "m", "charles": "m", "james": "m",
+    "john": "m", "richard": "m", "louis": "m", "philip": "m", "frederick": "m", "peter": "m",
+    "paul": "m", "pius": "m", "benedict": "m", "leo": "m", "gregory": "m", "innocent": "m",
+    "clement": "m", "urban": "m", "boniface": "m", "alexander": "m", "nicholas": "m", "ivan": "m",
+    "napoleon": "m", "ferdinand": "m", "emmanuel": "m", "david": "m", "robert": "m",
+    "alfonso": "m", "felipe": "m", "juan": "m", "carlos": "m", "ludwig": "m", "wilhelm": "m",
+    "otto": "m", "constantine": "m", "justinian": "m", "ramesses": "m", "rameses": "m",
+    "amenhotep": "m", "thutmose": "m", "ptolemy": "m", "harold": "m", "stephen": "m",
+    "edmund": "m", "rudolf": "m", "maximilian": "m", "gustav": "m", "gustavus": "m",
+    "christian": "m", "frederik": "m", "olaf": "m", "haakon": "m", "harald": "m", "magnus": "m",
+    "eric": "m", "erik": "m", "sancho": "m", "pedro": "m", "manuel": "m", "sebastian": "m",
+    "francis": "m", "umberto": "m", "sixtus": "m", "julius": "m", "adrian": "m", "hadrian": "m",
+    "celestine": "m", "eugene": "m", "martin": "m", "sergius": "m", "stanislaus": "m",
+    "elizabeth": "f", "mary": "f", "catherine": "f", "victoria": "f", "anne": "f",
+    "isabella": "f", "isabel": "f", "margaret": "f", "christina": "f", "juana": "f",
+    "joanna": "f", "cleopatra": "f", "beatrix": "f", "wilhelmina": "f",
+}
+
+
 LANGUAGE = Language(
     code="en",
     cardinal=cardinal,
@@ -164,7 +195,7 @@ LANGUAGE = Language(
     words={
         "point": "point", "minus": "minus", "percent": "percent", "to": "to", "dot": "dot",
         "at": "at", "emoji": "emoji", "flag": "flag", "space": "space", "and": "and",
-        "slash": "slash", "colon": "colon",
+        "slash": "slash", "colon": "colon", "day_before_month": "the {} of",
     },
     abbreviations=_ABBREVIATIONS,
     symbols=_SYMBOLS,
@@ -180,4 +211,27 @@ LANGUAGE = Language(
     day_periods={"am": "a m", "pm": "p m", "AM": "a m", "PM": "p m", "a.m.": "a m", "p.m.": "p m"},
     ordinal_suffixes={"st": "", "nd": "", "rd": "", "th": ""},
     month_first_locales=frozenset({"en-US", "en-US-south"}),
+    read_decade=read_decade,
+    decade_suffixes=("s", "'s", "’s"),
+    short_decade_after=frozenset({"the", "early", "mid", "late", "mid-", "its", "their"}),
+    year_after=frozenset({
+        "in", "since", "by", "from", "to", "until", "till", "through", "before", "after", "of",
+        "circa", "c.", "ca.", "year", "around", "during",
+    }),
+    ordinal_day_after_month=True,
+    read_regnal=read_regnal,
+    regnal_names=REGNAL_NAMES,
+    roman_cardinal_after=frozenset({
+        "war", "chapter", "part", "volume", "vol", "book", "act", "scene", "phase", "type", "class",
+        "title", "article", "section", "appendix", "apollo", "level", "stage", "grade", "psalm",
+        "step", "annex", "schedule", "figure", "table", "plate",
+    }),
+    not_names=frozenset({
+        "the", "a", "an", "in", "on", "at", "of", "and", "to", "my", "your", "his", "her", "our",
+        "their", "this", "that", "for", "with", "from", "by", "is", "was", "it", "we", "they", "he",
+        "she", "you", "but", "or", "so", "if", "as",
+    }),
+    roman_never=frozenset({"I", "X"}),  # the pronoun; "Malcolm X", "Generation X"
+    after_name_abbreviations={"St.": "Street", "Dr.": "Drive"},
+    phone_words=frozenset({"tel", "phone", "telephone", "fax", "mobile", "cell"}),
 )

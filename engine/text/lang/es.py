@@ -99,6 +99,12 @@ def read_year(year: int) -> str:
     return cardinal(year)
 
 
+def read_regnal(n: int, gender: str) -> str:
+    """"Felipe II" -> "segundo", "Isabel II" -> "segunda"; from eleven on, cardinals: "Alfonso
+    XIII" -> "trece" (DPD)."""
+    return ordinal(n, "f" if gender == "f" else "") if n <= 10 else cardinal(n)
+
+
 def read_date(year: int, month: int, day: int, locale: str, form: str) -> str:
     return f"{cardinal(day)} de {MONTHS[month - 1]} de {read_year(year)}"
 
@@ -143,7 +149,7 @@ _SYMBOLS = {
     "→": "flecha derecha", "←": "flecha izquierda", "«": "comillas", "»": "cierra comillas",
     "“": "comillas", "”": "cierra comillas", "‘": "comilla", "’": "apóstrofo", "\t": "tabulador",
     "\n": "nueva línea", "−": "menos", "µ": "micro", "º": "ordinal masculino",
-    "ª": "ordinal femenino",
+    "ª": "ordinal femenino", "≈": "aproximadamente",
 }
 
 _ABBREVIATIONS = {
@@ -156,6 +162,7 @@ _ABBREVIATIONS = {
     "Ing.": "Ingeniero", "S.A.": "Sociedad Anónima", "a.C.": "antes de Cristo",
     "d.C.": "después de Cristo", "tel.": "teléfono", "Tel.": "teléfono", "vol.": "volumen",
     "cap.": "capítulo", "Sto.": "Santo", "Sta.": "Santa", "admón.": "administración",
+    "C#": "C sharp", "F#": "F sharp",
 }
 
 _UNITS = {
@@ -178,6 +185,17 @@ _CURRENCIES = {
     "£": ("libra", "libras", "penique", "peniques"), "GBP": ("libra", "libras", "penique", "peniques"),
     "¥": ("yen", "yenes", "sen", "sen"), "MXN": ("peso", "pesos", "centavo", "centavos"),
 }
+
+REGNAL_NAMES = {
+    "felipe": "m", "carlos": "m", "fernando": "m", "alfonso": "m", "juan": "m", "pedro": "m",
+    "enrique": "m", "jaime": "m", "sancho": "m", "luis": "m", "pío": "m", "pablo": "m",
+    "benedicto": "m", "gregorio": "m", "león": "m", "clemente": "m", "inocencio": "m",
+    "urbano": "m", "alejandro": "m", "nicolás": "m", "napoleón": "m", "jorge": "m",
+    "guillermo": "m", "eduardo": "m", "ricardo": "m", "federico": "m", "francisco": "m",
+    "amadeo": "m", "ramiro": "m", "bermudo": "m", "ordoño": "m", "luis": "m", "sixto": "m",
+    "julio": "m", "isabel": "f", "juana": "f", "catalina": "f", "maría": "f", "cleopatra": "f",
+}
+
 
 LANGUAGE = Language(
     code="es",
@@ -211,4 +229,16 @@ LANGUAGE = Language(
         "º": "", "ª": "f", ".º": "", ".ª": "f", "°": "", ".°": "", "o": "", "a": "f",
         "er": "short", ".er": "short",
     },
+    read_regnal=read_regnal,
+    regnal_names=REGNAL_NAMES,
+    roman_never=frozenset({"X"}),  # "Herr X", "Monsieur X": a name, not ten
+    roman_cardinal_after=frozenset({
+        "siglo", "siglos", "capítulo", "tomo", "volumen", "parte", "acto", "libro", "artículo",
+        "título", "fase", "escena",
+    }),
+    not_names=frozenset({
+        "el", "la", "los", "las", "un", "una", "en", "de", "del", "y", "a", "con", "por", "para",
+        "mi", "su", "yo", "es",
+    }),
+    phone_words=frozenset({"tel", "teléfono", "telf", "tlf", "móvil", "fax"}),
 )

@@ -82,6 +82,17 @@ def read_year(year: int) -> str:
     return cardinal(year)
 
 
+def read_decade(n: int) -> str:
+    """"les années 80" -> "quatre-vingt": a decade's number is invariable (no final "s")."""
+    words = cardinal(n)
+    return words[:-1] if words.endswith(("vingts", "cents")) else words
+
+
+def read_regnal(n: int, gender: str) -> str:
+    """"Louis XIV" -> "quatorze"; only the first is an ordinal: "François Ier" -> "premier"."""
+    return "premier" if n == 1 else cardinal(n)
+
+
 def read_date(year: int, month: int, day: int, locale: str, form: str) -> str:
     return f"{ordinal(1) if day == 1 else cardinal(day)} {MONTHS[month - 1]} {read_year(year)}"
 
@@ -126,7 +137,7 @@ _SYMBOLS = {
     "…": "points de suspension", "×": "fois", "÷": "divisé par", "±": "plus ou moins",
     "→": "flèche droite", "←": "flèche gauche", "«": "ouvrez les guillemets",
     "»": "fermez les guillemets", "“": "guillemet", "”": "guillemet", "‘": "apostrophe",
-    "’": "apostrophe", "\t": "tabulation", "\n": "nouvelle ligne", "−": "moins", "µ": "micro",
+    "’": "apostrophe", "\t": "tabulation", "\n": "nouvelle ligne", "−": "moins", "µ": "micro", "≈": "environ",
 }
 
 _ABBREVIATIONS = {
@@ -140,6 +151,7 @@ _ABBREVIATIONS = {
     "apr. J.-C.": "après Jésus-Christ", "janv.": "janvier", "févr.": "février",
     "avr.": "avril", "juil.": "juillet", "sept.": "septembre", "oct.": "octobre",
     "nov.": "novembre", "déc.": "décembre", "min.": "minimum", "max.": "maximum",
+    "Tél.": "téléphone", "C#": "C sharp", "F#": "F sharp",
 }
 
 _UNITS = {
@@ -163,6 +175,19 @@ _CURRENCIES = {
     "£": ("livre", "livres", "penny", "pence"), "GBP": ("livre", "livres", "penny", "pence"),
     "¥": ("yen", "yens", "sen", "sen"), "CHF": ("franc", "francs", "centime", "centimes"),
 }
+
+REGNAL_NAMES = {
+    "louis": "m", "henri": "m", "charles": "m", "philippe": "m", "françois": "m", "jean": "m",
+    "napoléon": "m", "louis-philippe": "m", "pie": "m", "benoît": "m", "léon": "m",
+    "grégoire": "m", "clément": "m", "innocent": "m", "urbain": "m", "alexandre": "m",
+    "nicolas": "m", "paul": "m", "jean-paul": "m", "georges": "m", "guillaume": "m",
+    "édouard": "m", "richard": "m", "frédéric": "m", "pierre": "m", "robert": "m", "hugues": "m",
+    "lothaire": "m", "pépin": "m", "childéric": "m", "clovis": "m", "dagobert": "m",
+    "rodolphe": "m", "ferdinand": "m", "alphonse": "m", "sixte": "m", "jules": "m",
+    "élisabeth": "f", "marie": "f", "catherine": "f", "isabelle": "f", "victoria": "f",
+    "cléopâtre": "f",
+}
+
 
 LANGUAGE = Language(
     code="fr",
@@ -193,4 +218,20 @@ LANGUAGE = Language(
     months=MONTHS,
     ordinal_suffixes={"er": "", "re": "f", "ère": "f", "e": "", "ème": "", "eme": "", "è": ""},
     time_suffix="h",
+    read_decade=read_decade,
+    decade_after=frozenset({"années"}),
+    read_regnal=read_regnal,
+    regnal_names=REGNAL_NAMES,
+    roman_never=frozenset({"X"}),  # "Herr X", "Monsieur X": a name, not ten
+    roman_cardinal_after=frozenset({
+        "chapitre", "tome", "volume", "partie", "acte", "livre", "article", "titre", "scène",
+    }),
+    not_names=frozenset({
+        "le", "la", "les", "un", "une", "des", "du", "de", "et", "en", "à", "au", "aux", "je", "il",
+        "elle", "nous", "vous", "ils", "ce", "cette",
+    }),
+    phone_words=frozenset({"tél", "tel", "téléphone", "fax", "portable"}),
+    roman_ordinal_suffixes=frozenset({"e", "er", "re", "ème", "è"}),
+    phone_pairs=True,
+    singular_below_two=True,
 )

@@ -116,7 +116,7 @@ _SYMBOLS = {
     "→": "freccia destra", "←": "freccia sinistra", "«": "virgolette aperte",
     "»": "virgolette chiuse", "“": "virgolette aperte", "”": "virgolette chiuse",
     "‘": "apostrofo", "’": "apostrofo", "\t": "tabulazione", "\n": "nuova riga", "−": "meno",
-    "µ": "micro", "º": "ordinale maschile", "ª": "ordinale femminile",
+    "µ": "micro", "º": "ordinale maschile", "ª": "ordinale femminile", "≈": "circa",
 }
 
 _ABBREVIATIONS = {
@@ -129,6 +129,8 @@ _ABBREVIATIONS = {
     "S.": "San", "S.p.A.": "Società per Azioni", "a.C.": "avanti Cristo", "d.C.": "dopo Cristo",
     "gen.": "gennaio", "feb.": "febbraio", "apr.": "aprile", "giu.": "giugno", "lug.": "luglio",
     "ago.": "agosto", "set.": "settembre", "ott.": "ottobre", "nov.": "novembre", "dic.": "dicembre",
+    "V.le": "viale", "P.za": "piazza", "P.zza": "piazza", "C.so": "corso", "Tel.": "telefono",
+    "C#": "C sharp", "F#": "F sharp",
 }
 
 _UNITS = {
@@ -151,6 +153,18 @@ _CURRENCIES = {
     "£": ("sterlina", "sterline", "penny", "pence"), "GBP": ("sterlina", "sterline", "penny", "pence"),
     "¥": ("yen", "yen", "sen", "sen"), "CHF": ("franco", "franchi", "centesimo", "centesimi"),
 }
+
+REGNAL_NAMES = {
+    "emanuele": "m", "umberto": "m", "carlo": "m", "luigi": "m", "enrico": "m", "federico": "m",
+    "filippo": "m", "francesco": "m", "ferdinando": "m", "giovanni": "m", "paolo": "m",
+    "pio": "m", "benedetto": "m", "leone": "m", "gregorio": "m", "clemente": "m",
+    "innocenzo": "m", "urbano": "m", "alessandro": "m", "niccolò": "m", "nicola": "m",
+    "napoleone": "m", "giorgio": "m", "guglielmo": "m", "edoardo": "m", "riccardo": "m",
+    "pietro": "m", "ludovico": "m", "lorenzo": "m", "cosimo": "m", "amedeo": "m", "giacomo": "m",
+    "alberto": "m", "sisto": "m", "giulio": "m", "elisabetta": "f", "maria": "f", "caterina": "f",
+    "isabella": "f", "vittoria": "f", "cleopatra": "f",
+}
+
 
 LANGUAGE = Language(
     code="it",
@@ -180,4 +194,18 @@ LANGUAGE = Language(
     months=MONTHS,
     noun_forms={"uno": "un"},
     ordinal_suffixes={"º": "", "°": "", "ª": "f", "o": "", "a": "f"},
+    # "Vittorio Emanuele II" -> "secondo", "Elisabetta II" -> "seconda", "Luigi XIV" -> "quattordicesimo"
+    read_regnal=lambda n, gender: ordinal(n, "f" if gender == "f" else ""),
+    regnal_names=REGNAL_NAMES,
+    roman_never=frozenset({"X"}),  # "Herr X", "Monsieur X": a name, not ten
+    not_names=frozenset({
+        "il", "lo", "la", "i", "gli", "le", "un", "una", "uno", "di", "del", "della", "e", "a", "in",
+        "con", "per", "io", "che", "nel", "nella", "nei", "nelle", "al", "alla", "ai", "dal",
+        "dalla", "sul", "sulla", "dei", "delle",
+    }),
+    # Roman numerals that count are ordinals in Italian: "XX secolo", "capitolo IV" -> "quarto".
+    read_roman_count=ordinal,
+    roman_count_before=frozenset({"secolo", "secoli"}),
+    roman_cardinal_after=frozenset({"capitolo", "parte", "libro", "volume", "tomo", "atto", "canto"}),
+    phone_words=frozenset({"tel", "telefono", "cell", "cellulare", "fax"}),
 )

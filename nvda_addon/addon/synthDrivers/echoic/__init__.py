@@ -6,7 +6,7 @@
 The driver is a client of the Echoic daemon (docs/protocol.md): each speech sequence becomes one
 SSML `speak`; the daemon streams audio frames and index messages back; a feeder thread plays the
 audio through nvwave, fed up to each index with `onDone` reporting that index, as oneCore does.
-Standard library only, plus the WebSocket client in this package.
+Standard library only, plus the daemon client core copied into this package (`_client`).
 """
 
 import os
@@ -111,8 +111,12 @@ class SynthDriver(BaseSynthDriver):
 
 	@classmethod
 	def check(cls):
-		if _daemon.findDaemon() is not None:
-			return True
+		try:
+			if _daemon.findDaemon() is not None:
+				return True
+		except _daemon.DaemonError as e:
+			log.error(f"Echoic: {e}")
+			return False
 		if _daemon.daemonCommands(ADDON_DIR):
 			return True
 		log.debugWarning(
@@ -156,13 +160,16 @@ class SynthDriver(BaseSynthDriver):
 	# The daemon
 
 	def _connect(self, startIfNeeded):
-		info = _daemon.findDaemon()
+		try:
+			info = _daemon.findDaemon()
+		except _daemon.DaemonError as e:
+			raise RuntimeError(f"Echoic: {e}") from e
 		if info is None and startIfNeeded:
 			errors = []
 			for argv in _daemon.daemonCommands(ADDON_DIR):
 				try:
 					info = _daemon.startDaemon(argv, timeout=self.START_TIMEOUT)
-					log.info(f"Echoic: started the daemon ({argv[0]}, pid {info['pid']})")
+					log.info(f"Echoic: started the daemon ({argv[0]}, pid {info.pid})")
 					break
 				except _daemon.DaemonError as e:
 					errors.append(str(e))
@@ -422,12 +429,12 @@ class SynthDriver(BaseSynthDriver):
 			uid = numbers.get(item.utterance)
 			if uid is None or not self._isCurrent(uid):
 				return held
-			if held is not None and held.uid == uid and held.start + len(held.pcm) // self._bytesPerSample == item.sampleOffset:
+			if held is not None and held.uid == uid and held.start + len(held.pcm) // self._bytesPerSample == item.sample_offset:
 				# Keep one frame back: the next index may fall inside it.
 				self._feed(uid, held.pcm)
 			elif held is not None and self._isCurrent(held.uid):
 				self._feed(held.uid, held.pcm)
-			return _Held(uid, item.sampleOffset, item.pcm)
+			return _Held(uid, item.sample_offset, item.pcm)
 		kind = item.get("type")
 		uid = item.get("id")
 		if kind == "accepted":
