@@ -47,6 +47,19 @@ class FakeEngine:
     def voices(self, locale=None):
         return list(self._voices)
 
+    # Chunked rendering's idle work (engine/daemon/interface.py): nothing to load or calibrate.
+    def preload_streaming(self, cancel):
+        return False
+
+    def wanted_calibrations(self):
+        return []
+
+    def calibration_rows(self, voice):
+        return ()
+
+    def calibrate(self, voice, rows=None, cancel=None):
+        return 0
+
     def stream(self, request: SpeechRequest, cancel: threading.Event | None = None):
         locale = get_locale(request.locale)
         voice = request.voice or locale.default_voice
@@ -63,17 +76,13 @@ class FakeEngine:
         pieces = re.split(r"(<mark\s+name=['\"]([^'\"]+)['\"]\s*/>)", text) if request.ssml else [text]
         marks, total = [], 0
         words_samples = []
-        i = 0
-        while i < len(pieces):
-            piece = pieces[i]
-            if request.ssml and piece.startswith("<mark"):
-                marks.append((pieces[i + 1], total))
-                i += 2
-                continue
-            n = len(re.sub(r"<[^>]*>", " ", piece).split()) * WORD_SAMPLES
-            words_samples.append(n)
-            total += n
-            i += 1
+        for k, piece in enumerate(pieces):  # (text, whole mark, mark name) repeated: re.split's groups
+            if k % 3 == 2:
+                marks.append((piece, total))
+            elif k % 3 == 0:  # text, where a stray "<mark" that is no mark is markup like any other
+                n = len(re.sub(r"<[^>]*>", " ", piece).split()) * WORD_SAMPLES
+                words_samples.append(n)
+                total += n
         gain = 0.3 * 32767 * (request.volume if request.volume is not None else 1)
 
         def audio(a, b):  # made per chunk, so a long utterance costs nothing up front

@@ -234,6 +234,30 @@ def cmd_bench_daemon(args) -> int:
     return 0
 
 
+def cmd_bench_fairness(args) -> int:
+    from .fairness import run_fairness
+
+    for line in run_fairness(repeats=args.repeats, threads=args.threads):
+        print(line, flush=True)
+    return 0
+
+
+def cmd_bench_soak(args) -> int:
+    from .soak import run_soak
+
+    for line in run_soak(args.minutes, Path(args.out), threads=args.threads):
+        print(line, flush=True)
+    return 0
+
+
+def cmd_bench_memory(args) -> int:
+    from .soak import run_memory_probe
+
+    for line in run_memory_probe(threads=args.threads):
+        print(line, flush=True)
+    return 0
+
+
 def register(commands, bench) -> None:
     def runtime_option(parser):
         parser.add_argument("--runtime-dir", help="where the runtime file lives (default: the user's runtime dir)")
@@ -279,4 +303,19 @@ def register(commands, bench) -> None:
     bench_daemon.add_argument("--repeats", type=int, default=5)
     bench_daemon.add_argument("--threads", type=int, default=2)
     bench_daemon.set_defaults(func=cmd_bench_daemon)
+
+    fairness = bench.add_parser("fairness", help="how long one client's heavy request delays another's first audio")
+    fairness.add_argument("--repeats", type=int, default=3)
+    fairness.add_argument("--threads", type=int, default=2)
+    fairness.set_defaults(func=cmd_bench_fairness)
+
+    soak = bench.add_parser("soak", help="mixed load for N minutes, resident memory sampled to a CSV and a plot")
+    soak.add_argument("--minutes", type=float, default=10.0)
+    soak.add_argument("--out", default="soak", help="path of the CSV and PNG, without suffix (default: ./soak)")
+    soak.add_argument("--threads", type=int, default=2)
+    soak.set_defaults(func=cmd_bench_soak)
+
+    memory = bench.add_parser("memory", help="resident memory after each kind of request, and after malloc_trim")
+    memory.add_argument("--threads", type=int, default=2)
+    memory.set_defaults(func=cmd_bench_memory)
 

@@ -9,7 +9,8 @@ the binary audio frames. docs/protocol.md is the specification; this module is i
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..api import PITCH_RANGE, RATE_RANGE, VOLUME_RANGE, finite
@@ -30,7 +31,7 @@ from ..client.wire import (  # the wire constants and the audio frame exist once
     audio_frame,
     parse_audio_frame,
 )
-from ..errors import ProtocolError
+from ..errors import AudioDeviceError, ConfigError, EchoicError, LocaleError, ProtocolError, TextError, VoiceError
 
 CAPABILITIES = ("ssml", "marks", "spell", "priority", "playback", "settings", "status")
 
@@ -136,6 +137,16 @@ ClientMessage = (
 )
 
 
+def shown(value, limit: int = 60) -> str:
+    """A short JSON rendering of a client's value for an error message. Containers are named, not
+    rendered: a value nested a thousand deep would exhaust json.dumps' recursion."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return json.dumps(value)[:limit]
+
+
 def _field(obj: dict, name: str, kind, required: bool = False, default=None):
     """The value of `name`, checked to be of `kind` (bool is never a number here)."""
     if name not in obj or (obj[name] is None and not required):
@@ -147,7 +158,7 @@ def _field(obj: dict, name: str, kind, required: bool = False, default=None):
     if (number and isinstance(value, bool)) or not isinstance(value, kind):
         names = {str: "a string", bool: "true or false", int: "an integer", (int, float): "a number",
                  dict: "an object"}
-        raise ProtocolError("bad_value", f"'{name}' must be {names.get(kind, kind)}, got {json.dumps(value)[:60]}")
+        raise ProtocolError("bad_value", f"'{name}' must be {names.get(kind, kind)}, got {shown(value)}")
     return value
 
 
@@ -197,12 +208,18 @@ def validate_setting(name: str, value):
     raise ProtocolError("bad_value", f"unknown setting {name!r}; settings are {', '.join(SETTINGS_FIELDS)}")
 
 
+_DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
+
+
 def _parse_speak(obj: dict) -> Speak:
     uid = _utterance_id(obj, required=True)
     text, ssml = _text(obj, "text"), _text(obj, "ssml")
     if (text is None) == (ssml is None):
         code = "missing_field" if text is None else "bad_value"
         raise ProtocolError(code, "'speak' needs exactly one of 'text' or 'ssml'")
+    if ssml is not None and _DOCTYPE.search(ssml):
+        raise ProtocolError("bad_value", "SSML with a document type declaration (<!DOCTYPE>) is not accepted: "
+                                         "Echoic reads no DTDs, so send the <speak> document alone")
     return Speak(
         id=uid, text=text if ssml is None else ssml, ssml=ssml is not None,
         locale=_field(obj, "locale", str), voice=_field(obj, "voice", str),
@@ -236,6 +253,20 @@ def _parse_settings(obj: dict) -> Settings:
     return Settings("set", locale, checked)
 
 
+def _ping_id(obj: dict):
+    """A ping's `id` comes back verbatim, so it must be something worth echoing: a short string or a
+    finite number (a nested structure or NaN would make the pong itself invalid)."""
+    value = obj.get("id")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and len(value) <= MAX_ID_CHARS:
+        return value
+    if isinstance(value, (int, float)) and finite(value) and abs(value) < 2 ** 53:
+        return value
+    raise ProtocolError("bad_value", f"'id' of a ping must be a string of at most {MAX_ID_CHARS} characters "
+                                     f"or a number, got {shown(value, 40)}")
+
+
 def _parse_cancel(obj: dict) -> Cancel:
     if obj.get("id") == "*":
         return Cancel(None)
@@ -253,11 +284,15 @@ _PARSERS = {
     "voices": lambda o: ListVoices(_field(o, "locale", str)),
     "locales": lambda o: ListLocales(),
     "settings": _parse_settings,
-    "ping": lambda o: Ping(o.get("id")),
+    "ping": lambda o: Ping(_ping_id(o)),
     "status": lambda o: Status(),
     "shutdown": lambda o: Shutdown(),
 }
 CLIENT_TYPES = tuple(_PARSERS)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")  # Python's json reads NaN and Infinity; the standard does not
 
 
 def parse_client_message(frame: str | bytes) -> ClientMessage:
@@ -265,15 +300,15 @@ def parse_client_message(frame: str | bytes) -> ClientMessage:
     if isinstance(frame, (bytes, bytearray, memoryview)):
         raise ProtocolError("binary_not_allowed", "clients send JSON text frames only")
     try:
-        obj = json.loads(frame)
+        obj = json.loads(frame, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise ProtocolError("bad_json", f"not JSON: {str(exc)[:80]}") from None
     if not isinstance(obj, dict):
         raise ProtocolError("not_object", f"a message must be a JSON object, got {type(obj).__name__}")
     kind = obj.get("type")
     if not isinstance(kind, str) or kind not in _PARSERS:
-        shown = json.dumps(kind)[:40] if kind is not None else "nothing"
-        raise ProtocolError("unknown_type", f"unknown message type {shown}; known: {', '.join(CLIENT_TYPES)}")
+        what = shown(kind, 40) if kind is not None else "nothing"
+        raise ProtocolError("unknown_type", f"unknown message type {what}; known: {', '.join(CLIENT_TYPES)}")
     return _PARSERS[kind](obj)
 
 
@@ -294,6 +329,12 @@ def dumps(message: dict) -> str:
     # ASCII escapes: a lone UTF-16 surrogate (NVDA can hand one over from screen content) in an id
     # or a mark name would otherwise make the frame unencodable and drop the connection.
     return json.dumps(message, ensure_ascii=True, separators=(",", ":"))
+
+
+def close_reason(text: str) -> str:
+    """`text` cut to the 123 bytes a WebSocket close reason may hold (longer ones fail the close)."""
+    data = text.encode("utf-8")
+    return text if len(data) <= 123 else data[:120].decode("utf-8", "ignore") + "..."
 
 
 def hello_message(version: str) -> dict:
@@ -319,3 +360,43 @@ def done_message(uid: str, samples: int, cancelled: bool, time_to_first_audio_ms
 
 def error_message(uid: str | None, code: str, message: str) -> dict:
     return {"type": "error", "id": uid, "code": code, "message": message}
+
+
+def error_code(exc: BaseException) -> str:
+    """The protocol's error code for an exception raised while preparing or synthesising speech."""
+    if isinstance(exc, ProtocolError):
+        return exc.code
+    for kind, code in ((LocaleError, "unknown_locale"), (VoiceError, "unknown_voice"), (ConfigError, "bad_value"),
+                       (TextError, "bad_value"), (AudioDeviceError, "no_audio_device"), (EchoicError, "synthesis_failed")):
+        if isinstance(exc, kind):
+            return code
+    return "internal"
+
+
+def finished_message(uid: str, samples: int, finished, time_to_first_audio_ms: float | None) -> dict:
+    """`done` for an engine's Finished event (its plan's guardrail report included)."""
+    report = finished.plan.report
+    return done_message(uid, samples, bool(finished.cancelled), time_to_first_audio_ms,
+                        round(finished.real_time_factor, 4), [asdict(e) for e in report.events], list(report.notes))
+
+
+def pong_message(uid) -> dict:
+    return {"type": "pong", "id": uid}
+
+
+def defaults_message(defaults: dict) -> dict:
+    return {"type": "set", "defaults": dict(defaults)}
+
+
+def voices_message(voices, locale: str | None) -> dict:
+    return {"type": "voices", "voices": [{"id": v.id, "name": v.name, "gender": v.gender, "locales": list(v.locales)}
+                                         for v in voices if locale is None or locale in v.locales]}
+
+
+def locales_message(locales) -> dict:
+    return {"type": "locales", "locales": [{"tag": loc.tag, "name": loc.display_name, "status": loc.status,
+                                            "default_voice": loc.default_voice} for loc in locales]}
+
+
+def settings_message(table: dict, problem: str | None) -> dict:
+    return {"type": "settings", "settings": table, "problem": problem}

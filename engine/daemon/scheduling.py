@@ -40,3 +40,22 @@ def admit(queue: list[tuple[str, bool]], priority: str) -> Admission:
             if started or p in ahead:
                 position = i + 1
     return Admission(cancel, position)
+
+
+_RANK = {"important": 0, "message": 1, "text": 2, "notification": 3, "progress": 3}
+
+
+def next_turn(candidates: list[tuple[bool, str]]) -> int | None:
+    """Which client's utterance gets the synthesis thread's next step.
+
+    `candidates`: per client with room ahead, in round-robin order from the client after the last
+    one served, (whether its next utterance has started streaming, its priority). An utterance
+    still waiting for its first audio goes before those already streaming (they have seconds of
+    audio buffered; it has none), then higher priorities; ties keep the round-robin order.
+    """
+    best = None
+    for i, (streaming, priority) in enumerate(candidates):
+        rank = (streaming, _RANK.get(priority, 2))
+        if best is None or rank < best[0]:
+            best = (rank, i)
+    return None if best is None else best[1]

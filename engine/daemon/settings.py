@@ -69,18 +69,36 @@ def dump_table(table: Table) -> str:
     return "\n".join(lines)
 
 
+MAX_SETTINGS_BYTES = 64 * 1024
+"""A settings file holds a few lines per locale; anything larger is refused unread."""
+
+
 def read_table(path: Path) -> Table:
-    """The file's table ({} when there is no file). Raises ConfigError when it is unreadable or invalid."""
+    """The file's table ({} when there is no file).
+
+    Raises ConfigError, and nothing else, when the file is unreadable, too large, not UTF-8, not
+    TOML (however malformed: a nesting deep enough to exhaust the parser's recursion included)
+    or invalid: callers keep their last good table and say why.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            data = f.read(MAX_SETTINGS_BYTES + 1)
     except FileNotFoundError:
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise ConfigError(f"{path} is larger than {MAX_SETTINGS_BYTES // 1024} KiB; it is not a settings file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start}") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        raise ConfigError(f"{path} is not a settings file: its values nest too deeply") from None
     return validate_table(raw)
 
 
@@ -139,6 +157,8 @@ class SettingsStore:
                     self.problem = None
                 except ConfigError as exc:
                     self.problem = str(exc)
+                except Exception as exc:  # the boundary: a reader bug must not silence speech either
+                    self.problem = f"cannot read {self.path}: {type(exc).__name__}: {exc}"
                 self._stamp = stamp
             return self._table
 

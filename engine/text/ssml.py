@@ -271,7 +271,10 @@ class _Reader:
 def _as_text(ssml: str, locale: str, report: FrontEndReport, why: str) -> list[Run]:
     """Malformed SSML: tags blanked out (offsets kept), entities decoded, read as plain text."""
     report.notes.append(f"malformed SSML ({why}): read as text")
-    blanked = re.sub(r"<[^<>]*>", lambda m: " " * len(m.group()), ssml)
+    blank = lambda m: " " * len(m.group())  # noqa: E731
+    # A DOCTYPE's internal subset holds tags of its own: blanked whole, or "[" and "]>" are read aloud (#15).
+    blanked = re.sub(r"<!DOCTYPE[^\[>]*(\[.*?\])?\s*>", blank, ssml, flags=re.S | re.I)
+    blanked = re.sub(r"<[^<>]*>", blank, blanked)
 
     def decode(m: re.Match) -> str:
         decoded = html.unescape(m.group())

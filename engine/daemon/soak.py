@@ -1,0 +1,228 @@
+"""`echoic bench soak --minutes N`: mixed load on one daemon, resident memory sampled throughout.
+
+Clients, each on its own thread, for N minutes: a say-all of long text (paused, resumed and
+cancelled at random moments), key-echo bursts (single spelled keys, each cutting the last),
+reconnects (connect, speak, vanish mid-utterance), settings changes (the per-locale rate written
+and read back). Every few seconds a row goes to a CSV: time, resident memory, the status pools.
+At the end the daemon idles until it has given memory back; the summary compares that with the
+idle figure before the load. A PNG of the memory over time is drawn when matplotlib is installed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+from ..atomic_write import write_atomically
+from .memory import resident_memory_bytes
+
+PROSE = ("Screen readers speak all day long, so the speech daemon must come back to the same memory "
+         "after every long document, every burst of keys and every client that goes away. ")
+KEYS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _say_all(runtime: Path, stop: threading.Event, counts: dict, rng: random.Random) -> None:
+    from ..client import DaemonClient
+    from . import protocol as p
+
+    with DaemonClient.connect(runtime, name="soak-say-all") as c:
+        while not stop.is_set():
+            uid = c.start_speaking(PROSE * rng.randint(5, 40))
+            received, paused = 0, False
+            limit = rng.randint(2, 40) * 6000
+            while True:
+                message = c.receive(300)
+                if isinstance(message, p.AudioFrame):
+                    received += len(message.pcm) // 2
+                    if not paused and rng.random() < 0.05:
+                        c.send({"type": "pause"})
+                        time.sleep(rng.uniform(0.1, 1.0))
+                        c.send({"type": "resume"})
+                    if received >= limit or stop.is_set():
+                        c.cancel(uid)
+                elif message.get("id") == uid and message.get("type") in ("done", "error"):
+                    counts["say_all"] += 1
+                    break
+
+
+def _key_echo(runtime: Path, stop: threading.Event, counts: dict, rng: random.Random) -> None:
+    from ..client import DaemonClient
+
+    with DaemonClient.connect(runtime, name="soak-keys") as c:
+        while not stop.is_set():
+            ids = [c.start_speaking(rng.choice(KEYS), spell=True, priority="text") for _ in range(rng.randint(3, 12))]
+            c.collect(ids, timeout=300)
+            counts["keys"] += len(ids)
+            stop.wait(rng.uniform(0.2, 2.0))
+
+
+def _reconnects(runtime: Path, stop: threading.Event, counts: dict, rng: random.Random) -> None:
+    from ..client import DaemonClient
+
+    while not stop.is_set():
+        c = DaemonClient.connect(runtime, name="soak-reconnect")
+        c.start_speaking(PROSE * rng.randint(1, 5))
+        stop.wait(rng.uniform(0.2, 2.0))
+        c.close()  # mid-utterance: the daemon must free its work
+        counts["reconnects"] += 1
+        stop.wait(rng.uniform(0.5, 3.0))
+
+
+def _settings(runtime: Path, stop: threading.Event, counts: dict, rng: random.Random) -> None:
+    from ..client import DaemonClient
+
+    with DaemonClient.connect(runtime, name="soak-settings") as c:
+        while not stop.is_set():
+            c.set_settings("en-GB", {"rate": round(rng.uniform(0.8, 1.5), 2)})
+            c.settings()
+            counts["settings"] += 1
+            stop.wait(rng.uniform(2.0, 6.0))
+
+
+def _guarded(work, errors: list, *args) -> None:
+    try:
+        work(*args)
+    except Exception as exc:  # a soak worker's failure is a finding to report, not a crash
+        errors.append(f"{work.__name__}: {type(exc).__name__}: {exc}")
+
+
+def _plot(rows: list[dict], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.plot([r["t_s"] / 60 for r in rows], [r["rss_mib"] for r in rows], lw=1)
+    ax.set_xlabel("minutes")
+    ax.set_ylabel("resident memory (MiB)")
+    ax.set_title("echoic daemon under mixed load")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    write_atomically(path, buf.getvalue())
+    return True
+
+
+def run_soak(minutes: float, out: Path, engine=None, threads: int = 2, every_s: float = 3.0,
+             seed: int = 1, settle_s: float = 40.0) -> Iterator[str]:
+    """Run the soak; yields progress and summary lines; writes `out`.csv and `out`.png."""
+    from ..client import DaemonClient
+    from .bench import _Daemon
+
+    if engine is None:
+        from ..runtime import RuntimeConfig
+        from ..synth import Engine, EngineConfig
+
+        engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=threads)))
+    rows: list[dict] = []
+    counts = {"say_all": 0, "keys": 0, "reconnects": 0, "settings": 0}
+    errors: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="echoic-soak-") as root, _Daemon(engine, Path(root)) as daemon:
+        with DaemonClient.connect(daemon.runtime, name="soak-probe") as probe:
+            # The idle figure is that of a daemon that has spoken normally (a paragraph, a key),
+            # not of one fresh from loading: the model's buffers grow to a working size once.
+            probe.speak(PROSE * 3)
+            probe.speak("a", spell=True)
+            idle_rss = _settled(probe, settle_s)
+            yield f"idle after normal speech: {idle_rss / 2**20:.0f} MiB"
+            stop = threading.Event()
+            workers = [threading.Thread(target=_guarded, args=(w, errors, daemon.runtime, stop, counts,
+                                                               random.Random(seed + k)), daemon=True)
+                       for k, w in enumerate((_say_all, _key_echo, _reconnects, _settings))]
+            start = time.monotonic()
+            for w in workers:
+                w.start()
+            while time.monotonic() - start < minutes * 60:
+                time.sleep(every_s)
+                rows.append(_row(probe, start, "load"))
+                if len(rows) % 20 == 0:
+                    yield f"{rows[-1]['t_s'] / 60:6.1f} min  {rows[-1]['rss_mib']:7.1f} MiB  {counts}"
+            stop.set()
+            for w in workers:
+                w.join(330)
+            final = _settled(probe, settle_s, rows, start)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]) if rows else ["t_s"])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(out.with_suffix(".csv"), text.getvalue().encode())
+    plotted = _plot(rows, out.with_suffix(".png")) if rows else False
+    peak = max((r["rss_mib"] for r in rows), default=0.0)
+    yield f"work done: {counts}; worker errors: {len(errors)} {errors[:3]}"
+    yield (f"resident memory: idle {idle_rss / 2**20:.0f} MiB, peak {peak:.0f} MiB, after the load "
+           f"{final / 2**20:.0f} MiB ({(final / idle_rss - 1) * 100:+.1f}% of idle)")
+    yield f"samples: {out.with_suffix('.csv')}" + (f", plot: {out.with_suffix('.png')}" if plotted
+                                                   else " (matplotlib not installed: no plot)")
+
+
+def _row(probe, start: float, phase: str) -> dict:
+    status = probe.status()
+    pools = status.get("pools", {})
+    return {"t_s": round(time.monotonic() - start, 1), "phase": phase, "rss_mib": round(status["rss_bytes"] / 2**20, 1),
+            "clients": status["clients"], "queued": status["queued"],
+            "queued_text_chars": pools.get("queued_text_chars", {}).get("used"),
+            "rendered_ahead_bytes": pools.get("rendered_ahead_bytes", {}).get("used"), "trims": status.get("trims")}
+
+
+def _settled(probe, settle_s: float, rows: list | None = None, start: float = 0.0) -> int:
+    """Resident memory once the daemon has idled `settle_s` (its idle trim included)."""
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline:
+        time.sleep(2.0)
+        if rows is not None:
+            rows.append(_row(probe, start, "idle"))
+    return max(probe.status()["rss_bytes"], 1) if rows is None else int(rows[-1]["rss_mib"] * 2**20)
+
+
+PROBES = (
+    ("a short sentence", {"text": "Hello there, this is short."}),
+    ("a key echo", {"text": "a", "spell": True}),
+    ("a long sentence (~250 phoneme tokens)",
+     {"text": "Reading a long paragraph aloud, the screen reader should start speaking almost at once, without "
+              "waiting for the whole sentence to be rendered by the model, and it should never stop."}),
+    ("a say-all of 1,500 characters", {"text": "This is a sentence of ordinary prose, read aloud. " * 30}),
+    ("a short sentence again", {"text": "Hello there, this is short."}),
+)
+
+
+def run_memory_probe(threads: int = 2, engine=None) -> Iterator[str]:
+    """`echoic bench memory`: resident memory after each kind of request (the real engine in this
+    process), after malloc_trim, and the Python objects alive (tracemalloc)."""
+    import tracemalloc
+
+    from ..api import SpeechRequest
+    from .memory import trim
+
+    def mib() -> float:
+        return resident_memory_bytes() / 2**20
+
+    yield f"{'after':40} {'resident MiB':>12} {'after trim':>10} {'Python objects MiB':>18}"
+    yield f"{'imports':40} {mib():12.0f}"
+    if engine is None:
+        from ..runtime import RuntimeConfig
+        from ..synth import Engine, EngineConfig
+
+        engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=threads)))
+    yield f"{'engine loaded':40} {mib():12.0f}"
+    tracemalloc.start()
+    for name, fields in PROBES:
+        for _ in engine.stream(SpeechRequest(locale="en-US", **fields), threading.Event()):
+            pass
+        before = mib()
+        trim()
+        current, peak = tracemalloc.get_traced_memory()
+        yield f"{name:40} {before:12.0f} {mib():10.0f} {current / 2**20:10.1f} (peak {peak / 2**20:.1f})"
+        tracemalloc.reset_peak()
+    tracemalloc.stop()
