@@ -25,6 +25,9 @@ class Locale:
     default_voice: str
     status: str
     """What this locale sounds like today, said plainly."""
+    accent_from: str | None = None
+    """The locale whose native voice packs give this one's accent direction (engine/voices.py),
+    where it has none of its own; None: its own packs (none at all for de-DE)."""
 
 
 LOCALES: tuple[Locale, ...] = (
@@ -33,15 +36,15 @@ LOCALES: tuple[Locale, ...] = (
     Locale("en-GB", "English (United Kingdom)", "en", "en", "gb", "jm_kumo",
            "British phonemes from espeak-ng; stock voices carry a Japanese accent"),
     Locale("en-AU", "English (Australia)", "en", "en", "gb", "jm_kumo",
-           "no Australian source exists offline: British phonemes until an adapter is trained"),
+           "no Australian source exists offline: British phonemes until an adapter is trained", "en-GB"),
     Locale("en-US-south", "English (Southern US)", "en", "en-us", "us", "jm_kumo",
-           "no Southern US source exists offline: General American phonemes until an adapter is trained"),
+           "no Southern US source exists offline: General American phonemes until an adapter is trained", "en-US"),
     Locale("de-DE", "Deutsch (Deutschland)", "de", "de", None, "jm_kumo",
            "German phonemes from espeak-ng; the model was never trained on German"),
     Locale("es-ES", "Español (España)", "es", "es", None, "jm_kumo",
            "Castilian phonemes from espeak-ng; Japanese accent until an adapter is trained"),
     Locale("es-US", "Español (Estados Unidos)", "es", "es-419", None, "jm_kumo",
-           "Latin American phonemes (espeak-ng es-419, seseo); Japanese accent until an adapter is trained"),
+           "Latin American phonemes (espeak-ng es-419, seseo); Japanese accent until an adapter is trained", "es-ES"),
     Locale("fr-FR", "Français (France)", "fr", "fr", None, "jm_kumo",
            "French phonemes from espeak-ng; Japanese accent until an adapter is trained"),
     Locale("it-IT", "Italiano (Italia)", "it", "it", None, "jm_kumo",

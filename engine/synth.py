@@ -390,7 +390,9 @@ class Engine:
             for item in run.items:
                 if isinstance(item, Word):
                     if current is None:
-                        current = _Spec(run_locale, voice, rate, pitch, volume)
+                        # conditioning seam (merged with arch-engine): the voice moved toward the run's accent
+                        current = _Spec(run_locale, self.voice_library.accented(voice, run_locale.tag, request.accent_strength),
+                                        rate, pitch, volume)
                     current.words.append(item)
                     n = len(current.words)
                     if item.ends_sentence or n >= self.config.max_piece_words or (
@@ -478,7 +480,7 @@ class Engine:
         speed = spec.rate / spec.pitch * slower
         style = spec.voice.style(len(ids))
         voiced = [(a, b) for a, b in word_tokens if b > a]
-        key = (tuple(ids), spec.voice.info.id, round(speed, 4)) if len(ids) <= self.config.cache_max_tokens else None
+        key = (tuple(ids), spec.voice.info.id, spec.voice.accent, round(speed, 4)) if len(ids) <= self.config.cache_max_tokens else None
         render = self.cache.get(key) if key else None
         cached = render is not None
         options = self.runtime.run_options()

