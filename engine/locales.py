@@ -47,9 +47,9 @@ LOCALES: tuple[Locale, ...] = (
     Locale("en-US-south", "English (Southern US)", "en", "en-us", "us", "af_bella",
            "no Southern US source exists offline: a native General American voice and phonemes",
            "en-US", other_voice="am_michael"),
-    Locale("de-DE", "Deutsch (Deutschland)", "de", "de", None, "if_sara",
-           "no German voice exists and the model never learnt German: the Italian voice if_sara, "
-           "the measured best, intelligible with a foreign accent",
+    Locale("de-DE", "Deutsch (Deutschland)", "de", "de", None, "ef_dora",
+           "no German voice exists and the model never learnt German: the Spanish voice ef_dora, the "
+           "measured best, understandable with a clear foreign accent (male: the Italian im_nicola)",
            other_voice="im_nicola"),
     Locale("es-ES", "Español (España)", "es", "es", None, "ef_dora",
            "native Spanish voices (3; default ef_dora, male em_alex); Castilian phonemes from espeak-ng",
