@@ -195,6 +195,8 @@ class VoiceLibrary:
             return voice
         key = (voice.info.id, tag, round(strength, 4))
         if key not in self._accented:
+            if len(self._accented) >= 32:  # bounded (half a megabyte each): a slider swept end to end
+                self._accented.clear()
             n = len(voice.pack)
             self._accented[key] = Voice(voice.info, apply_accent(voice.pack, direction[:n], strength), f"{tag}@{strength:g}")
         return self._accented[key]
