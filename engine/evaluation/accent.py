@@ -19,6 +19,7 @@ native voice's quality grade in engine/voice_packs/grades.json.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import re
@@ -306,7 +307,7 @@ def plot(summaries: list[Summary], path: Path) -> None:
     if ax.lines:
         ax.legend(fontsize=7)
     fig.tight_layout()
-    buf = __import__("io").BytesIO()
+    buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     write_atomically(path, buf.getvalue())
