@@ -88,8 +88,10 @@ def cmd_voices(args) -> int:
 
     library = VoiceLibrary()
     locale = get_locale(args.locale).tag if args.locale else None
+    # id, name, gender, native locale, measured grade; with --locale, "native" marks its native voices.
     for info in library.list(locale):
-        print(f"{info.id}\t{info.name}\t{info.gender}\t{','.join(info.locales)}")
+        mark = ("\tnative" if info.is_native(locale) else "") if locale else ""
+        print(f"{info.id}\t{info.name}\t{info.gender}\t{info.native_locale or '-'}\t{info.grade or '-'}{mark}")
     for problem in library.problems:
         print(f"echoic: skipped voice: {problem}", file=sys.stderr)
     return 0

@@ -18,12 +18,13 @@ other conditioning.
 
 Where the next pieces plug in (docs/architecture.md):
 
-- **Accent** (engine/voices.py builds per-locale accent directions): pass the function in,
-  `Conditioner(accent=apply_accent)`, with `apply_accent(style (1, 256), locale tag, strength)
-  -> style (1, 256)` moving the timbre half toward the locale's native accent. `strength` is the
-  request's `accent_strength` (0 = the locale's native accent, 1 = the voice's own, None = the
-  locale's default: the accent function decides it). With no accent function the style is the
-  voice pack's row, bit for bit, whatever the strength.
+- **Accent** (engine/voices.py builds per-locale accent directions in style space): the engine
+  passes `Conditioner(accent=VoiceLibrary.accented)`, with `accented(voice, locale tag, strength)
+  -> voice` moving the whole pack's timbre half toward the locale's native accent (`Voice.key`
+  names the moved pack, so calibrations follow it). `strength` is the request's
+  `accent_strength` (0 = the locale's native accent, 1 = the voice's own, None = the default,
+  `voices.DEFAULT_ACCENT_STRENGTH`). With no accent function, or at strength 1, the style is the
+  voice pack's row, bit for bit.
 - **Locale adapter** (LoRA, DESIGN.md): `Conditioner.adapter_for` is the one place that names the
   adapter a locale uses; `Conditioning.adapter` carries it to the runtime (`None`: the base model,
   peft's `__base__`). Today no adapter is loaded (`adapters=()`), so it is always None.
@@ -45,8 +46,8 @@ TIMBRE = slice(0, 128)
 PROSODY = slice(128, 256)
 """Style columns the planner reads (the duration, pitch and energy predictor's conditioning)."""
 
-AccentFunction = Callable[[np.ndarray, str, "float | None"], np.ndarray]
-"""apply_accent(style (1, 256) float32, locale tag, accent strength or None) -> style (1, 256)."""
+AccentFunction = Callable[[Voice, str, "float | None"], Voice]
+"""accented(voice, locale tag, accent strength or None) -> the voice moved toward the locale's accent."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class Conditioner:
 
     def __init__(self, accent: AccentFunction | None = None, adapters: Iterable[str] = ()):
         self.accent = accent
-        """The accent transform of the timbre half; None: none (the voice's own timbre)."""
+        """The accent transform of a voice's pack; None: none (the voice's own timbre)."""
         self.adapters = frozenset(adapters)
         """Locale tags that have an adapter loaded."""
 
@@ -101,13 +102,18 @@ class Conditioner:
             return locale.tag
         return None
 
+    def voice_for(self, voice: Voice, locale: Locale | None, accent_strength: float | None = None) -> Voice:
+        """The voice as it speaks `locale`: moved toward the locale's accent (its `key` names the
+        moved pack, which is what calibrations are wanted and made for). `locale=None`: as it is."""
+        if self.accent is None or locale is None:
+            return voice
+        return self.accent(voice, locale.tag, accent_strength)
+
     def condition(self, voice: Voice, locale: Locale | None, n_ids: int,
                   accent_strength: float | None = None) -> Conditioning:
         """The conditioning of a segment of `n_ids` phoneme ids (pads excluded) in `locale`.
 
         A calibration grid row `row` is the conditioning for `row + 1` ids. `locale=None` is the
         voice on its own: no accent, no adapter."""
-        style = voice.style(n_ids)  # (1, 256)
-        if self.accent is not None and locale is not None:
-            style = self.accent(style, locale.tag, accent_strength)
+        style = self.voice_for(voice, locale, accent_strength).style(n_ids)  # (1, 256)
         return Conditioning(style, self.adapter_for(locale))

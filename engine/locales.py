@@ -25,27 +25,43 @@ class Locale:
     default_voice: str
     status: str
     """What this locale sounds like today, said plainly."""
+    accent_from: str | None = None
+    """The locale whose native voice packs give this one's accent direction (engine/voices.py),
+    where it has none of its own; None: its own packs (none at all for de-DE)."""
+    other_voice: str | None = None
+    """The best voice of the other gender, offered beside the default (None: there is none)."""
 
 
 LOCALES: tuple[Locale, ...] = (
-    Locale("en-US", "English (United States)", "en", "en-us", "us", "jm_kumo",
-           "US phonemes from espeak-ng; stock voices carry a Japanese accent"),
-    Locale("en-GB", "English (United Kingdom)", "en", "en", "gb", "jm_kumo",
-           "British phonemes from espeak-ng; stock voices carry a Japanese accent"),
-    Locale("en-AU", "English (Australia)", "en", "en", "gb", "jm_kumo",
-           "no Australian source exists offline: British phonemes until an adapter is trained"),
-    Locale("en-US-south", "English (Southern US)", "en", "en-us", "us", "jm_kumo",
-           "no Southern US source exists offline: General American phonemes until an adapter is trained"),
-    Locale("de-DE", "Deutsch (Deutschland)", "de", "de", None, "jm_kumo",
-           "German phonemes from espeak-ng; the model was never trained on German"),
-    Locale("es-ES", "Español (España)", "es", "es", None, "jm_kumo",
-           "Castilian phonemes from espeak-ng; Japanese accent until an adapter is trained"),
-    Locale("es-US", "Español (Estados Unidos)", "es", "es-419", None, "jm_kumo",
-           "Latin American phonemes (espeak-ng es-419, seseo); Japanese accent until an adapter is trained"),
-    Locale("fr-FR", "Français (France)", "fr", "fr", None, "jm_kumo",
-           "French phonemes from espeak-ng; Japanese accent until an adapter is trained"),
-    Locale("it-IT", "Italiano (Italia)", "it", "it", None, "jm_kumo",
-           "Italian phonemes from espeak-ng; Japanese accent until an adapter is trained"),
+    # Default voices are the best-scoring native voice on the accent meter (docs/accent.md), with the
+    # best of the other gender beside it; locales without a native pack get the measured best available.
+    Locale("en-US", "English (United States)", "en", "en-us", "us", "af_bella",
+           "native US voices (20; default af_bella, male am_michael); US phonemes from espeak-ng",
+           other_voice="am_michael"),
+    Locale("en-GB", "English (United Kingdom)", "en", "en", "gb", "bf_emma",
+           "native British voices (8; default bf_emma, male bm_george); British phonemes from espeak-ng",
+           other_voice="bm_george"),
+    Locale("en-AU", "English (Australia)", "en", "en", "gb", "bf_emma",
+           "no Australian source exists offline: a native British voice with British phonemes",
+           "en-GB", other_voice="bm_george"),
+    Locale("en-US-south", "English (Southern US)", "en", "en-us", "us", "af_bella",
+           "no Southern US source exists offline: a native General American voice and phonemes",
+           "en-US", other_voice="am_michael"),
+    Locale("de-DE", "Deutsch (Deutschland)", "de", "de", None, "ef_dora",
+           "no German voice exists and the model never learnt German: the Spanish voice ef_dora, the "
+           "measured best, understandable with a clear foreign accent (male: the Italian im_nicola)",
+           other_voice="im_nicola"),
+    Locale("es-ES", "Español (España)", "es", "es", None, "ef_dora",
+           "native Spanish voices (3; default ef_dora, male em_alex); Castilian phonemes from espeak-ng",
+           other_voice="em_alex"),
+    Locale("es-US", "Español (Estados Unidos)", "es", "es-419", None, "ef_dora",
+           "Latin American phonemes (espeak-ng es-419, seseo) in a Spain-trained native voice (ef_dora); "
+           "no Latin American voice exists offline", "es-ES", other_voice="em_alex"),
+    Locale("fr-FR", "Français (France)", "fr", "fr", None, "ff_siwis",
+           "one native French voice (ff_siwis, female); French phonemes from espeak-ng"),
+    Locale("it-IT", "Italiano (Italia)", "it", "it", None, "im_nicola",
+           "native Italian voices (default im_nicola, female if_sara); Italian phonemes from espeak-ng",
+           other_voice="if_sara"),
 )
 
 _BY_KEY = {loc.tag.lower(): loc for loc in LOCALES}

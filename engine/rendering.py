@@ -283,9 +283,12 @@ class SegmentRenderer:
         grid = self.conditioner.condition(piece.voice, piece.locale, row + 1, piece.accent_strength)
         generator = self.calibration.get(grid, row)
         if generator is None:
+            # Wanted under the key of the pack actually spoken (`jf_alpha@fr-FR@0.5` when accented),
+            # which `Engine.calibrate` resolves back to the same pack.
+            key = self.conditioner.voice_for(piece.voice, piece.locale, piece.accent_strength).key
             with self.lock:
-                self.uncalibrated[(piece.voice.info.id, row)] += 1
-                self._wanted[(piece.voice.info.id, row)] = None
+                self.uncalibrated[(key, row)] += 1
+                self._wanted[(key, row)] = None
             return None
         return _Windows(grid, generator, windows)
 

@@ -73,7 +73,7 @@ class Engine:
         self.vocab = load_vocab()
         self.voice_library = VoiceLibrary()
         runtime = runtime or KokoroRuntime(ensure_model(config.model), config.runtime)
-        self.conditioner = conditioner or Conditioner()
+        self.conditioner = conditioner or Conditioner(accent=self.voice_library.accented)
         """The conditioning seam: give it an accent function or adapters here (docs/architecture.md)."""
         self.segmenter = Segmenter(self.vocab, {loc.tag: G2P(loc, self.vocab) for loc in LOCALES},
                                    config.max_segment_tokens, config.first_segment_words)

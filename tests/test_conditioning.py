@@ -25,12 +25,12 @@ LONG = ("Reading a long paragraph aloud, the screen reader should start speaking
         "without waiting for the whole sentence to be rendered by the model.")
 
 
-def accent(style, tag, strength):
-    """A test accent: moves the timbre half by an amount that depends on locale and strength
+def accent(voice, tag, strength):
+    """A test accent: moves the pack's timbre half by an amount that depends on locale and strength
     (strength 1 is the voice's own)."""
-    out = np.array(style, copy=True)
-    out[:, TIMBRE] += (0.05 if tag == "fr-FR" else 0.02) * (0.5 if strength is None else 1.0 - strength)
-    return out
+    pack = np.array(voice.pack, copy=True)
+    pack[:, TIMBRE] += (0.05 if tag == "fr-FR" else 0.02) * (0.5 if strength is None else 1.0 - strength)
+    return replace(voice, pack=pack, accent=f"{tag}@{strength}")
 
 
 class RecordingRuntime:

@@ -219,7 +219,7 @@ def test_cli_lists_locales_and_voices():
     assert [line.split("\t")[0] for line in locales.stdout.splitlines()] == [loc.tag for loc in LOCALES]
     voices = subprocess.run([sys.executable, "-m", "engine", "voices", "--locale", "de"], capture_output=True,
                             text=True, timeout=60)
-    assert "jm_kumo\tKumo\tmale" in voices.stdout and len(voices.stdout.splitlines()) == 5
+    assert "jm_kumo\tKumo\tmale\tja-JP" in voices.stdout and len(voices.stdout.splitlines()) == 39
 
 
 def test_short_renders_are_cached_and_identical(engine):

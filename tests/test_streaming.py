@@ -3,7 +3,8 @@ calibrated generator statistics and the source phase join without audible seams,
 streams a long segment window by window, checked by the guardrails as it goes.
 
 Distances are log-mel (engine/train/spectral.py, numpy only); the int8 graph's own floor, windows
-fed the segment's exact statistics, is about 0.2-0.3 (docs/model.md).
+fed the segment's exact statistics, is about 0.2-0.3 (docs/model.md). Requests pin accent_strength=1.0:
+these tests are about rendering a given pack, not about the accent knob (tests/test_accent.py).
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def calibrated(engine, tmp_path_factory):
     # Find the rows this text needs by speaking it whole once.
     for first_words in (8, 1000):
         probe = Engine(replace(eng.config, first_segment_words=first_words), runtime=engine.runtime)
-        for _ in probe.stream(SpeechRequest(LONG, voice="jf_alpha")):
+        for _ in probe.stream(SpeechRequest(LONG, voice="jf_alpha", accent_strength=1.0)):
             pass
         for voice, row in probe.wanted_calibrations():
             eng.calibrate(voice, (row,))
@@ -105,7 +106,7 @@ def test_windows_join_as_closely_as_the_int8_floor(calibrated):
     runtime, renderer = eng.runtime, eng.runtime.window_renderer()
     pack = eng.voice_library.get("jf_alpha").pack
     probe = Engine(replace(whole_config, first_segment_words=1000), runtime=runtime)
-    plan = probe.plan(SpeechRequest(LONG, voice="jf_alpha"))
+    plan = probe.plan(SpeechRequest(LONG, voice="jf_alpha", accent_strength=1.0))
     ids = plan.segments[0].token_ids[1:-1]
     row = grid_row(len(ids))
     assert eng.calibration.get(pack, row) is not None
@@ -187,7 +188,7 @@ def test_engine_streams_a_long_segment_window_by_window(calibrated):
     eng, whole_config = calibrated
     log: list = []
     streaming = _recording(eng, log, first_segment_words=1000)
-    audio, plan, _ = _collect(streaming, SpeechRequest(LONG, voice="jf_alpha"), log)
+    audio, plan, _ = _collect(streaming, SpeechRequest(LONG, voice="jf_alpha", accent_strength=1.0), log)
     windows = [e for e in log if e[0] == "window"]
     assert len(windows) >= 3
     assert log.index(("audio", 0)) == 1  # the first audio went out after one window, before the rest
@@ -201,9 +202,9 @@ def test_engine_streams_a_long_segment_window_by_window(calibrated):
         assert segment.words[0].start == segment.start and segment.words[-1].end == segment.end
         position = segment.end
     assert [w.text for w in plan.words] == [w.text for w in Engine(replace(whole_config, first_segment_words=1000),
-                                                                     runtime=eng.runtime).plan(SpeechRequest(LONG, voice="jf_alpha")).words]
+                                                                     runtime=eng.runtime).plan(SpeechRequest(LONG, voice="jf_alpha", accent_strength=1.0)).words]
     whole_engine = Engine(replace(whole_config, first_segment_words=1000), runtime=eng.runtime)
-    whole, whole_plan, _ = _collect(whole_engine, SpeechRequest(LONG, voice="jf_alpha"))
+    whole, whole_plan, _ = _collect(whole_engine, SpeechRequest(LONG, voice="jf_alpha", accent_strength=1.0))
     assert [s.renderer for s in whole_plan.segments] == ["kokoro"]
     assert len(whole) == len(audio)
     distance = log_mel_distance(audio, whole)
@@ -217,7 +218,7 @@ def test_marks_in_a_streamed_segment_land_on_their_words(calibrated):
     ssml = ("<speak>Reading a long paragraph aloud, the screen reader should <mark name='m1'/>start speaking "
             "almost at once, without waiting for the whole <mark name='m2'/>sentence to be rendered by the model.</speak>")
     log: list = []
-    audio, plan, marks = _collect(_recording(eng, log, first_segment_words=1000), SpeechRequest(ssml, ssml=True, voice="jf_alpha"))
+    audio, plan, marks = _collect(_recording(eng, log, first_segment_words=1000), SpeechRequest(ssml, ssml=True, voice="jf_alpha", accent_strength=1.0))
     assert {s.renderer for s in plan.segments} == {"kokoro-window"}
     words = {w.text: w for w in plan.words}
     assert [(m.name, m.sample_offset) for m in marks] == [("m1", words["start"].start), ("m2", words["sentence"].start)]
@@ -228,14 +229,14 @@ def test_a_window_that_fails_its_check_is_regenerated_from_that_word_on(calibrat
     eng, _ = calibrated
     log: list = []
     faulty = _recording(eng, log, corrupt=2, first_segment_words=1000)
-    audio, plan, _ = _collect(faulty, SpeechRequest(LONG, voice="jf_alpha"))
+    audio, plan, _ = _collect(faulty, SpeechRequest(LONG, voice="jf_alpha", accent_strength=1.0))
     checks = [(e.check, e.action) for e in plan.report.events]
     assert ("silent_word", "split") in checks, checks
     renderers = [s.renderer for s in plan.segments]
     assert renderers[0] == "kokoro-window"  # the first window stood
     assert "kokoro" in renderers[1:] or renderers.count("kokoro-window") > 1
     # Nothing was dropped: every word is in the plan once, in order, with audio under it.
-    assert [w.text for w in plan.words] == [w.text for w in _collect(eng, SpeechRequest(LONG, voice="jf_alpha"))[1].words]
+    assert [w.text for w in plan.words] == [w.text for w in _collect(eng, SpeechRequest(LONG, voice="jf_alpha", accent_strength=1.0))[1].words]
     for word in plan.words:
         level = np.sqrt(np.mean(audio[word.start:word.end] ** 2))
         assert level > 0.005, (word.text, level)
@@ -248,7 +249,7 @@ def test_a_cancel_stops_streaming_between_windows(calibrated):
     streaming = _recording(eng, log, first_segment_words=1000)
     cancel = Cancellation()
     finished = []
-    for event in streaming.stream(SpeechRequest(LONG, voice="jf_alpha"), cancel):
+    for event in streaming.stream(SpeechRequest(LONG, voice="jf_alpha", accent_strength=1.0), cancel):
         if isinstance(event, AudioChunk):
             cancel.set()
         if isinstance(event, Finished):
@@ -260,7 +261,7 @@ def test_a_cancel_stops_streaming_between_windows(calibrated):
 @pytest.mark.slow
 def test_an_uncalibrated_voice_renders_whole_and_is_wanted(calibrated):
     eng, _ = calibrated
-    _, plan, _ = _collect(eng, SpeechRequest(LONG, voice="jm_kumo"))
+    _, plan, _ = _collect(eng, SpeechRequest(LONG, voice="jm_kumo", accent_strength=1.0))
     assert {s.renderer for s in plan.segments} == {"kokoro"}
     wanted = eng.wanted_calibrations()
     assert wanted and {v for v, _ in wanted} == {"jm_kumo"}
@@ -357,7 +358,7 @@ def test_bench_stream_compares_windows_with_whole_renders(calibrated, capsys):
 def test_a_streamed_segment_at_another_pitch_and_rate_still_tiles_its_plan(calibrated):
     eng, _ = calibrated
     log: list = []
-    request = SpeechRequest(LONG, voice="jf_alpha", pitch=1.3, rate=1.0)
+    request = SpeechRequest(LONG, voice="jf_alpha", accent_strength=1.0, pitch=1.3, rate=1.0)
     audio, plan, _ = _collect(_recording(eng, log, first_segment_words=1000), request)
     segments = plan.segments  # the style row follows the ids, not the speed: the calibration serves
     assert len(segments) >= 3 and {s.renderer for s in segments} == {"kokoro-window"}
@@ -437,7 +438,7 @@ def test_windows_split_tokens_words_and_marks_exactly_as_the_whole_segment(monke
     words = ("Reading a long paragraph aloud, the screen reader should start speaking almost at once, "
              "without waiting for the whole sentence to be rendered by the model").split()
     ssml = "<speak>" + " ".join(f"<mark name='m{i}'/>{w}" for i, w in enumerate(words)) + ".<mark name='end'/></speak>"
-    request = SpeechRequest(ssml, ssml=True, voice="jf_alpha")
+    request = SpeechRequest(ssml, ssml=True, voice="jf_alpha", accent_strength=1.0)
     config = EngineConfig(first_segment_words=1000, cache_megabytes=0)
     streamed_engine = Engine(config, runtime=StandInRuntime())
     streamed_engine.calibration = StandInCalibration()
