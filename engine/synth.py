@@ -25,7 +25,7 @@ from .api import PITCH_RANGE, RATE_RANGE, AudioChunk, Cancellation, Event, Finis
 from .audio import resample, to_pcm16
 from .errors import ConfigError, ModelError, RenderError, TextError
 from .fallback import SystemVoice
-from .g2p import G2P
+from .g2p import G2P, may_end_segment
 from .guardrails import Failure, GuardrailConfig, GuardrailCounters, check_audio, check_plan
 from .locales import LOCALES, Locale, get_locale
 from .model_store import FRAME_SAMPLES, MAX_TOKEN_IDS, ModelStoreConfig, ensure_model, load_vocab
@@ -181,12 +181,22 @@ def _tokens(spec: _Spec, vocab: dict[str, int]) -> tuple[list[int], list[tuple[i
     return [vocab[c] for c in chars], spans, "".join(chars)
 
 
+def _ends_well(spec: _Spec, i: int) -> bool:
+    """Whether a segment may end after words[i]: at a clause end or after a stressed word, never
+    on a clitic, which the model would leave unvoiced (g2p.may_end_segment)."""
+    return spec.words[i].ends_clause or may_end_segment(spec.phonemes[i])
+
+
 def _best_split(spec: _Spec) -> int:
-    """Where to cut a spec in two: the clause end nearest the middle, else the middle word."""
+    """Where to cut a spec in two: the clause end nearest the middle, else the stressed word
+    nearest the middle, else the middle word."""
     n = len(spec.words)
     clause_ends = [i + 1 for i, w in enumerate(spec.words[:-1]) if w.ends_clause]
     if clause_ends:
         return min(clause_ends, key=lambda i: abs(i - n / 2))
+    stressed = [i + 1 for i in range(n - 1) if _ends_well(spec, i)]
+    if stressed:
+        return min(stressed, key=lambda i: abs(i - n / 2))
     return max(1, n // 2)
 
 
@@ -435,7 +445,9 @@ class Engine:
     def _prepare_fitted(self, spec: _Spec, first: bool) -> list[_Spec]:
         if first and len(spec.words) > self.config.first_segment_words:
             limit = self.config.first_segment_words
-            clause = next((i + 1 for i, w in enumerate(spec.words[:limit]) if w.ends_clause), limit)
+            clause = next((i + 1 for i, w in enumerate(spec.words[:limit]) if w.ends_clause), None)
+            if clause is None:  # the last stressed word within the limit, never a clitic
+                clause = next((i + 1 for i in range(limit - 1, -1, -1) if _ends_well(spec, i)), limit)
             head, tail = spec.split(clause)
             return [head] + self._prepare_fitted(tail, False)
         ids, _, _ = _tokens(spec, self.vocab)
