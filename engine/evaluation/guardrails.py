@@ -132,11 +132,11 @@ def run(args) -> int:
     results_path = Path(args.results) if args.results else default_results()
     results = _load(results_path)
     for path in paths:
-        lines = read_lines(path)[: args.limit] if args.limit else read_lines(path)
+        lines = read_lines(path)
         for voice in voices:
             key = _key(locale.tag, voice, path, lines)
             entry = results.setdefault(key, {"total": len(lines), "lines": {}})
-            todo = [i for i in range(len(lines)) if str(i) not in entry["lines"]]
+            todo = [i for i in range(min(len(lines), args.limit or len(lines))) if str(i) not in entry["lines"]]
             started, last_save = time.monotonic(), time.monotonic()
             for n, i in enumerate(todo, 1):
                 entry["lines"][str(i)] = measure_line(engine, lines[i], locale.tag, voice)
@@ -151,8 +151,7 @@ def run(args) -> int:
                           f"{s['checks']} checks, {s['regenerations']} regenerations, {s['fallbacks']} fallbacks "
                           f"({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
     _save(results_path, results)
-    wanted = {_key(locale.tag, v, p, read_lines(p)[: args.limit] if args.limit else read_lines(p))
-              for p in paths for v in voices}
+    wanted = {_key(locale.tag, v, p, read_lines(p)) for p in paths for v in voices}
     print(table({k: v for k, v in results.items() if k in wanted}))
     print(f"results: {results_path}", file=sys.stderr)
     return 0
@@ -166,6 +165,7 @@ def register(evals) -> None:
     parser.add_argument("--text-file", action="append",
                         help="text, one item a line (repeatable; default: the committed everyday corpus "
                              "of the locale's language)")
-    parser.add_argument("--limit", type=int, help="only the first N lines of each file")
+    parser.add_argument("--limit", type=int,
+                        help="measure lines up to the N-th of each file this time (a later run goes on from there)")
     parser.add_argument("--results", help="results JSON (default: in the user cache folder); reruns resume from it")
     parser.set_defaults(func=run)
