@@ -636,7 +636,8 @@ class Engine:
         return _Rendered(segment, audio, marks)
 
     def _speak(self, spec: _Spec, plan: Plan, timing: _Timing, cancel: threading.Event, stage: int = 0) -> Iterator[_Rendered]:
-        """Render a spec; on failure split it (stage 1), then slow it (stage 2), then fall back.
+        """Render a spec; on failure split it (stage 1), then slow it (stage 2), then halve it
+        again and again at stage 2, and fall back only for a single word that still fails.
         When a streamed segment fails part way, the ladder takes the words not yet spoken."""
         if spec.fallback_only:
             yield self._fallback_or_fail(spec, plan, [], timing)
@@ -661,6 +662,13 @@ class Engine:
         elif stage < 2 and retries >= 2:
             self._record(plan, failures, "regenerated_slower")
             yield from self._speak(spec, plan, timing, cancel, 2)
+        elif stage == 2 and len(spec.words) >= 2:
+            # Before the system voice speaks, narrow the failure down: halves that render well
+            # keep the chosen voice, and only words that fail on their own are handed over.
+            self._record(plan, failures, "split")
+            left, right = spec.split(_best_split(spec))
+            yield from self._speak(left, plan, timing, cancel, 2)
+            yield from self._speak(right, plan, timing, cancel, 2)
         else:
             yield self._fallback_or_fail(spec, plan, failures, timing)
 
@@ -732,6 +740,7 @@ class Engine:
                     break
                 first_spec = False
         plan.samples = position
+        plan.report.system_voice_words = [w.text for seg in plan.segments if seg.renderer == "fallback" for w in seg.words]
         seconds = position / self.sample_rate
         yield Finished(
             plan=plan,

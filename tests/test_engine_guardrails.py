@@ -142,6 +142,35 @@ def test_a_segment_that_keeps_failing_is_slowed_then_spoken_by_the_system_voice(
     assert len(pcm) > SR // 4 and float(np.sqrt(np.mean(pcm**2))) > 0.01
 
 
+def test_only_the_word_that_keeps_failing_goes_to_the_system_voice(engine):
+    """A renderer that loses one word ("delivery") wherever it appears: the ladder narrows the
+    failure down, the system voice speaks that word alone, the chosen voice every other word."""
+    ids = [engine.vocab[c] for c in engine._g2p["en-US"].words(["delivery"])[0]]
+
+    class LosesOneWord(FaultyRuntime):
+        def render_planned(self, planned, style, run_options=None):
+            audio = self.real.render_planned(planned, style, run_options)
+            at = next((i for i in range(len(self.ids)) if self.ids[i:i + len(ids)] == ids), None)
+            if at is not None:
+                frames = np.concatenate(([0], np.cumsum(planned.durations)))
+                audio = audio.copy()
+                audio[frames[at + 1] * 600:frames[at + 1 + len(ids)] * 600] = 0.0
+            return audio
+
+        def plan(self, ids_, style, speed, run_options=None):
+            self.ids = list(ids_)
+            return self.real.plan(ids_, style, speed, run_options)
+
+    faulty = Engine(replace(engine.config, guardrails=GuardrailConfig()), runtime=LosesOneWord(engine.runtime, None, 0))
+    audio, plan = faulty.synthesize(SpeechRequest(TEXT))
+    assert plan.report.system_voice_words == ["delivery"]
+    spoken = {w.text: seg.renderer for seg in plan.segments for w in seg.words}
+    assert [w for w, r in spoken.items() if r != "kokoro"] == ["delivery"]
+    assert [w.text for w in plan.words] == [w.text for w in engine.plan(SpeechRequest(TEXT)).words]
+    assert [e.action for e in plan.report.events].count("fallback") == 1
+    assert len(audio) == plan.samples
+
+
 def test_without_fallback_a_failing_segment_is_an_error_not_a_silence(engine):
     from engine.errors import RenderError
 
