@@ -92,6 +92,7 @@ def stream_events(pieces: list[Piece | Mark | Break], plan: Plan, cancel: thread
                 break
             first_piece = False
     plan.samples = out.position
+    plan.report.system_voice_words = [w.text for seg in plan.segments if seg.renderer == "fallback" for w in seg.words]
     seconds = out.position / sample_rate
     yield Finished(
         plan=plan,

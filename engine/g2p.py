@@ -174,3 +174,18 @@ class G2P:
         else:
             per_word = alone
         return [to_kokoro(" ".join(p), self.locale, self.vocab) for p in per_word]
+
+
+_STRESS = "ˈˌ"
+
+
+def may_end_segment(phonemes: str) -> bool:
+    """Whether a model call may end on a word with these phonemes, where no punctuation follows.
+
+    A word espeak-ng leaves unstressed in its clause is a clitic or a reduced function word that
+    leans on its neighbour ("à", "et", "e", "y", "a", "o", "the", "and"). Ended on it, with no
+    punctuation after it, Kokoro fades the utterance out and never voices it: measured with
+    jm_kumo, "ma sˈœʁ apʁˈɑ̃t a" gives the final "a" a peak RMS of 0.0000, the same
+    word stressed ("ˈa") or followed by "ʒwˈe" gives 0.09-0.14 (issue #16). Segments are cut
+    after a stressed word instead, so the clitic opens the next segment, where it is voiced."""
+    return any(c in _STRESS for c in phonemes)

@@ -23,6 +23,13 @@ class GuardrailConfig:
     (the loudest window, not the mean: a final stop consonant is mostly silence)."""
     relative_silence: float = 0.015
     """... or below this fraction of the segment's median word level."""
+    short_word_seconds: float = 0.1
+    """A word planned shorter than this (a one-vowel "à", "e", "y" of two to four frames) ..."""
+    context_seconds: float = 0.025
+    """... is judged over its span widened by this much planned context on each side: the
+    planner's token boundaries are whole 25 ms frames, and the energy of a vowel that short
+    sits partly in its neighbours' frames. A short word lost to silence stays silent however
+    its span is widened by one frame; a word of a few frames is not a silence for being short."""
     clip_level: float = 0.999
     clip_run: int = 48
     """This many consecutive samples at or beyond clip_level is a clipping run (2 ms at 24 kHz)."""
@@ -34,7 +41,8 @@ class GuardrailConfig:
     """Regeneration attempts (split, then slower) before the system voice speaks the segment."""
 
     def __post_init__(self):
-        for name in ("max_token_seconds", "silence_rms", "relative_silence", "clip_level", "tail_seconds", "tail_rms_ratio"):
+        for name in ("max_token_seconds", "silence_rms", "relative_silence", "clip_level", "tail_seconds", "tail_rms_ratio",
+                     "short_word_seconds", "context_seconds"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"GuardrailConfig.{name} must be a positive number, got {value!r}")
@@ -103,7 +111,8 @@ def check_audio(
     run = _longest_run(np.abs(audio) >= config.clip_level)
     if run >= config.clip_run:
         failures.append(Failure("clipping", f"{run} consecutive clipped samples"))
-    levels = [peak_level(audio[a:b]) for a, b in word_spans]
+    short, context = int(config.short_word_seconds * sample_rate), int(config.context_seconds * sample_rate)
+    levels = [peak_level(audio[max(a - context, 0) : b + context] if b - a < short else audio[a:b]) for a, b in word_spans]
     if levels:
         floor = max(config.silence_rms, config.relative_silence * float(np.median(levels)))
         for i, level in enumerate(levels):

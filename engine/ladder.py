@@ -47,7 +47,9 @@ class Ladder:
 
     def speak(self, piece: Piece, plan: Plan, timing: Timing, cancel: threading.Event,
               stage: int = 0) -> Iterator[SegmentAudio]:
-        """Render a segment; on failure split it (stage 1), then slow it (stage 2), then fall back."""
+        """Render a segment; on failure split it (stage 1), then slow it (stage 2), then halve it
+        again and again at stage 2, and fall back only for a single word that still fails.
+        When a streamed segment fails part way, the ladder takes the words not yet spoken."""
         if piece.fallback_only:
             yield self._fallback_or_fail(piece, plan, [], timing)
             return
@@ -71,6 +73,13 @@ class Ladder:
         elif stage < 2 and retries >= 2:
             self.record(plan, failures, "regenerated_slower")
             yield from self.speak(piece, plan, timing, cancel, 2)
+        elif stage == 2 and len(piece.words) >= 2:
+            # Before the system voice speaks, narrow the failure down: halves that render well
+            # keep the chosen voice, and only words that fail on their own are handed over.
+            self.record(plan, failures, "split")
+            left, right = piece.split(best_split(piece))
+            yield from self.speak(left, plan, timing, cancel, 2)
+            yield from self.speak(right, plan, timing, cancel, 2)
         else:
             yield self._fallback_or_fail(piece, plan, failures, timing)
 

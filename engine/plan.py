@@ -94,6 +94,9 @@ class GuardrailReport:
     events: list[GuardrailEvent] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """Front-end notes (malformed SSML read as text, symbols with no name, ...)."""
+    system_voice_words: list[str] = field(default_factory=list)
+    """The words the system voice spoke, in order; every other word was spoken by the plan's
+    voice (each segment's `renderer` and `voice` say the same per segment)."""
 
     @property
     def ok(self) -> bool:
@@ -127,7 +130,8 @@ class Plan:
             Segment(**{**s, "words": [PlannedWord(**w) for w in s["words"]]}) for s in raw["segments"]
         ]
         report = GuardrailReport(
-            events=[GuardrailEvent(**e) for e in raw["report"]["events"]], notes=list(raw["report"]["notes"])
+            events=[GuardrailEvent(**e) for e in raw["report"]["events"]], notes=list(raw["report"]["notes"]),
+            system_voice_words=list(raw["report"].get("system_voice_words", [])),
         )
         return cls(
             locale=raw["locale"], voice=raw["voice"], rate=raw["rate"], sample_rate=raw["sample_rate"],

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from .api import PITCH_RANGE, RATE_RANGE, SpeechRequest
-from .g2p import G2P
+from .g2p import G2P, may_end_segment
 from .guardrails import Failure
 from .locales import Locale, get_locale
 from .plan import Plan
@@ -73,12 +73,22 @@ def token_ids(piece: Piece, vocab: dict[str, int]) -> tuple[list[int], list[tupl
     return [vocab[c] for c in chars], spans, "".join(chars)
 
 
+def ends_well(piece: Piece, i: int) -> bool:
+    """Whether a segment may end after words[i]: at a clause end or after a stressed word, never
+    on a clitic, which the model would leave unvoiced (g2p.may_end_segment, docs/guardrails.md)."""
+    return piece.words[i].ends_clause or may_end_segment(piece.phonemes[i])
+
+
 def best_split(piece: Piece) -> int:
-    """Where to cut a piece in two: the clause end nearest the middle, else the middle word."""
+    """Where to cut a piece in two: the clause end nearest the middle, else the stressed word
+    nearest the middle, else the middle word."""
     n = len(piece.words)
     clause_ends = [i + 1 for i, w in enumerate(piece.words[:-1]) if w.ends_clause]
     if clause_ends:
         return min(clause_ends, key=lambda i: abs(i - n / 2))
+    stressed = [i + 1 for i in range(n - 1) if ends_well(piece, i)]
+    if stressed:
+        return min(stressed, key=lambda i: abs(i - n / 2))
     return max(1, n // 2)
 
 
@@ -168,7 +178,9 @@ class Segmenter:
     def _fit(self, piece: Piece, first: bool) -> list[Piece]:
         if first and len(piece.words) > self.first_words:
             limit = self.first_words
-            clause = next((i + 1 for i, w in enumerate(piece.words[:limit]) if w.ends_clause), limit)
+            clause = next((i + 1 for i, w in enumerate(piece.words[:limit]) if w.ends_clause), None)
+            if clause is None:  # the last stressed word within the limit, never a clitic
+                clause = next((i + 1 for i in range(limit - 1, -1, -1) if ends_well(piece, i)), limit)
             head, tail = piece.split(clause)
             return [head] + self._fit(tail, False)
         ids, _, _ = token_ids(piece, self.vocab)

@@ -52,3 +52,18 @@ def test_language_switch_flags_never_reach_the_model():
     # espeak-ng reads foreign script with another voice and marks it "(ko)...(en-us)".
     for p in words("en-US", "한 hello Ελλάδα"):
         assert "(" not in p and ")" not in p and "ko" not in p
+
+
+@pytest.mark.parametrize("tag, text, clitic", [
+    ("fr-FR", "Ma sœur apprend à jouer du piano et elle s'entraîne", ["à", "et", "du"]),
+    ("it-IT", "guardiamo il telegiornale e poi andiamo a letto", ["il", "e", "a"]),
+    ("es-ES", "Ella y yo vamos a la playa y a la montaña", ["y", "a", "la"]),
+    ("en-US", "I went to the store and bought a loaf", ["to", "the", "and", "a"]),
+])
+def test_a_segment_may_end_after_a_stressed_word_never_on_a_clitic(tag, text, clitic):
+    from engine.g2p import may_end_segment
+
+    spoken = text.split()
+    ends = dict(zip(spoken, (may_end_segment(p) for p in words(tag, text))))
+    assert not any(ends[w] for w in clitic)
+    assert sum(ends.values()) >= 2  # the content words are places to cut

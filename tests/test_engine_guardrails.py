@@ -43,6 +43,26 @@ def test_speech_long_after_the_last_word_is_caught():
     assert [f.check for f in failures] == ["speech_after_end"]
 
 
+def test_a_short_word_is_judged_with_its_planned_context():
+    # "à" planned two frames (50 ms) whose vowel the model voiced 15 ms early, in the end of the
+    # word before: it is spoken, and one frame of planned context on each side finds it.
+    spans = [(0, 7200), (7200, 8400), (8400, 15600)]
+    audio = np.concatenate([tone(0.3), np.zeros(1200, np.float32), tone(0.3), np.zeros(SR // 10, np.float32)])
+    audio[6840:7200] = tone(0.015, 0.2)
+    assert check_audio(audio, len(audio), spans, SR, GuardrailConfig()) == []
+    # Without the context (a span judged alone), the same audio is a false alarm.
+    alone = GuardrailConfig(short_word_seconds=1e-6)
+    assert [f.check for f in check_audio(audio, len(audio), spans, SR, alone)] == ["silent_word"]
+
+
+def test_a_short_word_lost_at_the_end_of_a_segment_is_still_caught():
+    # Kokoro fading out a final clitic ("... piano et" with no punctuation): the short word's
+    # span and the frames around it are silent, so the widened span is silent too.
+    spans = [(0, 7200), (9600, 10800)]
+    audio = np.concatenate([tone(0.3), np.zeros(SR // 4, np.float32)])
+    assert [f.check for f in check_audio(audio, len(audio), spans, SR, GuardrailConfig())] == ["silent_word"]
+
+
 def test_plan_checks():
     durations = np.array([1, 3, 4, 0, 0, 5, 2])
     failures = check_plan(durations, [(1, 3), (3, 5), (5, 6)], 1.0, 0.025, GuardrailConfig())
@@ -122,6 +142,35 @@ def test_a_segment_that_keeps_failing_is_slowed_then_spoken_by_the_system_voice(
     assert len(pcm) > SR // 4 and float(np.sqrt(np.mean(pcm**2))) > 0.01
 
 
+def test_only_the_word_that_keeps_failing_goes_to_the_system_voice(engine):
+    """A renderer that loses one word ("delivery") wherever it appears: the ladder narrows the
+    failure down, the system voice speaks that word alone, the chosen voice every other word."""
+    ids = [engine.vocab[c] for c in engine.segmenter.g2p["en-US"].words(["delivery"])[0]]
+
+    class LosesOneWord(FaultyRuntime):
+        def render_planned(self, planned, style, run_options=None):
+            audio = self.real.render_planned(planned, style, run_options)
+            at = next((i for i in range(len(self.ids)) if self.ids[i:i + len(ids)] == ids), None)
+            if at is not None:
+                frames = np.concatenate(([0], np.cumsum(planned.durations)))
+                audio = audio.copy()
+                audio[frames[at + 1] * 600:frames[at + 1 + len(ids)] * 600] = 0.0
+            return audio
+
+        def plan(self, ids_, style, speed, run_options=None):
+            self.ids = list(ids_)
+            return self.real.plan(ids_, style, speed, run_options)
+
+    faulty = Engine(replace(engine.config, guardrails=GuardrailConfig()), runtime=LosesOneWord(engine.runtime, None, 0))
+    audio, plan = faulty.synthesize(SpeechRequest(TEXT))
+    assert plan.report.system_voice_words == ["delivery"]
+    spoken = {w.text: seg.renderer for seg in plan.segments for w in seg.words}
+    assert [w for w, r in spoken.items() if r != "kokoro"] == ["delivery"]
+    assert [w.text for w in plan.words] == [w.text for w in engine.plan(SpeechRequest(TEXT)).words]
+    assert [e.action for e in plan.report.events].count("fallback") == 1
+    assert len(audio) == plan.samples
+
+
 def test_without_fallback_a_failing_segment_is_an_error_not_a_silence(engine):
     from engine.errors import RenderError
 
@@ -148,3 +197,48 @@ def test_a_word_without_model_phonemes_goes_to_the_system_voice(engine, monkeypa
     zorblax = plan.words[3]
     pcm = audio[zorblax.start : zorblax.end].astype(np.float32) / 32768
     assert float(np.sqrt(np.mean(pcm**2))) > 0.01
+
+
+# --- no false alarms on ordinary speech (issue #16) ------------------------------------------
+EVERYDAY = [
+    ("fr-FR", "Ma sœur apprend à jouer du piano et elle s'entraîne tous les soirs.", "piano"),
+    ("it-IT", "Dopo cena guardiamo il telegiornale e poi andiamo a letto.", None),
+    ("es-ES", "Ella y yo vamos a la playa y a la montaña.", "playa"),
+]
+
+
+@pytest.mark.parametrize("locale, text, first_end", EVERYDAY, ids=[e[0] for e in EVERYDAY])
+def test_one_vowel_words_are_spoken_by_the_chosen_voice(engine, locale, text, first_end):
+    before = engine.counters.snapshot()["actions"]
+    audio, plan = engine.synthesize(SpeechRequest(text, locale=locale, voice="jm_kumo"))
+    assert plan.report.events == []
+    assert engine.counters.snapshot()["actions"] == before  # no regeneration, no fallback
+    assert {seg.renderer for seg in plan.segments} == {"kokoro"}
+    assert {seg.voice for seg in plan.segments} == {"jm_kumo"}
+    if first_end:  # the short first segment ends after a stressed word, not on "et" or "y"
+        assert plan.segments[0].words[-1].text == first_end
+    assert len(audio) == plan.samples
+
+
+def test_a_short_word_lost_by_the_renderer_is_still_caught(engine):
+    """A render that silences a one-vowel word ("et", two frames or so) and the frames around it
+    is a real failure, context or not: the segment is split and the word spoken by the voice."""
+    locale, text, _ = EVERYDAY[0]
+    clean = engine.plan(SpeechRequest(text, locale=locale, voice="jm_kumo"))
+    seg = next(s for s in clean.segments if any(w.text == "et" for w in s.words))
+    word = next(w for w in seg.words if w.text == "et")
+    assert sum(seg.durations[word.token_start:word.token_end]) <= 4  # short: judged with context
+
+    def silence_et(render):
+        if len(render.durations) != len(seg.token_ids):
+            return render  # another segment, or a piece of this one after a split
+        frames = np.concatenate(([0], np.cumsum(render.durations)))
+        audio = render.audio.copy()
+        audio[max(frames[word.token_start] - 2, 0) * 600:(frames[word.token_end] + 2) * 600] = 0.0
+        return Render(audio, render.durations)
+
+    faulty = engine_with(engine, silence_et, times=100)
+    _, plan = faulty.synthesize(SpeechRequest(text, locale=locale, voice="jm_kumo"))
+    assert [(e.check, e.action) for e in plan.report.events][:1] == [("silent_word", "split")]
+    assert {s.renderer for s in plan.segments} == {"kokoro"}
+    assert [w.text for w in plan.words] == [w.text for w in clean.words]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 # Module names under engine.evaluation, in the order `echoic eval --help` lists them.
-EVALUATIONS: tuple[str, ...] = ("text", "accent")
+EVALUATIONS: tuple[str, ...] = ("text", "accent", "guardrails")
 
 
 def register(evals) -> None:
