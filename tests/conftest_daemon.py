@@ -36,6 +36,9 @@ class FakeEngine:
         self.requests: list[SpeechRequest] = []
         all_tags = tuple(loc.tag for loc in LOCALES)
         self._voices = [VoiceInfo("jm_kumo", "Kumo", "male", all_tags), VoiceInfo("jf_alpha", "Alpha", "female", all_tags)]
+        # Every locale's default voice exists, as in the real engine (the native packs).
+        defaults = sorted({loc.default_voice for loc in LOCALES} - {"jm_kumo", "jf_alpha"})
+        self._voices += [VoiceInfo(voice, voice, "unknown", all_tags) for voice in defaults]
 
     def locales(self):
         return list(LOCALES)

@@ -14,6 +14,7 @@ from websockets.sync.client import connect
 
 from engine.client import DaemonClient
 from engine.daemon import protocol as p
+from engine.locales import get_locale
 from engine.daemon.runtime_file import read_runtime_file
 from tests.conftest_daemon import CHUNK_SAMPLES, WORD_SAMPLES, FakeEngine, running_daemon
 
@@ -98,7 +99,7 @@ def test_ipv6_loopback_serves_too(daemon):
 def test_speak_marks_arrive_in_order_with_audio(daemon):
     with client(daemon) as c:
         result = c.speak('one two <mark name="a"/> three four five six <mark name="b"/> seven', ssml=True)
-    assert result.accepted["locale"] == "en-US" and result.accepted["voice"] == "jm_kumo"
+    assert result.accepted["locale"] == "en-US" and result.accepted["voice"] == get_locale("en-US").default_voice
     assert [m["mark"] for m in result.marks] == ["a", "b"]
     assert [m["sample_offset"] for m in result.marks] == [2 * WORD_SAMPLES, 6 * WORD_SAMPLES]
     assert result.samples == 7 * WORD_SAMPLES == result.done["samples"] and not result.done["cancelled"]
@@ -207,7 +208,7 @@ def test_connection_defaults_and_settings_file_precedence(daemon, tmp_path):
         time.sleep(0.01)
         daemon.settings.path.write_text('[de-DE]\nrate = 3.0\n')
         c.speak("hallo")
-        assert daemon.fake.requests[-1].rate == 3.0 and daemon.fake.requests[-1].voice == "jm_kumo"
+        assert daemon.fake.requests[-1].rate == 3.0 and daemon.fake.requests[-1].voice == get_locale("de-DE").default_voice
         c.set_settings("de-DE", {"rate": None})
         assert "de-DE" not in c.settings()
 
