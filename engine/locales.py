@@ -35,18 +35,20 @@ class Locale:
 LOCALES: tuple[Locale, ...] = (
     # Default voices are the best-scoring native voice on the accent meter (docs/accent.md), with the
     # best of the other gender beside it; locales without a native pack get the measured best available.
-    Locale("en-US", "English (United States)", "en", "en-us", "us", "af_bella",
-           "native US voices (20; default af_bella, male am_michael); US phonemes from espeak-ng",
-           other_voice="am_michael"),
-    Locale("en-GB", "English (United Kingdom)", "en", "en", "gb", "bf_emma",
-           "native British voices (8; default bf_emma, male bm_george); British phonemes from espeak-ng",
-           other_voice="bm_george"),
-    Locale("en-AU", "English (Australia)", "en", "en", "gb", "bf_emma",
+    # In English the meter's top female and male tie within noise, and af_bella and bf_emma trip the
+    # silent_word guardrail on quiet function words (a system-voice fallback): the males lead there.
+    Locale("en-US", "English (United States)", "en", "en-us", "us", "am_michael",
+           "native US voices (20; default am_michael, female af_bella); US phonemes from espeak-ng",
+           other_voice="af_bella"),
+    Locale("en-GB", "English (United Kingdom)", "en", "en", "gb", "bm_george",
+           "native British voices (8; default bm_george, female bf_emma); British phonemes from espeak-ng",
+           other_voice="bf_emma"),
+    Locale("en-AU", "English (Australia)", "en", "en", "gb", "bm_george",
            "no Australian source exists offline: a native British voice with British phonemes",
-           "en-GB", other_voice="bm_george"),
-    Locale("en-US-south", "English (Southern US)", "en", "en-us", "us", "af_bella",
+           "en-GB", other_voice="bf_emma"),
+    Locale("en-US-south", "English (Southern US)", "en", "en-us", "us", "am_michael",
            "no Southern US source exists offline: a native General American voice and phonemes",
-           "en-US", other_voice="am_michael"),
+           "en-US", other_voice="af_bella"),
     Locale("de-DE", "Deutsch (Deutschland)", "de", "de", None, "ef_dora",
            "no German voice exists and the model never learnt German: the Spanish voice ef_dora, the "
            "measured best, understandable with a clear foreign accent (male: the Italian im_nicola)",

@@ -107,7 +107,7 @@ def test_every_default_voice_exists_and_is_native_where_a_native_pack_exists(lib
             assert {other.gender, voice.gender} == {"female", "male"}
             assert other.is_native(loc.tag) or not natives
     assert [loc.default_voice for loc in LOCALES if loc.tag in ("en-US", "en-GB", "es-ES", "fr-FR", "it-IT")] == \
-        ["af_bella", "bf_emma", "ef_dora", "ff_siwis", "im_nicola"]  # the meter's picks (docs/accent.md)
+        ["am_michael", "bm_george", "ef_dora", "ff_siwis", "im_nicola"]  # the meter's picks (docs/accent.md)
 
 
 # --- the meter on a tiny fixture -----------------------------------------------------------------
