@@ -9,6 +9,10 @@ event goes through `Output` under one lock. Logs go to stderr, which the server 
 
 Failure rule: the server must never wait forever. No daemon -> `301 ERROR CANT SPEAK`; a daemon
 that fails mid-message -> the message ends with 702 END (error) or 703 STOP (connection lost).
+
+Size: about 430 lines, because the module protocol's whole command set (speak, sound icon,
+character, key, pause, stop, settings, audio) is dispatched here and each has its failure rule;
+the parsing is already out in `protocol.py`.
 """
 
 from __future__ import annotations

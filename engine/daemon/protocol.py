@@ -4,6 +4,9 @@
 (or raises ProtocolError with the protocol's error code); the `*_message` functions produce the
 daemon's JSON answers; `audio_frame` / `parse_audio_frame` (from the client core) pack and unpack
 the binary audio frames. docs/protocol.md is the specification; this module is its executable form.
+
+Size: about 400 lines: every message type's parser and every reply builder of the protocol,
+pure and tested on strings; the wire constants and audio frames are the client core's.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ one synthesis thread (synthesis.py) owns the engine and takes one step at a time
 of all clients, so a long utterance of one client never starves another and inference never runs
 on the event loop. This module is the I/O and the dispatch: who may connect, what each message
 does to a client's queue (the policies are scheduling.py, cost.py and limits.py), and sending.
+
+Size: about 410 lines, the I/O and dispatch of 13 message types; the policies are in their own
+modules (scheduling.py, cost.py, limits.py, idle.py, precedence.py).
 """
 
 from __future__ import annotations

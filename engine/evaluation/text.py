@@ -21,6 +21,9 @@ environment, where pynini is installed) on a few classes, compared loosely (lowe
 punctuation), since its output keeps punctuation and casing.
 
 The run takes seconds, so it does not resume; results are written atomically with `--out`.
+
+Size: a little over 400 lines: the table, the four backends and the NeMo comparison run in a
+separate interpreter; none of it is on the runtime path.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ German years and French ordinal forms differ from the set's conventions) and win
 also costs hundreds of milliseconds to load per process. Emoji names come from the `emoji` package
 (CLDR short names in every language): it passes every emoji case where Unicode character names pass
 one in seventeen, and it is imported only when a token holds an emoji.
+
+Size: about 550 lines: the readers are one ordered cascade whose order is part of the rules
+(a date must be tried before a number, a decade before a year); the per-language words are in
+`lang/`. Splitting the readers into one module per class is the next step if it grows further.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ The driver is a client of the Echoic daemon (docs/protocol.md): each speech sequ
 SSML `speak`; the daemon streams audio frames and index messages back; a feeder thread plays the
 audio through nvwave, fed up to each index with `onDone` reporting that index, as oneCore does.
 Standard library only, plus the daemon client core copied into this package (`_client`).
+
+Size: about 500 lines, because NVDA wants one SynthDriver class holding its settings, commands,
+speech sequence conversion and audio feeding (as its own oneCore.py does); the transport is the
+shared client core.
 """
 
 import os
