@@ -188,6 +188,23 @@ class KokoroRuntime:
             (audio,) = self.renderer.run([OUTPUT_AUDIO], feeds, run_options)
         return np.asarray(audio, dtype=np.float32).reshape(-1)
 
+    def render_frames(self, plan: PlannerOutput, style: np.ndarray, start: int, stop: int, context: int,
+                      run_options=None) -> np.ndarray:
+        """Audio of frames [start, stop) of a plan, float32 (600 (stop - start),), rendered with at
+        most `context` frames of the plan either side and those thrown away: the renderer sees only
+        frames [start - context, stop + context), so frames outside cost nothing (the model's pad
+        silence, `engine/rendering.py`). The renderer's norms then see only that stretch, so the
+        audio is not the whole render's (distances in docs/latency.md)."""
+        frames = plan.frames
+        if not 0 <= start < stop <= frames or context < 0:
+            raise ValueError(f"frames [{start}, {stop}) with context {context} do not fit a plan of {frames} frames")
+        lo, hi = max(0, start - context), min(frames, stop + context)
+        k = F0_STEPS_PER_FRAME
+        sub = PlannerOutput(plan.durations, plan.features[..., lo:hi], plan.f0[..., k * lo:k * hi],
+                            plan.energy[..., k * lo:k * hi])
+        audio = self.render_planned(sub, style, run_options)
+        return audio[(start - lo) * FRAME_SAMPLES:(stop - lo) * FRAME_SAMPLES]
+
     def render(self, ids: list[int], style: np.ndarray, speed: float) -> Render:
         """Audio and the durations it followed: planner then renderer (or the single graph)."""
         if self.session is None:
