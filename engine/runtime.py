@@ -37,6 +37,11 @@ class RuntimeConfig:
     """onnxruntime intra-op threads (the daemon's whole budget on a 2-core machine)."""
     use_gpu: bool = True
     """Use the CUDA provider when onnxruntime-gpu is installed and a GPU is present."""
+    spin: bool = False
+    """Let onnxruntime's worker threads spin (busy-wait) between parallel sections. Off: measured
+    0.73-0.75x the renderer's time with it on, on a loaded 2-core machine, where spinning threads
+    take the cores from the ones with work (docs/latency.md); a daemon that spins also burns CPU
+    after every call."""
     graphs: str = "split"
     """"split": planner and renderer graphs (cut on first use next to the runtime model, about 6 s,
     then cached); "single": the one stock graph, which has no separate `plan` step."""
@@ -89,6 +94,8 @@ def _session(path: Path, config: RuntimeConfig):
     options = ort.SessionOptions()
     options.intra_op_num_threads = config.threads
     options.inter_op_num_threads = 1
+    if not config.spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), options, providers=pick_providers(config.use_gpu))
     except Exception as exc:  # onnxruntime raises its own untyped errors
@@ -140,7 +147,7 @@ class KokoroRuntime:
         with self._windows_lock:
             if self._windows is None:
                 self._windows = WindowRenderer(ModelStoreConfig(cache_dir=self._model_path.parent), self.config.threads,
-                                               pick_providers(self.config.use_gpu), self._lock)
+                                               pick_providers(self.config.use_gpu), self._lock, spin=self.config.spin)
             return self._windows
 
     @staticmethod

@@ -107,3 +107,11 @@ def test_piper_joe_renders_a_word():
     assert 0.2 < audio.size / piper.sample_rate < 2.0  # a word, not silence or a runaway
     assert float(np.abs(audio).max()) > 0.05
     assert piper.whole_render(phonemes) > 0
+
+
+def test_sessions_do_not_spin_by_default(engine):
+    from engine.runtime import RuntimeConfig
+
+    assert RuntimeConfig().spin is False
+    for session in (engine.runtime.planner, engine.runtime.renderer):
+        assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
