@@ -368,3 +368,65 @@ def measure_pad_cut(texts=("Hello", "Yes", SENTENCE), contexts=(0, 2, 3, 4, 8), 
             print(f"  log-mel distance to the whole render, {kind:16}: " +
                   ", ".join(f"context {c}: {v:.2f}" for c, v in row[kind].items()))
     return rows
+
+
+def measure_sessions(rounds: int = 12, text: str = WORD, engine=None) -> dict[str, float]:
+    """onnxruntime session options on the renderer (the plan of `text`), the sessions taking
+    turns one call each for `rounds` rounds; prints and returns each one's median ms.
+
+        PYTHONPATH=. python -c "from engine.bench_latency import measure_sessions; measure_sessions()"
+    """
+    import onnxruntime as ort
+
+    from .graphs import PLAN_ENERGY, PLAN_F0, PLAN_FEATURES, ensure_split_models
+    from .locales import get_locale
+    from .model_store import INPUT_STYLE, OUTPUT_AUDIO, ModelStoreConfig
+
+    if engine is None:
+        from .synth import Engine
+
+        engine = Engine()
+    runtime = engine.runtime
+    locale = get_locale("en-US")
+    voice = engine.voice_library.get(locale.default_voice)
+    ids = [i for s in engine.plan(SpeechRequest(text)).segments for i in s.token_ids[1:-1]]
+    style = engine.conditioner.condition(voice, locale, len(ids)).style
+    planned = runtime.plan(ids, style, 1.0)
+    feeds = {PLAN_FEATURES: planned.features, PLAN_F0: planned.f0, PLAN_ENERGY: planned.energy,
+             INPUT_STYLE: np.asarray(style, dtype=np.float32).reshape(1, -1)}
+    renderer = ensure_split_models(ModelStoreConfig(cache_dir=runtime._model_path.parent))[1]
+    level = ort.GraphOptimizationLevel
+    configs = {
+        "2 threads, spinning, ORT_ENABLE_ALL, arena": {},
+        "no spinning (the runtime's setting)": {"spin": False},
+        "1 thread": {"threads": 1},
+        "optimisation BASIC": {"level": level.ORT_ENABLE_BASIC},
+        "optimisation EXTENDED": {"level": level.ORT_ENABLE_EXTENDED},
+        "no arena, no memory pattern": {"arena": False},
+    }
+    sessions = {}
+    for name, kw in configs.items():
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = kw.get("threads", 2)
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = kw.get("level", level.ORT_ENABLE_ALL)
+        options.enable_cpu_mem_arena = options.enable_mem_pattern = kw.get("arena", True)
+        if not kw.get("spin", True):
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = ort.InferenceSession(str(renderer), options, providers=["CPUExecutionProvider"])
+        t = time.perf_counter()
+        session.run([OUTPUT_AUDIO], feeds)
+        print(f"{name}: first call {(time.perf_counter() - t) * 1000:.0f} ms", flush=True)
+        sessions[name] = session
+    times: dict[str, list[float]] = {name: [] for name in sessions}
+    for _ in range(rounds):
+        for name, session in sessions.items():
+            t = time.perf_counter()
+            session.run([OUTPUT_AUDIO], feeds)
+            times[name].append(time.perf_counter() - t)
+    base = float(np.median(times[next(iter(times))]))
+    out = {}
+    for name, values in times.items():
+        out[name] = float(np.median(values) * 1000)
+        print(f"{name:44} median {out[name]:7.0f} ms  ({np.median(values) / base:.2f}x)")
+    return out
