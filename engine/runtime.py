@@ -39,7 +39,7 @@ class RuntimeConfig:
     """Use the CUDA provider when onnxruntime-gpu is installed and a GPU is present."""
     spin: bool = False
     """Let onnxruntime's worker threads spin (busy-wait) between parallel sections. Off: measured
-    0.73-0.75x the renderer's time with it on, on a loaded 2-core machine, where spinning threads
+    0.73-0.77x the renderer's time with it on, on a loaded 2-core machine (three runs), where spinning threads
     take the cores from the ones with work (docs/latency.md); a daemon that spins also burns CPU
     after every call."""
     graphs: str = "split"
