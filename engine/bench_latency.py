@@ -430,3 +430,59 @@ def measure_sessions(rounds: int = 12, text: str = WORD, engine=None) -> dict[st
         out[name] = float(np.median(values) * 1000)
         print(f"{name:44} median {out[name]:7.0f} ms  ({np.median(values) / base:.2f}x)")
     return out
+
+
+def measure_pooled_statistics(held_out: str = "jm_kumo", others: tuple[str, ...] | None = None,
+                              chunk: int = 40, context: int = 8) -> dict[str, tuple[float, float, float]]:
+    """Would a voice-independent estimate of the generator statistics stream an uncalibrated voice?
+    Calibrates `held_out` and `others` at the grid row of a long sentence (in a fresh directory),
+    pools the others' statistics (mean of means, pooled variance), and renders the held-out voice
+    in windows with its own calibration, with the pool, and plainly (each window its own
+    statistics). Prints and returns (whole, mean join, worst join) log-mel distances to the whole
+    render, as tests/test_streaming.py measures them.
+
+        PYTHONPATH=. python -c "from engine.bench_latency import measure_pooled_statistics as m; m('jm_kumo')"
+    """
+    from dataclasses import replace
+
+    from .streaming import StreamingConfig, grid_row
+    from .synth import Engine
+    from .train.spectral import log_mel_distance
+
+    text = ("Reading a long paragraph aloud, the screen reader should start speaking almost at once, "
+            "without waiting for the whole sentence to be rendered by the model.")
+    base = Engine()
+    engine = Engine(replace(base.config, streaming=StreamingConfig(calibration_dir=Path(tempfile.mkdtemp())),
+                            cache_megabytes=0, first_segment_words=1000), runtime=base.runtime)
+    others = tuple(others or [v.id for v in engine.voices() if v.id != held_out][:4])
+    runtime, windows = engine.runtime, engine.runtime.window_renderer()
+    ids = engine.plan(SpeechRequest(text, voice=held_out)).segments[0].token_ids[1:-1]
+    row = grid_row(len(ids))
+    stats = {}
+    for voice_id in (held_out, *others):
+        engine.calibrate(voice_id, (row,))
+        stats[voice_id] = engine.calibration.get(engine.calibrator.grid(engine.voice_library.get(voice_id), row), row)
+    pooled = windows.pool([(1, stats[v]) for v in others])
+    pack = engine.voice_library.get(held_out).pack
+    planned, style = runtime.plan(ids, pack[len(ids) - 1], 1.0), pack[row]
+    whole = runtime.render_planned(planned, style)
+    frames = planned.frames
+
+    def distances(render):
+        audio = np.concatenate([render(a, min(frames, a + chunk)) for a in range(0, frames, chunk)])
+        joins = [log_mel_distance(audio[(a - 8) * 600:(a + 8) * 600], whole[(a - 8) * 600:(a + 8) * 600])
+                 for a in range(chunk, frames, chunk)]
+        return round(log_mel_distance(audio, whole), 3), round(float(np.mean(joins)), 3), round(max(joins), 3)
+
+    def plain(a, b):
+        return runtime.render_frames(planned, style, a, b, context)
+
+    out = {}
+    for label, generator in (("own calibration", stats[held_out]), (f"pooled over {', '.join(others)}", pooled)):
+        prepared = windows.prepare(planned, style, generator)
+        out[label] = distances(lambda a, b: windows.render(prepared, a, b, context))
+    out["plain windows"] = distances(plain)
+    for label, value in out.items():
+        print(f"{held_out}, row {row}, {frames} frames, windows of {chunk} + {context} context, {label}: "
+              f"(whole, mean join, worst join) = {value}")
+    return out
