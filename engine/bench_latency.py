@@ -240,7 +240,7 @@ def bench_latency(repeats: int = 5, threads: int = 2, engine=None, plot: Path | 
             for label, text, fields in cases:
                 row: dict[str, list[float]] = {"echoic daemon": [], "echoic in-process": [], "stock kokoro": [],
                                                "piper joe": [], "espeak-ng": []}
-                phonemes = Piper.phonemes(text if not fields.get("spell") else text) if text else None
+                phonemes = Piper.phonemes(text) if text else None
                 cached = label.startswith("cached")
                 saved = engine.cache
                 if not cached:
