@@ -119,6 +119,18 @@ def cmd_bench_stream(args) -> int:
     return 0
 
 
+def cmd_bench_latency(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .bench_latency import bench_latency
+
+    result = bench_latency(repeats=args.repeats, threads=args.threads, plot=Path(args.plot) if args.plot else None)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
+    return 0
+
+
 def cmd_calibrate(args) -> int:
     import time
 
@@ -179,6 +191,13 @@ def register(commands, bench) -> None:
     bench_stream.add_argument("--locales", nargs="*", help="locales to measure (default: en-US de-DE es-ES)")
     bench_stream.add_argument("--no-memory", action="store_true", help="skip the resident-memory comparison (two processes)")
     bench_stream.set_defaults(func=cmd_bench_stream)
+
+    bench_latency = bench.add_parser("latency", help="first audio through the daemon vs eSpeak NG, Piper and stock Kokoro")
+    bench_latency.add_argument("--repeats", type=int, default=5)
+    bench_latency.add_argument("--threads", type=int, default=2)
+    bench_latency.add_argument("--plot", help="write a PNG plot here (needs matplotlib)")
+    bench_latency.add_argument("--json", help="write the measurements here as JSON")
+    bench_latency.set_defaults(func=cmd_bench_latency)
 
     bench_synth = bench.add_parser("synth", help="time to first audio and real-time factor vs the stock single call")
     bench_synth.add_argument("--repeats", type=int, default=3)

