@@ -19,7 +19,9 @@ def test_short_soak_serves_everyone_and_gives_memory_back(tmp_path):
     assert len(rows) >= 15 and {r["phase"] for r in rows} == {"load", "idle"}
     load = [float(r["rss_mib"]) for r in rows if r["phase"] == "load"]
     idle = [float(r["rss_mib"]) for r in rows if r["phase"] == "idle"]
-    assert max(load) < 600 and idle[-1] < 600
+    # The test process already holds whatever earlier tests loaded (the real model among them), so
+    # the bound is on what the soak adds; `echoic bench soak` in a fresh process gives absolutes.
+    assert max(load) - float(rows[0]["rss_mib"]) < 64, summary
     assert idle[-1] <= min(load) * 1.25, summary  # no growth left behind by the load
 
 

@@ -30,6 +30,8 @@ from .manifest import MANIFEST, Manifest, Stimulus, Trial
 
 SETS = ("accent", "voices", "custom")
 SYSTEM_VOICE = "system"
+STOCK_VOICE = "jm_kumo"
+"""The accent set's baseline: the stock Japanese voice that spoke every locale before the native packs."""
 """The system voice (pyttsx3: eSpeak NG on Linux, SAPI5 on Windows) as a system under test."""
 ANCHOR = "anchor-3.5kHz"
 ANCHOR_HZ = 3500.0
@@ -146,11 +148,10 @@ def plan_test(test_set: str, locales: Sequence[str], voices_for: Callable[[str],
         if systems:
             chosen = [System.parse(s) for s in systems]
         elif test_set == "accent":
-            default = get_locale(tag).default_voice
             # One native voice besides the reference (the next best), so a locale with twenty
             # native packs still makes a trial a listener can hold in mind.
             others = [System(v.id) for v in native_voices(tag, voices) if System(v.id) != ref][:1]
-            chosen = [System(default)] + others + [System(None)]
+            chosen = [System(STOCK_VOICE)] + others + [System(None)]
         else:
             chosen = [System(v.id) for v in voices] + [System(None)]
         for system in [ref, *chosen]:
@@ -220,7 +221,7 @@ class EngineRenderer:
         from ..api import SpeechRequest
 
         if system.voice is None:
-            return self.engine.system_voice.speak_to_array(sentence, get_locale(locale), 1.0, self.sample_rate)
+            return self.engine.ladder.system_voice.speak_to_array(sentence, get_locale(locale), 1.0, self.sample_rate)
         audio, _ = self.engine.synthesize(SpeechRequest(text=sentence, locale=locale, voice=system.voice,
                                                         accent_strength=system.accent_strength))
         return audio.astype(np.float32) / 32768.0
