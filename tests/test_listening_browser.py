@@ -12,15 +12,13 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
 
 from engine.listening.create import ANCHOR
 from engine.listening.report import ANCHOR_ROW, write_report
-from engine.listening.server import ListeningServer
-from tests.test_listening_create import make_sine_test
+from tests.test_listening_server import served  # noqa: F401  (the fixture: a 4-trial, 5-sample sine test on loopback)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -78,19 +76,6 @@ def driver():
     yield browser
     browser.quit()
     shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture
-def served(tmp_path):
-    folder = tmp_path / "test"
-    make_sine_test(folder, locales=("en-US", "fr-FR"))  # 4 trials of 5 samples
-    server = ListeningServer(folder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 # --- the keyboard -------------------------------------------------------------------------------
