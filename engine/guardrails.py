@@ -37,8 +37,9 @@ class GuardrailConfig:
     """Audio after the last word's phonemes may ring out this long; speech beyond it is a failure."""
     tail_rms_ratio: float = 0.25
     """Beyond the tail, RMS above this fraction of the speech RMS counts as speech."""
-    retries: int = 2
-    """Regeneration attempts (split, then slower) before the system voice speaks the segment."""
+    retries: int = 3
+    """Regeneration rungs before the system voice speaks: 1 split, 2 also slower, 3 also a word
+    that fails on its own rendered between its neighbours (engine/ladder.py)."""
 
     def __post_init__(self):
         for name in ("max_token_seconds", "silence_rms", "relative_silence", "clip_level", "tail_seconds", "tail_rms_ratio",
@@ -48,8 +49,8 @@ class GuardrailConfig:
                 raise ValueError(f"GuardrailConfig.{name} must be a positive number, got {value!r}")
         if not isinstance(self.clip_run, int) or self.clip_run < 1:
             raise ValueError(f"GuardrailConfig.clip_run must be a positive integer, got {self.clip_run!r}")
-        if not isinstance(self.retries, int) or not 0 <= self.retries <= 2:
-            raise ValueError(f"GuardrailConfig.retries must be 0, 1 or 2, got {self.retries!r}")
+        if not isinstance(self.retries, int) or not 0 <= self.retries <= 3:
+            raise ValueError(f"GuardrailConfig.retries must be 0, 1, 2 or 3, got {self.retries!r}")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """The guardrail ladder: what happens to a segment whose plan or audio fails a check.
 
     rendered (engine/rendering.py)   fails -> split at the clause end nearest the middle, and
-    each half rendered again         fails -> rendered slower (SLOWER x the speed)
+    each half rendered again         fails -> rendered slower (SLOWER x the speed), halved again
+                                              down to single words
+    a single word that still fails   -> rendered between its neighbours, only its own frames
+                                        checked and kept
                                      fails -> spoken by the system voice (engine/fallback.py),
                                               or, with fallback off, RenderError
 
@@ -46,10 +49,14 @@ class Ladder:
         """Guards `counters` (streams run side by side)."""
 
     def speak(self, piece: Piece, plan: Plan, timing: Timing, cancel: threading.Event,
-              stage: int = 0) -> Iterator[SegmentAudio]:
+              stage: int = 0, before: Piece | None = None, after: Piece | None = None) -> Iterator[SegmentAudio]:
         """Render a segment; on failure split it (stage 1), then slow it (stage 2), then halve it
-        again and again at stage 2, and fall back only for a single word that still fails.
-        When a streamed segment fails part way, the ladder takes the words not yet spoken."""
+        again and again at stage 2; a single word that still fails is rendered between its
+        neighbours, and falls back only if it fails there too. When a streamed segment fails
+        part way, the ladder takes the words not yet spoken.
+
+        `before` and `after`: the words of the segment this piece was split from that lie
+        before and after it (its neighbours for the last rung)."""
         if piece.fallback_only:
             yield self._fallback_or_fail(piece, plan, [], timing)
             return
@@ -63,25 +70,39 @@ class Ladder:
         else:
             return
         if spoken:
-            piece = piece.split(spoken)[1]
+            done, piece = piece.split(spoken)
+            before = done
         retries = self.config.guardrails.retries
         if stage == 0 and retries >= 1 and len(piece.words) >= 2:
             self.record(plan, failures, "split")
             left, right = piece.split(best_split(piece))
-            yield from self.speak(left, plan, timing, cancel, 1)
-            yield from self.speak(right, plan, timing, cancel, 1)
+            yield from self.speak(left, plan, timing, cancel, 1, before, right)
+            yield from self.speak(right, plan, timing, cancel, 1, left, after)
         elif stage < 2 and retries >= 2:
             self.record(plan, failures, "regenerated_slower")
-            yield from self.speak(piece, plan, timing, cancel, 2)
+            yield from self.speak(piece, plan, timing, cancel, 2, before, after)
         elif stage == 2 and len(piece.words) >= 2:
             # Before the system voice speaks, narrow the failure down: halves that render well
             # keep the chosen voice, and only words that fail on their own are handed over.
             self.record(plan, failures, "split")
             left, right = piece.split(best_split(piece))
-            yield from self.speak(left, plan, timing, cancel, 2)
-            yield from self.speak(right, plan, timing, cancel, 2)
+            yield from self.speak(left, plan, timing, cancel, 2, before, right)
+            yield from self.speak(right, plan, timing, cancel, 2, left, after)
+        elif stage == 2 and retries >= 3 and self._has_neighbour(before, after):
+            # A word can fail alone and render well inside a phrase (a clitic at a call's end):
+            # its neighbours give it the context, and only its own frames are kept.
+            self.record(plan, failures, "regenerated_with_neighbours")
+            result = self.renderer.render_with_neighbours(piece, before, after, timing, cancel)
+            if isinstance(result, list):
+                yield self._fallback_or_fail(piece, plan, result, timing)
+            else:
+                yield result
         else:
             yield self._fallback_or_fail(piece, plan, failures, timing)
+
+    @staticmethod
+    def _has_neighbour(before: Piece | None, after: Piece | None) -> bool:
+        return bool(before and before.phonemes and before.phonemes[-1]) or bool(after and after.phonemes and after.phonemes[0])
 
     def record(self, plan: Plan, failures: list[Failure], action: str) -> None:
         """One report event per failed check; the action is counted once per decision."""

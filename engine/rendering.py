@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -258,6 +258,43 @@ class SegmentRenderer:
         if key and cached is None and not isinstance(result, list):
             self.cache.put(key, render)  # only renders that passed every check
         yield result
+
+    def render_with_neighbours(self, word: Piece, before: Piece | None, after: Piece | None, timing: Timing,
+                               cancel: threading.Event) -> SegmentAudio | list[Failure]:
+        """The ladder's last rung before the system voice: a one-word piece that failed on its
+        own, planned and rendered whole between its neighbours (the word before it and the word
+        after it, when they have phonemes), at its own speed. Only the word's own frames are
+        checked and kept, from its first token to the next word's first token: the cut windows
+        already make, so the result is a `kokoro-window` segment of that one word."""
+        lead = [] if before is None or not before.phonemes or not before.phonemes[-1] else [-1]
+        trail = [] if after is None or not after.phonemes or not after.phonemes[0] else [0]
+        context = replace(word,
+                          words=[before.words[i] for i in lead] + word.words + [after.words[i] for i in trail],
+                          phonemes=[before.phonemes[i] for i in lead] + word.phonemes + [after.phonemes[i] for i in trail],
+                          marks=[])
+        first = len(lead)
+        ids, word_tokens, phonemes = token_ids(context, self.vocab)
+        speed = word.rate / word.pitch
+        conditioning = self.conditioner.condition(word.voice, word.locale, len(ids), word.accent_strength)
+        options = self.runtime.run_options()
+        with self._timed(timing, cancel, options) as failed:
+            planned = self.runtime.plan(ids, conditioning.style, speed, options)
+            failed.extend(check_plan(planned.durations, [(a, b) for a, b in word_tokens if b > a], speed,
+                                     FRAME_SECONDS, self.config.guardrails))
+            if not failed:
+                audio = self.runtime.render_planned(planned, conditioning.style, options)
+        if failed:
+            return failed
+        durations, cut = trim_lead(planned.durations, self.config.lead_frames)
+        layout = Layout(ids, word_tokens, phonemes, durations, word_bounds(durations, word_tokens))
+        lo, hi = cut + layout.bounds[first], cut + layout.bounds[first + 1]
+        result = check_words(context, layout, audio[lo * FRAME_SAMPLES:hi * FRAME_SAMPLES], first, first + 1,
+                             self.config.guardrails)
+        if isinstance(result, list):
+            return result
+        end = len(result.audio)
+        result.marks = [(name, 0 if i == 0 else end) for i, name in word.marks]
+        return result
 
     def _render_without_pads(self, planned: PlannerOutput, style: np.ndarray, start: int, stop: int,
                              options) -> np.ndarray:

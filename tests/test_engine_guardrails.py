@@ -171,6 +171,45 @@ def test_only_the_word_that_keeps_failing_goes_to_the_system_voice(engine):
     assert len(audio) == plan.samples
 
 
+def test_a_word_that_fails_alone_is_rendered_between_its_neighbours(engine):
+    """A renderer that loses "delivery" at either end of a call (as Kokoro fades a clitic that
+    ends a call), in a long call and in a slowed one: split, slower and halving never save it,
+    rendering it between its neighbours does, so the chosen voice speaks every word."""
+    ids = [engine.vocab[c] for c in engine.segmenter.g2p["en-US"].words(["delivery"])[0]]
+
+    class LosesItAtTheEdges(FaultyRuntime):
+        def plan(self, ids_, style, speed, run_options=None):
+            self.ids, self.speed = list(ids_), speed
+            return self.real.plan(ids_, style, speed, run_options)
+
+        def render_planned(self, planned, style, run_options=None):
+            audio = self.real.render_planned(planned, style, run_options)
+            at = next((i for i in range(len(self.ids)) if self.ids[i:i + len(ids)] == ids), None)
+            edge = at == 0 or at is not None and at + len(ids) == len(self.ids)
+            if at is not None and (edge or len(self.ids) > len(ids) + 12 or self.speed < 1.0):
+                frames = np.concatenate(([0], np.cumsum(planned.durations)))
+                audio = audio.copy()
+                audio[frames[at + 1] * 600:frames[at + 1 + len(ids)] * 600] = 0.0
+            return audio
+
+    ssml = ("<speak>The parcel arrived this morning, and the neighbours signed the "
+            "<mark name='d'/>delivery<mark name='n'/> note.</speak>")
+    faulty = Engine(replace(engine.config, guardrails=GuardrailConfig()), runtime=LosesItAtTheEdges(engine.runtime, None, 0))
+    audio, plan = faulty.synthesize(SpeechRequest(ssml, ssml=True))
+    assert plan.report.system_voice_words == []
+    actions = [e.action for e in plan.report.events]
+    assert actions.count("regenerated_with_neighbours") == 1 and "fallback" not in actions
+    [segment] = [seg for seg in plan.segments if [w.text for w in seg.words] == ["delivery"]]
+    assert segment.renderer == "kokoro-window" and segment.voice == plan.voice
+    assert [w.text for w in plan.words] == [w.text for w in engine.plan(SpeechRequest(TEXT)).words]
+    assert len(audio) == plan.samples
+    word = next(w for w in plan.words if w.text == "delivery")
+    pcm = audio[word.start:word.end].astype(np.float32) / 32768
+    assert float(np.sqrt(np.mean(pcm**2))) > 0.01  # spoken, not silence
+    marks = {m.name: m.sample for m in plan.marks}
+    assert marks["d"] == word.start and marks["n"] == word.end
+
+
 def test_without_fallback_a_failing_segment_is_an_error_not_a_silence(engine):
     from engine.errors import RenderError
 
