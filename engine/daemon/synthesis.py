@@ -18,7 +18,8 @@ from ..errors import EchoicError
 from ..locales import key_echo_characters
 from . import idle, limits, memory
 from .interface import SpeechEngine
-from .scheduling import next_turn
+from .preemption import MAX_PREEMPTIONS, PREEMPTED
+from .scheduling import RANK, next_turn
 from .session import Client, Utterance
 from .slicing import sliced_stream
 
@@ -40,12 +41,38 @@ class Synthesis:
         self._since_trim = 0
         self._trimmed_at = time.monotonic()
         self.trims = 0
+        self.current: Utterance | None = None
+        """The utterance whose step is running (under cv)."""
+        self.preemptions = 0
+        """Model calls stopped so that another client's utterance could start (`preempt_for`)."""
 
     # --- called by the event loop, under cv -----------------------------------------------------
 
     def interrupt_idle(self) -> None:
         """Real speech first: an idle render in flight stops now (and is done again later)."""
         self.warm_cancel.set()
+
+    def preempt_for(self, newcomer: Utterance) -> bool:
+        """A new utterance was queued: if it is its client's next and the step running is a long
+        plain-text utterance of another client, of no higher priority, stop that step's model call
+        (preemption.py); the newcomer's first step comes next. True if a call was stopped."""
+        current = self.current
+        if current is None or current.client is newcomer.client or current.cancel.is_set():
+            return False
+        attempt = getattr(current, "attempt", None)
+        if attempt is None or current.preemptions >= MAX_PREEMPTIONS:
+            return False
+        if RANK.get(newcomer.priority, 2) > RANK.get(current.priority, 2):
+            return False
+        client = newcomer.client
+        first = next((u for u in client.queue if not (u.over or u.synth_done)), None)
+        if first is not newcomer or client.buffered >= self.render_ahead:
+            return False
+        if not attempt.preempt():
+            return False
+        current.preemptions += 1
+        self.preemptions += 1
+        return True
 
     def pending(self) -> list[idle.IdleWork]:
         return [*self.idle, *([self.warming] if self.warming is not None else [])]
@@ -70,6 +97,7 @@ class Synthesis:
                     utt = self._pick()
                     if utt is not None:
                         utt.started = True
+                        self.current = utt
                         break
                     if self._trim_due():
                         trim_now = True
@@ -86,10 +114,13 @@ class Synthesis:
                 self._idle_work(work)
             else:
                 event = self._step(utt, open_streams)
-                if isinstance(event, AudioChunk):
-                    with self.cv:
+                with self.cv:
+                    self.current = None
+                    if isinstance(event, AudioChunk):
                         utt.client.buffered += event.samples
-                self.deliver(utt, event)
+                        utt.preemptions = 0
+                if event is not PREEMPTED:  # preempted: nothing to send, the utterance goes on later
+                    self.deliver(utt, event)
 
     def _pick(self) -> Utterance | None:
         """The next step's utterance: per client with room ahead its first unfinished one; among
@@ -123,7 +154,8 @@ class Synthesis:
     def _step(self, utt: Utterance, open_streams: set):
         try:
             if utt.stream is None:
-                utt.stream = iter(sliced_stream(self.engine, utt.request, utt.cancel))
+                utt.stream = iter(sliced_stream(self.engine, utt.request, utt.cancel,
+                                                on_attempt=lambda attempt: setattr(utt, "attempt", attempt)))
                 open_streams.add(utt)
             event = next(utt.stream)
         except StopIteration:
@@ -133,6 +165,8 @@ class Synthesis:
         except Exception as exc:  # a bug in the engine must not take the daemon down with it
             log.exception("synthesis failed for %r", utt.id)
             event = exc
+        if event is PREEMPTED:
+            return event
         if isinstance(event, Finished):
             self._plan_calibrations()
             if not event.cancelled and idle.is_key_echo(event.plan.words):
