@@ -82,12 +82,10 @@ def test_resume_offset_is_after_the_last_word_and_never_past_it():
     assert resume_offset(text, ["One", "zebra"]) is None
 
 
-def test_only_long_plain_text_without_overlong_words_is_preemptible():
+def test_only_requests_long_enough_to_matter_are_preemptible():
     assert preemptible(SpeechRequest(SAY_ALL))
+    assert preemptible(SpeechRequest("a" * 1000))
     assert not preemptible(SpeechRequest("Short."))
-    assert not preemptible(SpeechRequest(SAY_ALL, ssml=True))
-    assert not preemptible(SpeechRequest(SAY_ALL, spell=True))
-    assert not preemptible(SpeechRequest(SAY_ALL + " " + "a" * 200))
 
 
 def test_an_attempt_stops_only_a_model_call_and_follows_the_utterance_cancel():
@@ -228,3 +226,24 @@ def test_preemptions_in_a_row_are_bounded():
             stopped.append(synthesis.preempt_for(newcomer))
     assert stopped == [True] * MAX_PREEMPTIONS + [False, False]
     assert synthesis.preemptions == MAX_PREEMPTIONS
+
+
+def test_a_long_last_word_renders_the_slice_again_instead_of_resuming_after_it():
+    """A word longer than MAX_WORD_CHARS may span segments: no resume point after it."""
+    text = "It reads Pneumonoultramicroscopicsilicovolcanoconiosis. " + SAY_ALL
+    engine = SentenceEngine()
+    attempts: list[Attempt] = []
+    stream = sliced_stream(engine, SpeechRequest(text, locale="en-US"), Cancellation(), on_attempt=attempts.append)
+    engine.calls.release()
+    events = [next(stream)]
+    stopper = threading.Thread(target=lambda: (engine.in_call.wait(5), attempts[-1].preempt()))
+    stopper.start()
+    events.append(next(stream))
+    stopper.join()
+    assert events[-1] is PREEMPTED
+    for _ in range(200):
+        engine.calls.release()
+    events += list(stream)
+    assert engine.requests[1].text == text
+    assert sum(e.samples for e in events if isinstance(e, AudioChunk)) == len(text.split()) * WORD_SAMPLES
+    assert [w.text for w in events[-1].plan.words] == text.split()

@@ -13,19 +13,20 @@ stopped (onnxruntime's `terminate`) and the segment rendered again later. So:
   whose plan holds exactly the words already handed out;
 - `slicing.sliced_stream` then yields `PREEMPTED` (the synthesis thread delivers nothing and
   picks the newcomer next) and later goes on with the text after the last word handed out
-  (`resume_offset`), its audio offsets running on, so the client hears one utterance.
+  (`resume_offset`), its audio offsets running on, so the client hears one utterance. Where the
+  words cannot be placed in the text (SSML, spelled text, a word long enough to span segments),
+  the slice is rendered again from its start and the samples and marks already handed out are
+  dropped (the model is deterministic).
 
-What a preemption costs: the part of one segment rendered before the stop, and, at the resume
-point, the engine's short first segment (its first clause or first 8 words; the same cut every
-utterance and every slice already has). Only plain text without overlong words is preempted (its
-words can be found again in the text); SSML and spelled text keep whole steps, and the cost limits
-keep them small. An utterance is preempted at most `MAX_PREEMPTIONS` times before it hands out
-audio again, so a flood of new utterances cannot starve it.
+What a preemption costs: the part of one segment rendered before the stop; at a resume point, the
+engine's short first segment (its first clause or first 8 words, the same cut every utterance
+and every slice already has); on a render from the start, the audio before the stop once more.
+An utterance is preempted at most `MAX_PREEMPTIONS` times before it hands out audio again, so a
+flood of new utterances cannot starve it.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 
 from ..api import Cancellation, SpeechRequest
@@ -37,19 +38,17 @@ MIN_CHARS = 100
 """Shorter utterances are not preempted: one of their steps costs about what the newcomer's does."""
 
 MAX_WORD_CHARS = 24
-"""Utterances with a longer run without spaces are not preempted: the engine may cut such a word
-into several segments, and the resume point must fall between whole words."""
+"""A preempted stream whose last word handed out is longer is rendered again from its slice's
+start instead of resumed after that word: the engine may have cut such a word into several
+segments, and a resume point must fall between whole words."""
 
 MAX_PREEMPTIONS = 3
 """Preemptions of one utterance in a row without it handing out audio in between."""
 
-_LONG_RUN = re.compile(r"\S{%d}" % (MAX_WORD_CHARS + 1))
-
-
 def preemptible(request: SpeechRequest) -> bool:
-    """Whether an utterance's model calls may be stopped and rendered again later."""
-    return (not request.ssml and not request.spell and len(request.text) >= MIN_CHARS
-            and _LONG_RUN.search(request.text) is None)
+    """Whether an utterance's model calls may be stopped and rendered again later: every request
+    long enough for it to matter."""
+    return len(request.text) >= MIN_CHARS
 
 
 class Attempt(Cancellation):

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 from ..api import AudioChunk, Finished, MarkReached, SpeechRequest
 from ..plan import Plan
-from .preemption import PREEMPTED, Attempt, preemptible, resume_offset
+from .preemption import MAX_WORD_CHARS, PREEMPTED, Attempt, preemptible, resume_offset
 
 SLICE_CHARS = 2000
 """Longest slice handed to the engine at once (~25 ms of text reading on one core)."""
@@ -68,11 +68,12 @@ def sliced_stream(engine, request: SpeechRequest, cancel: threading.Event,
 
     With `on_attempt`, a preemptible request (`preemption.preemptible`) runs each engine stream
     with an `Attempt` handed to `on_attempt` first; after `Attempt.preempt()` this yields
-    `PREEMPTED` and, on the next `next()`, goes on after the last word handed out."""
+    `PREEMPTED` and, on the next `next()`, goes on where the audio handed out ends."""
     resumable = on_attempt is not None and preemptible(request)
-    if not resumable and (request.ssml or request.spell or len(request.text) <= SLICE_CHARS):
+    plain = not (request.ssml or request.spell)
+    if not resumable and (not plain or len(request.text) <= SLICE_CHARS):
         return engine.stream(request, cancel)
-    slices = text_slices(request.text)
+    slices = text_slices(request.text) if plain else [request.text]
     if len(slices) == 1 and not resumable:
         return engine.stream(request, cancel)
     attempt = Attempt(cancel) if resumable else cancel
@@ -94,8 +95,8 @@ def _joined(engine, request: SpeechRequest, slices: list[str], first, cancel: th
     ttfa = None
     compute = 0.0
     stream = first
-    skip = 0
-    """Samples of this slice already handed out, when it is rendered again from its start."""
+    skip = skip_marks = 0
+    """Samples and marks of this slice already handed out, when it is rendered again from its start."""
     k = 0
     while k < len(slices):
         if stream is None:
@@ -104,6 +105,7 @@ def _joined(engine, request: SpeechRequest, slices: list[str], first, cancel: th
             if on_attempt is not None:
                 on_attempt(attempt)
         preempted = None
+        marks = 0
         try:
             for event in stream:
                 if isinstance(event, AudioChunk):
@@ -114,7 +116,8 @@ def _joined(engine, request: SpeechRequest, slices: list[str], first, cancel: th
                         event = AudioChunk(event.pcm[cut:], skip)
                     yield AudioChunk(event.pcm, event.sample_offset + base)
                 elif isinstance(event, MarkReached):
-                    if event.sample_offset >= skip:
+                    marks += 1
+                    if marks > skip_marks:
                         yield MarkReached(event.name, event.sample_offset + base)
                 elif isinstance(event, Finished):
                     if event.cancelled and not cancel.is_set() and getattr(attempt, "preempted", False):
@@ -136,14 +139,13 @@ def _joined(engine, request: SpeechRequest, slices: list[str], first, cancel: th
                 attempt.close()
         stream = None
         if preempted is None:
-            k, skip = k + 1, 0
+            k, skip, skip_marks = k + 1, 0, 0
             continue
-        words = [w.text for segment in preempted.plan.segments for w in segment.words]
-        offset = resume_offset(slices[k], words) if not skip else None
+        offset = _resume_at(request, slices[k], preempted.plan) if not skip else None
         if offset is None:
-            # The words cannot be found again: render the slice again from its start and drop
-            # the audio already handed out (the model is deterministic: the same samples).
-            skip = max(skip, preempted.plan.samples)
+            # Render the slice again from its start and drop what was handed out already (the
+            # model is deterministic: the same samples and marks come again).
+            skip, skip_marks = max(skip, preempted.plan.samples), max(skip_marks, marks)
         else:
             plans.append(preempted.plan)
             if ttfa is None and preempted.plan.samples:
@@ -157,6 +159,18 @@ def _joined(engine, request: SpeechRequest, slices: list[str], first, cancel: th
                 k += 1
         yield PREEMPTED
     yield Finished(merged_plan(plans), ttfa or 0.0, _factor(compute, plans))
+
+
+def _resume_at(request: SpeechRequest, text: str, plan: Plan) -> int | None:
+    """Where in `text` the words after a preempted stream's audio start, or None when that cannot
+    be told: SSML and spelled text, and a long last word, which the engine may have cut into
+    several segments (`preemption.MAX_WORD_CHARS`)."""
+    if request.ssml or request.spell:
+        return None
+    words = [w.text for segment in plan.segments for w in segment.words]
+    if words and len(words[-1]) > MAX_WORD_CHARS:
+        return None
+    return resume_offset(text, words)
 
 
 def _factor(compute: float, plans: list[Plan]) -> float:
