@@ -45,6 +45,8 @@ class Synthesis:
         """The utterance whose step is running (under cv)."""
         self.preemptions = 0
         """Model calls stopped so that another client's utterance could start (`preempt_for`)."""
+        self.preempt = True
+        """Off: every step runs to its end, as before preemption (for `echoic bench fairness`)."""
 
     # --- called by the event loop, under cv -----------------------------------------------------
 
@@ -57,7 +59,7 @@ class Synthesis:
         plain-text utterance of another client, of no higher priority, stop that step's model call
         (preemption.py); the newcomer's first step comes next. True if a call was stopped."""
         current = self.current
-        if current is None or current.client is newcomer.client or current.cancel.is_set():
+        if not self.preempt or current is None or current.client is newcomer.client or current.cancel.is_set():
             return False
         attempt = getattr(current, "attempt", None)
         if attempt is None or current.preemptions >= MAX_PREEMPTIONS:
