@@ -6,6 +6,7 @@ hands the engine plain text in slices of at most `SLICE_CHARS`, cut at sentence 
 space), one `stream` after another, and joins the events back into one utterance: audio offsets
 run on, and one `Finished` carries the plan of the whole. SSML and spelled text are not sliced
 (a cut could fall inside an element); the limits in `cost.py` keep them small enough instead.
+The same joining carries a preempted utterance on after the words it handed out (preemption.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 It takes one step at a time (one event from one utterance's stream): whose turn it is comes from
 `scheduling.next_turn` over the clients with room ahead (at most `render_ahead` samples not yet
-sent per client, so a paused or slow client simply stops its own synthesis). When no client is
+sent per client, so a paused or slow client simply stops its own synthesis). A step of a long
+utterance can be preempted for another client's new one (`preempt_for`, preemption.py): its
+model call stops, the newcomer goes next, and the long one goes on later. When no client is
 waiting it gives memory back (`memory.trim`) or does idle work (`idle.py`), which real speech
 interrupts. Events go to the event loop through `deliver`.
 """
