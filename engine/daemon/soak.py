@@ -239,7 +239,7 @@ def memory_rows(threads: int = 2, engine=None, shrink_arena: bool = True) -> Ite
     tracemalloc.stop()
 
 
-def speed_rows(threads: int = 2, rounds: int = 4) -> Iterator[dict]:
+def speed_rows(threads: int = 2, rounds: int = 3) -> Iterator[dict]:
     """The planner and renderer with the arena kept and with it shrunk after every call, two
     runtimes in one process, calls alternating (so a loaded machine slows both alike)."""
     import statistics
