@@ -179,11 +179,15 @@ def _row(probe, start: float, phase: str) -> dict:
 def _settled(probe, settle_s: float, rows: list | None = None, start: float = 0.0) -> int:
     """Resident memory once the daemon has idled `settle_s` (its idle trim included)."""
     deadline = time.monotonic() + settle_s
+    row = None
     while time.monotonic() < deadline:
         time.sleep(2.0)
+        # Asked every 2 s even when not kept: the client answers the daemon's keepalive pings only
+        # while it reads, and 40 s of silence closed the connection on a loaded machine.
+        row = _row(probe, start, "idle")
         if rows is not None:
-            rows.append(_row(probe, start, "idle"))
-    return max(probe.status()["rss_bytes"], 1) if rows is None else int(rows[-1]["rss_mib"] * 2**20)
+            rows.append(row)
+    return max(probe.status()["rss_bytes"], 1) if row is None else int(row["rss_mib"] * 2**20)
 
 
 PROBES = (
