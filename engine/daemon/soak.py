@@ -193,7 +193,7 @@ def _settled(probe, settle_s: float, rows: list | None = None, start: float = 0.
 PROBES = (
     ("a short sentence", {"text": "Hello there, this is short."}),
     ("a key echo", {"text": "a", "spell": True}),
-    ("a long sentence (~250 phoneme tokens)",
+    ("a long sentence (~180 phoneme tokens)",
      {"text": "Reading a long paragraph aloud, the screen reader should start speaking almost at once, without "
               "waiting for the whole sentence to be rendered by the model, and it should never stop."}),
     ("a say-all of 1,500 characters", {"text": "This is a sentence of ordinary prose, read aloud. " * 30}),
