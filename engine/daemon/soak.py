@@ -161,8 +161,10 @@ def run_soak(minutes: float, out: Path, engine=None, threads: int = 2, every_s: 
     plotted = _plot(rows, out.with_suffix(".png")) if rows else False
     peak = max((r["rss_mib"] for r in rows), default=0.0)
     yield f"work done: {counts}; worker errors: {len(errors)} {errors[:3]}"
+    pending = rows[-1].get("calibrations_pending") if rows else None
     yield (f"resident memory: idle {idle_rss / 2**20:.0f} MiB, peak {peak:.0f} MiB, after the load "
-           f"{final / 2**20:.0f} MiB ({(final / idle_rss - 1) * 100:+.1f}% of idle)")
+           f"{final / 2**20:.0f} MiB ({(final / idle_rss - 1) * 100:+.1f}% of idle)"
+           + (f"; {pending} calibrations still pending: the daemon was calibrating in its idle time" if pending else ""))
     yield f"samples: {out.with_suffix('.csv')}" + (f", plot: {out.with_suffix('.png')}" if plotted
                                                    else " (matplotlib not installed: no plot)")
 
@@ -173,7 +175,8 @@ def _row(probe, start: float, phase: str) -> dict:
     return {"t_s": round(time.monotonic() - start, 1), "phase": phase, "rss_mib": round(status["rss_bytes"] / 2**20, 1),
             "clients": status["clients"], "queued": status["queued"],
             "queued_text_chars": pools.get("queued_text_chars", {}).get("used"),
-            "rendered_ahead_bytes": pools.get("rendered_ahead_bytes", {}).get("used"), "trims": status.get("trims")}
+            "rendered_ahead_bytes": pools.get("rendered_ahead_bytes", {}).get("used"), "trims": status.get("trims"),
+            "calibrations_pending": status.get("calibrations_pending"), "preemptions": status.get("preemptions")}
 
 
 def _settled(probe, settle_s: float, rows: list | None = None, start: float = 0.0) -> int:
