@@ -57,9 +57,10 @@ class Synthesis:
         self.warm_cancel.set()
 
     def preempt_for(self, newcomer: Utterance) -> bool:
-        """A new utterance was queued: if it is its client's next and the step running is a long
-        plain-text utterance of another client, of no higher priority, stop that step's model call
-        (preemption.py); the newcomer's first step comes next. True if a call was stopped."""
+        """A new utterance was queued: if it is its client's next and the step running belongs to
+        another client's utterance long enough to be preempted (`preemption.preemptible`), of no
+        higher priority, stop that step's model call (preemption.py); the newcomer's first step
+        comes next. True if a call was stopped."""
         current = self.current
         if not self.preempt or current is None or current.client is newcomer.client or current.cancel.is_set():
             return False
