@@ -45,6 +45,11 @@ class RuntimeConfig:
     graphs: str = "split"
     """"split": planner and renderer graphs (cut on first use next to the runtime model, about 6 s,
     then cached); "single": the one stock graph, which has no separate `plan` step."""
+    shrink_arena: bool = True
+    """Give onnxruntime's CPU memory arena back after every call (run option
+    `memory.enable_memory_arena_shrinkage`): the arena keeps its speed within a call, but a long
+    segment's tensors (hundreds of MiB) no longer stay resident for the life of the process.
+    Measured as fast as keeping it (docs/reliability.md, `echoic bench memory`)."""
 
     def __post_init__(self):
         if not isinstance(self.threads, int) or not 1 <= self.threads <= 256:
@@ -160,13 +165,15 @@ class KokoroRuntime:
             INPUT_SPEED: np.array([speed], dtype=np.float32),  # (1,)
         }
 
-    @staticmethod
-    def run_options():
+    def run_options(self):
         """Options for one call; setting `.terminate = True` from another thread stops that call
         (it then raises). The engine sets it when an utterance is cancelled mid-render."""
         import onnxruntime as ort
 
-        return ort.RunOptions()
+        options = ort.RunOptions()
+        if self.config.shrink_arena:
+            options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        return options
 
     def plan(self, ids: list[int], style: np.ndarray, speed: float, run_options=None) -> PlannerOutput:
         """Run the planner alone: durations and the renderer's inputs, before any audio exists."""
@@ -174,7 +181,8 @@ class KokoroRuntime:
             raise ModelError("plan() needs the split graphs (RuntimeConfig(graphs='split'))")
         feeds = self._feeds(ids, style, speed)
         with self._lock:
-            out = dict(zip(PLANNER_OUTPUTS, self.planner.run(list(PLANNER_OUTPUTS), feeds, run_options)))
+            out = dict(zip(PLANNER_OUTPUTS, self.planner.run(list(PLANNER_OUTPUTS), feeds,
+                                                             run_options or self.run_options())))
         return PlannerOutput(
             durations=np.asarray(out[PLAN_DURATIONS]).reshape(-1).astype(np.int64),
             features=np.asarray(out[PLAN_FEATURES], dtype=np.float32),
@@ -192,7 +200,7 @@ class KokoroRuntime:
                              f"expected (1, {F0_STEPS_PER_FRAME * frames})")
         feeds = {PLAN_FEATURES: plan.features, PLAN_F0: plan.f0, PLAN_ENERGY: plan.energy, INPUT_STYLE: _style(style)}
         with self._lock:
-            (audio,) = self.renderer.run([OUTPUT_AUDIO], feeds, run_options)
+            (audio,) = self.renderer.run([OUTPUT_AUDIO], feeds, run_options or self.run_options())
         return np.asarray(audio, dtype=np.float32).reshape(-1)
 
     def render_frames(self, plan: PlannerOutput, style: np.ndarray, start: int, stop: int, context: int,
@@ -219,5 +227,5 @@ class KokoroRuntime:
             return Render(self.render_planned(plan, style), plan.durations)
         feeds = self._feeds(ids, style, speed)
         with self._lock:
-            audio, durations = self.session.run([OUTPUT_AUDIO, OUTPUT_DURATIONS], feeds)
+            audio, durations = self.session.run([OUTPUT_AUDIO, OUTPUT_DURATIONS], feeds, self.run_options())
         return Render(np.asarray(audio, dtype=np.float32).reshape(-1), np.asarray(durations).reshape(-1).astype(np.int64))

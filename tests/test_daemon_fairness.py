@@ -139,3 +139,13 @@ def test_a_long_say_all_does_not_delay_another_clients_first_audio(tmp_path):
     assert rb.samples == 2 * WORD_SAMPLES
     assert engine.longest_text <= SLICE_CHARS
     assert waited < 20 * engine.delay  # a few steps, not A's 200,000 characters
+
+
+def test_fairness_bench_reports_rows_with_and_without_preemption():
+    from engine.daemon.fairness import run_fairness
+
+    lines = list(run_fairness(repeats=1, engine=FakeEngine(delay=0.001), wait=0.05,
+                              cases={"say-all": {"text": "This is prose. " * 200}}))
+    assert "without preemption" in lines[0] and lines[1].startswith("idle (B alone)")
+    row = lines[2].split()
+    assert row[0] == "say-all" and row[1] == "audio" and len(row) == 7  # name, A got, B ms, delay, stopped, B ms, delay

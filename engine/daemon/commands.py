@@ -237,7 +237,10 @@ def cmd_bench_daemon(args) -> int:
 def cmd_bench_fairness(args) -> int:
     from .fairness import run_fairness
 
-    for line in run_fairness(repeats=args.repeats, threads=args.threads):
+    from .fairness import CASES
+
+    cases = {name: fields for name, fields in CASES.items() if not args.only or any(o in name for o in args.only)}
+    for line in run_fairness(repeats=args.repeats, threads=args.threads, cases=cases, compare=not args.no_compare):
         print(line, flush=True)
     return 0
 
@@ -253,7 +256,7 @@ def cmd_bench_soak(args) -> int:
 def cmd_bench_memory(args) -> int:
     from .soak import run_memory_probe
 
-    for line in run_memory_probe(threads=args.threads):
+    for line in run_memory_probe(threads=args.threads, speed=not args.no_speed):
         print(line, flush=True)
     return 0
 
@@ -307,6 +310,8 @@ def register(commands, bench) -> None:
     fairness = bench.add_parser("fairness", help="how long one client's heavy request delays another's first audio")
     fairness.add_argument("--repeats", type=int, default=3)
     fairness.add_argument("--threads", type=int, default=2)
+    fairness.add_argument("--only", action="append", metavar="TEXT", help="only the cases whose name contains TEXT")
+    fairness.add_argument("--no-compare", action="store_true", help="skip the rows without preemption")
     fairness.set_defaults(func=cmd_bench_fairness)
 
     soak = bench.add_parser("soak", help="mixed load for N minutes, resident memory sampled to a CSV and a plot")
@@ -317,5 +322,6 @@ def register(commands, bench) -> None:
 
     memory = bench.add_parser("memory", help="resident memory after each kind of request, and after malloc_trim")
     memory.add_argument("--threads", type=int, default=2)
+    memory.add_argument("--no-speed", action="store_true", help="skip the speed comparison")
     memory.set_defaults(func=cmd_bench_memory)
 

@@ -61,7 +61,11 @@ def _heavy(client, fields: dict, started: threading.Event, result: list) -> None
 
 
 def run_fairness(repeats: int = 3, threads: int = 2, engine=None, cases: dict | None = None,
-                 wait: float = 0.3) -> Iterator[str]:
+                 wait: float = 0.3, compare: bool = True) -> Iterator[str]:
+    """Rows per case: B's first audio and its delay against B alone, with preemption (the daemon's
+    default) and, with `compare`, without it (every step of A runs to its end), measured
+    alternately in one run. B's sentences are new each time (never in the render cache), so B
+    alone pays for its own render, and so does B behind A."""
     from ..client import DaemonClient
     from .bench import _Daemon
 
@@ -71,27 +75,48 @@ def run_fairness(repeats: int = 3, threads: int = 2, engine=None, cases: dict | 
 
         engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=threads)))
     cases = CASES if cases is None else cases
+    modes = (True, False) if compare else (True,)
+    # No clause end before the last word, so the first segment is the whole new sentence.
+    sentences = iter(f"Message number {k} is {word} here" for k in range(10_000) for word in ("right", "just", "now"))
     with tempfile.TemporaryDirectory(prefix="echoic-fair-") as root, _Daemon(engine, Path(root)) as daemon:
+        synthesis = daemon.server.synthesis
         with DaemonClient.connect(daemon.runtime, name="b") as b:
             _first_audio(b, {"text": SHORT})  # warm-up: the model's first call
-            idle = [_first_audio(b, {"text": f"{SHORT} {k}"})[0] for k in range(repeats)]
-            yield f"{'case (client A)':34} {'A got':>10} {'B first audio ms':>17} {'delay ms':>9}"
+            idle = [_first_audio(b, {"text": next(sentences)})[0] for k in range(repeats)]
             base = statistics.median(idle)
+            head = f"{'case (client A)':34} {'A got':>10} {'B first audio ms':>17} {'delay ms':>9} {'preempted':>9}"
+            if compare:
+                head += f" {'without preemption: B ms':>25} {'delay ms':>9}"
+            yield head
             yield f"{'idle (B alone)':34} {'-':>10} {base * 1000:17.0f} {0:9.0f}"
             for name, fields in cases.items():
-                delays, outcome = [], "?"
+                delays = {mode: [] for mode in modes}
+                stopped = {mode: 0 for mode in modes}
+                outcome = "?"
                 for k in range(repeats):
-                    with DaemonClient.connect(daemon.runtime, name="a") as a:
-                        started, result = threading.Event(), []
-                        worker = threading.Thread(target=_heavy, args=(a, fields, started, result), daemon=True)
-                        worker.start()
-                        started.wait(30)
-                        time.sleep(wait)
-                        first, _ = _first_audio(b, {"text": f"{SHORT} {k}"})
-                        a.cancel()
-                        worker.join(600)
-                        outcome = next((r for r in result if r != "audio"), "?")
-                        outcome = "audio" if "audio" in result and outcome in ("done", "?") else outcome
-                        delays.append(first if first is not None else float("nan"))
-                median = statistics.median(delays)
-                yield f"{name:34} {outcome:>10} {median * 1000:17.0f} {(median - base) * 1000:9.0f}"
+                    for mode in modes:
+                        synthesis.preempt = mode
+                        before = synthesis.preemptions
+                        with DaemonClient.connect(daemon.runtime, name="a") as a:
+                            started, result = threading.Event(), []
+                            worker = threading.Thread(target=_heavy, args=(a, fields, started, result), daemon=True)
+                            worker.start()
+                            started.wait(30)
+                            time.sleep(wait)
+                            first, _ = _first_audio(b, {"text": next(sentences)})
+                            a.cancel()
+                            worker.join(600)
+                        stopped[mode] += synthesis.preemptions - before
+                        got = next((r for r in result if r != "audio"), "?")
+                        outcome = "audio" if "audio" in result and got in ("done", "?") else got
+                        delays[mode].append(first if first is not None else float("nan"))
+                synthesis.preempt = True
+                median = statistics.median(delays[True])
+                row = (f"{name:34} {outcome:>10} {median * 1000:17.0f} {(median - base) * 1000:9.0f} "
+                       f"{stopped[True]:9d}")
+                if compare:
+                    off = statistics.median(delays[False])
+                    row += f" {off * 1000:25.0f} {(off - base) * 1000:9.0f}"
+                yield row
+            yield (f"median of {repeats}; B alone is a new sentence each time (render cache missed); "
+                   f"'preempted': model calls of A stopped for B")

@@ -42,7 +42,7 @@ def admit(queue: list[tuple[str, bool]], priority: str) -> Admission:
     return Admission(cancel, position)
 
 
-_RANK = {"important": 0, "message": 1, "text": 2, "notification": 3, "progress": 3}
+RANK = {"important": 0, "message": 1, "text": 2, "notification": 3, "progress": 3}
 
 
 def next_turn(candidates: list[tuple[bool, str]]) -> int | None:
@@ -55,7 +55,7 @@ def next_turn(candidates: list[tuple[bool, str]]) -> int | None:
     """
     best = None
     for i, (streaming, priority) in enumerate(candidates):
-        rank = (streaming, _RANK.get(priority, 2))
+        rank = (streaming, RANK.get(priority, 2))
         if best is None or rank < best[0]:
             best = (rank, i)
     return None if best is None else best[1]

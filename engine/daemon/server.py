@@ -310,7 +310,8 @@ class Server:
                 "port": self.port, "uptime_s": round(time.monotonic() - self.started_at, 3), "clients": clients,
                 "queued": queued, "rss_bytes": resident_memory_bytes(), "settings_file": str(self.settings.path),
                 "settings_problem": self.settings.problem, "engine": self.engine.statistics(),
-                "pools": pools, "trims": self.synthesis.trims, **pending}
+                "pools": pools, "trims": self.synthesis.trims,
+                "preemptions": self.synthesis.preemptions, **pending}
 
     # --- the queue of one client (event loop) ---------------------------------------------------
 
@@ -346,6 +347,7 @@ class Server:
                 position += 1
             client.queue.insert(position, utt)
             self.synthesis.interrupt_idle()
+            self.synthesis.preempt_for(utt)
             self.cv.notify_all()
 
     def _check_room(self, client: Client, chars: int) -> None:

@@ -26,6 +26,10 @@ class Utterance:
         self.started = False
         self.synth_done = False
         self.stream = None
+        self.attempt = None
+        """The cancel flag of the engine stream running now, when it may be preempted (preemption.py)."""
+        self.preemptions = 0
+        """Preemptions since this utterance last handed out audio."""
         # event loop
         self.over = False
         """done/error is queued for the client: nothing more of this utterance is sent."""

@@ -161,8 +161,10 @@ def run_soak(minutes: float, out: Path, engine=None, threads: int = 2, every_s: 
     plotted = _plot(rows, out.with_suffix(".png")) if rows else False
     peak = max((r["rss_mib"] for r in rows), default=0.0)
     yield f"work done: {counts}; worker errors: {len(errors)} {errors[:3]}"
+    pending = rows[-1].get("calibrations_pending") if rows else None
     yield (f"resident memory: idle {idle_rss / 2**20:.0f} MiB, peak {peak:.0f} MiB, after the load "
-           f"{final / 2**20:.0f} MiB ({(final / idle_rss - 1) * 100:+.1f}% of idle)")
+           f"{final / 2**20:.0f} MiB ({(final / idle_rss - 1) * 100:+.1f}% of idle)"
+           + (f"; {pending} calibrations still pending: the daemon was calibrating in its idle time" if pending else ""))
     yield f"samples: {out.with_suffix('.csv')}" + (f", plot: {out.with_suffix('.png')}" if plotted
                                                    else " (matplotlib not installed: no plot)")
 
@@ -173,33 +175,42 @@ def _row(probe, start: float, phase: str) -> dict:
     return {"t_s": round(time.monotonic() - start, 1), "phase": phase, "rss_mib": round(status["rss_bytes"] / 2**20, 1),
             "clients": status["clients"], "queued": status["queued"],
             "queued_text_chars": pools.get("queued_text_chars", {}).get("used"),
-            "rendered_ahead_bytes": pools.get("rendered_ahead_bytes", {}).get("used"), "trims": status.get("trims")}
+            "rendered_ahead_bytes": pools.get("rendered_ahead_bytes", {}).get("used"), "trims": status.get("trims"),
+            "calibrations_pending": status.get("calibrations_pending"), "preemptions": status.get("preemptions")}
 
 
 def _settled(probe, settle_s: float, rows: list | None = None, start: float = 0.0) -> int:
     """Resident memory once the daemon has idled `settle_s` (its idle trim included)."""
     deadline = time.monotonic() + settle_s
+    row = None
     while time.monotonic() < deadline:
         time.sleep(2.0)
+        # Asked every 2 s even when not kept: the client answers the daemon's keepalive pings only
+        # while it reads, and 40 s of silence closed the connection on a loaded machine.
+        row = _row(probe, start, "idle")
         if rows is not None:
-            rows.append(_row(probe, start, "idle"))
-    return max(probe.status()["rss_bytes"], 1) if rows is None else int(rows[-1]["rss_mib"] * 2**20)
+            rows.append(row)
+    return max(probe.status()["rss_bytes"], 1) if row is None else int(row["rss_mib"] * 2**20)
 
 
 PROBES = (
     ("a short sentence", {"text": "Hello there, this is short."}),
     ("a key echo", {"text": "a", "spell": True}),
-    ("a long sentence (~250 phoneme tokens)",
+    ("a long sentence (~180 phoneme tokens)",
      {"text": "Reading a long paragraph aloud, the screen reader should start speaking almost at once, without "
               "waiting for the whole sentence to be rendered by the model, and it should never stop."}),
     ("a say-all of 1,500 characters", {"text": "This is a sentence of ordinary prose, read aloud. " * 30}),
+    ("hostile: one word of 1,000 letters", {"text": "a" * 1000}),
     ("a short sentence again", {"text": "Hello there, this is short."}),
 )
+"""Request kinds in the order `echoic bench memory` speaks them. The 1,000-letter word is the
+largest single word the cost limits let through: the engine cuts it into segments of the most
+phoneme tokens a call takes, so its tensors are the largest any request makes."""
 
 
-def run_memory_probe(threads: int = 2, engine=None) -> Iterator[str]:
-    """`echoic bench memory`: resident memory after each kind of request (the real engine in this
-    process), after malloc_trim, and the Python objects alive (tracemalloc)."""
+def memory_rows(threads: int = 2, engine=None, shrink_arena: bool = True) -> Iterator[dict]:
+    """One process's memory after each step: resident MiB, resident after malloc_trim, Python
+    objects alive (tracemalloc) and the step's seconds."""
     import tracemalloc
 
     from ..api import SpeechRequest
@@ -208,21 +219,99 @@ def run_memory_probe(threads: int = 2, engine=None) -> Iterator[str]:
     def mib() -> float:
         return resident_memory_bytes() / 2**20
 
-    yield f"{'after':40} {'resident MiB':>12} {'after trim':>10} {'Python objects MiB':>18}"
-    yield f"{'imports':40} {mib():12.0f}"
+    yield {"step": "imports", "rss": mib()}
+    started = time.perf_counter()
     if engine is None:
         from ..runtime import RuntimeConfig
         from ..synth import Engine, EngineConfig
 
-        engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=threads)))
-    yield f"{'engine loaded':40} {mib():12.0f}"
+        engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=threads, shrink_arena=shrink_arena)))
+    yield {"step": "engine loaded (planner, renderer)", "rss": mib(), "seconds": time.perf_counter() - started}
+    if hasattr(engine, "runtime"):
+        started = time.perf_counter()
+        engine.runtime.window_renderer()
+        yield {"step": "chunked-rendering sessions loaded", "rss": mib(), "seconds": time.perf_counter() - started}
     tracemalloc.start()
     for name, fields in PROBES:
+        started = time.perf_counter()
         for _ in engine.stream(SpeechRequest(locale="en-US", **fields), threading.Event()):
             pass
+        seconds = time.perf_counter() - started
         before = mib()
         trim()
         current, peak = tracemalloc.get_traced_memory()
-        yield f"{name:40} {before:12.0f} {mib():10.0f} {current / 2**20:10.1f} (peak {peak / 2**20:.1f})"
+        yield {"step": name, "rss": before, "trimmed": mib(), "python": current / 2**20,
+               "python_peak": peak / 2**20, "seconds": seconds}
         tracemalloc.reset_peak()
     tracemalloc.stop()
+
+
+def speed_rows(threads: int = 2, rounds: int = 3) -> Iterator[dict]:
+    """The planner and renderer with the arena kept and with it shrunk after every call, two
+    runtimes in one process, calls alternating (so a loaded machine slows both alike)."""
+    import statistics
+
+    from ..runtime import KokoroRuntime, RuntimeConfig
+    from ..synth import Engine, EngineConfig
+    from ..api import SpeechRequest
+    from ..model_store import ensure_model
+
+    engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=threads)))
+    runtimes = {kept: KokoroRuntime(ensure_model(engine.config.model),
+                                    RuntimeConfig(threads=threads, shrink_arena=not kept)) for kept in (True, False)}
+    voice = engine.voice_library.get("af_heart")
+    for name, fields in (PROBES[0], PROBES[2]):
+        ids = [i for seg in engine.plan(SpeechRequest(locale="en-US", **fields)).segments for i in seg.token_ids[1:-1]]
+        style = voice.style(len(ids))
+        times: dict[bool, list[float]] = {True: [], False: []}
+        for r in range(rounds + 1):
+            for kept, runtime in runtimes.items():
+                started = time.perf_counter()
+                runtime.render_planned(runtime.plan(ids, style, 1.0), style)
+                if r:  # the first round sizes the arenas
+                    times[kept].append(time.perf_counter() - started)
+        yield {"step": f"{name}: {len(ids)} tokens", "kept": statistics.median(times[True]),
+               "shrunk": statistics.median(times[False])}
+
+
+def _child(kind: str, threads: int, flag: bool) -> list[dict]:
+    import json
+    import subprocess
+    import sys
+
+    code = (f"import json; from engine.daemon.soak import {kind}; "
+            f"[print(json.dumps(r), flush=True) for r in {kind}({threads}" + (f", shrink_arena={flag})]" if kind == "memory_rows" else ")]"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def _num(value, fmt: str = "{:.0f}") -> str:
+    return fmt.format(value) if value is not None else ""
+
+
+def run_memory_probe(threads: int = 2, engine=None, speed: bool = True) -> Iterator[str]:
+    """`echoic bench memory`: resident memory after each kind of request, the real engine in a
+    fresh process with onnxruntime's arena kept (before) and shrunk after every call (now),
+    after malloc_trim, and the Python objects alive (tracemalloc); then the speed of the two,
+    alternating in one process. With `engine` (tests): that engine, in this process, one column."""
+    if engine is not None:
+        yield f"{'after':40} {'resident MiB':>12} {'after trim':>10} {'Python objects MiB':>18}"
+        for row in memory_rows(threads, engine):
+            yield (f"{row['step']:40} {row['rss']:12.0f} {_num(row.get('trimmed')):>10} "
+                   f"{_num(row.get('python'), '{:.1f}'):>18}")
+        return
+    yield "resident memory (MiB) of a fresh process per column, after each step in order:"
+    kept = _child("memory_rows", threads, False)
+    shrunk = _child("memory_rows", threads, True)
+    yield (f"{'after':40} {'arena kept':>10} {'+trim':>6} {'s':>6}   {'arena shrunk':>12} {'+trim':>6} {'s':>6}"
+           f"   {'Python objects':>14}")
+    for a, b in zip(kept, shrunk):
+        yield (f"{a['step']:40} {a['rss']:10.0f} {_num(a.get('trimmed')):>6} {_num(a.get('seconds'), '{:.1f}'):>6}"
+               f"   {b['rss']:12.0f} {_num(b.get('trimmed')):>6} {_num(b.get('seconds'), '{:.1f}'):>6}"
+               f"   {_num(b.get('python'), '{:.1f}'):>14}")
+    if speed:
+        yield ""
+        yield "speed, planner + renderer, two runtimes in one process, calls alternating (median seconds):"
+        yield f"{'input':48} {'arena kept':>10} {'shrunk':>8} {'ratio':>6}"
+        for row in _child("speed_rows", threads, True):
+            yield f"{row['step']:48} {row['kept']:10.2f} {row['shrunk']:8.2f} {row['shrunk'] / row['kept']:6.2f}"

@@ -2,7 +2,9 @@
 
 It takes one step at a time (one event from one utterance's stream): whose turn it is comes from
 `scheduling.next_turn` over the clients with room ahead (at most `render_ahead` samples not yet
-sent per client, so a paused or slow client simply stops its own synthesis). When no client is
+sent per client, so a paused or slow client simply stops its own synthesis). A step of a long
+utterance can be preempted for another client's new one (`preempt_for`, preemption.py): its
+model call stops, the newcomer goes next, and the long one goes on later. When no client is
 waiting it gives memory back (`memory.trim`) or does idle work (`idle.py`), which real speech
 interrupts. Events go to the event loop through `deliver`.
 """
@@ -18,7 +20,8 @@ from ..errors import EchoicError
 from ..locales import key_echo_characters
 from . import idle, limits, memory
 from .interface import SpeechEngine
-from .scheduling import next_turn
+from .preemption import MAX_PREEMPTIONS, PREEMPTED
+from .scheduling import RANK, next_turn
 from .session import Client, Utterance
 from .slicing import sliced_stream
 
@@ -40,12 +43,41 @@ class Synthesis:
         self._since_trim = 0
         self._trimmed_at = time.monotonic()
         self.trims = 0
+        self.current: Utterance | None = None
+        """The utterance whose step is running (under cv)."""
+        self.preemptions = 0
+        """Model calls stopped so that another client's utterance could start (`preempt_for`)."""
+        self.preempt = True
+        """Off: every step runs to its end, as before preemption (for `echoic bench fairness`)."""
 
     # --- called by the event loop, under cv -----------------------------------------------------
 
     def interrupt_idle(self) -> None:
         """Real speech first: an idle render in flight stops now (and is done again later)."""
         self.warm_cancel.set()
+
+    def preempt_for(self, newcomer: Utterance) -> bool:
+        """A new utterance was queued: if it is its client's next and the step running belongs to
+        another client's utterance long enough to be preempted (`preemption.preemptible`), of no
+        higher priority, stop that step's model call (preemption.py); the newcomer's first step
+        comes next. True if a call was stopped."""
+        current = self.current
+        if not self.preempt or current is None or current.client is newcomer.client or current.cancel.is_set():
+            return False
+        attempt = getattr(current, "attempt", None)
+        if attempt is None or current.preemptions >= MAX_PREEMPTIONS:
+            return False
+        if RANK.get(newcomer.priority, 2) > RANK.get(current.priority, 2):
+            return False
+        client = newcomer.client
+        first = next((u for u in client.queue if not (u.over or u.synth_done)), None)
+        if first is not newcomer or client.buffered >= self.render_ahead:
+            return False
+        if not attempt.preempt():
+            return False
+        current.preemptions += 1
+        self.preemptions += 1
+        return True
 
     def pending(self) -> list[idle.IdleWork]:
         return [*self.idle, *([self.warming] if self.warming is not None else [])]
@@ -70,6 +102,7 @@ class Synthesis:
                     utt = self._pick()
                     if utt is not None:
                         utt.started = True
+                        self.current = utt
                         break
                     if self._trim_due():
                         trim_now = True
@@ -86,10 +119,13 @@ class Synthesis:
                 self._idle_work(work)
             else:
                 event = self._step(utt, open_streams)
-                if isinstance(event, AudioChunk):
-                    with self.cv:
+                with self.cv:
+                    self.current = None
+                    if isinstance(event, AudioChunk):
                         utt.client.buffered += event.samples
-                self.deliver(utt, event)
+                        utt.preemptions = 0
+                if event is not PREEMPTED:  # preempted: nothing to send, the utterance goes on later
+                    self.deliver(utt, event)
 
     def _pick(self) -> Utterance | None:
         """The next step's utterance: per client with room ahead its first unfinished one; among
@@ -123,7 +159,8 @@ class Synthesis:
     def _step(self, utt: Utterance, open_streams: set):
         try:
             if utt.stream is None:
-                utt.stream = iter(sliced_stream(self.engine, utt.request, utt.cancel))
+                utt.stream = iter(sliced_stream(self.engine, utt.request, utt.cancel,
+                                                on_attempt=lambda attempt: setattr(utt, "attempt", attempt)))
                 open_streams.add(utt)
             event = next(utt.stream)
         except StopIteration:
@@ -133,6 +170,8 @@ class Synthesis:
         except Exception as exc:  # a bug in the engine must not take the daemon down with it
             log.exception("synthesis failed for %r", utt.id)
             event = exc
+        if event is PREEMPTED:
+            return event
         if isinstance(event, Finished):
             self._plan_calibrations()
             if not event.cancelled and idle.is_key_echo(event.plan.words):
