@@ -31,6 +31,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import random
 import re
 import shutil
@@ -328,6 +329,9 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 def _external(teacher: Teacher, text: str, timeout: float = 120.0) -> np.ndarray:
     """A non-neural teacher's audio for `text`, at 24 kHz mono."""
+    # The system espeak-ng must read its own data (where the MBROLA voice definitions are), not
+    # the espeakng-loader copy that engine.g2p points ESPEAK_DATA_PATH at for this process.
+    env = {k: v for k, v in os.environ.items() if k != "ESPEAK_DATA_PATH"}
     with tempfile.TemporaryDirectory(prefix="echoic-teacher-") as tmp:
         out = Path(tmp) / "out.wav"
         if teacher.kind == "pico":
@@ -336,7 +340,7 @@ def _external(teacher: Teacher, text: str, timeout: float = 120.0) -> np.ndarray
             voice = f"mb-{teacher.voice}" if teacher.kind == "mbrola" else teacher.voice
             cmd, stdin = ["espeak-ng", "-v", voice, "-w", str(out), "--stdin"], text
         try:
-            done = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired as exc:
             raise EchoicError(f"{teacher.name} took over {timeout:.0f} s") from exc
         if done.returncode != 0 or not out.exists():
@@ -454,7 +458,7 @@ def build(locale: str, out: Path | None = None, sentences: int | None = None, pe
         raise ConfigError(f"{tag}: no teacher of this locale can run here: " + "; ".join(missing))
     if sentences is not None and sentences < 1:
         raise ConfigError(f"--sentences must be at least 1, got {sentences}")
-    progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    progress = progress or (lambda line: None)
 
     pool = sentence_pool(loc.language, asterisk_root)[:sentences]
     jobs = assign(pool, teachers, per_sentence)
@@ -553,7 +557,8 @@ def cmd_train_data(args) -> int:
     if not args.locale:
         raise ConfigError(f"--locale is required; one of {', '.join(loc.tag for loc in LOCALES)}")
     result = build(args.locale, Path(args.out) if args.out else None, args.sentences, args.teachers_per_sentence,
-                   args.teacher, args.skip_missing, args.threads)
+                   args.teacher, args.skip_missing, args.threads,
+                   progress=lambda line: print(line, file=sys.stderr, flush=True))
     c = result.counts
     print(f"{get_locale(args.locale).tag}: {c['utterances']} utterances ({c['train']} train, {c['heldout']} held out), "
           f"{c['seconds'] / 60:.1f} min of audio, {c['sentences']} sentences; rendered {result.rendered} now, "
