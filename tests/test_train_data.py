@@ -100,6 +100,20 @@ def test_asterisk_prompts_are_filtered(tmp_path):
     assert pool == data.sentence_pool("en", tmp_path)  # a fixed order
 
 
+def test_small_builds_hold_some_sentences_out():
+    """Held-out sentences (a hash of the text) are spread through the pool: one after every 15."""
+    for language in LANGUAGES:
+        pool = data.sentence_pool(language)
+        held = [i for i, s in enumerate(pool) if data.is_heldout(s.text)]
+        assert held[:4] == [15, 31, 47, 63]
+        assert 4 <= len(held) <= len(pool) // 8
+
+
+def test_measure_needs_built_data(tmp_path):
+    with pytest.raises(ConfigError, match="build the data first"):
+        data.measure(tmp_path, "en-US")
+
+
 def test_dialect_locales_get_dialect_phonemes():
     au, gb = Phonemizer(get_locale("en-AU")), Phonemizer(get_locale("en-GB"))
     south, us = Phonemizer(get_locale("en-US-south")), Phonemizer(get_locale("en-US"))

@@ -61,7 +61,8 @@ ASTERISK_LANGUAGES = ("en", "fr", "it")
 which espeak-ng then mispronounces: they are not used."""
 HELDOUT_EVERY = 16
 """About one sentence in HELDOUT_EVERY (by a hash of its text, so a sentence keeps its split
-whatever --sentences says) is held out of training, for every teacher that speaks it."""
+whatever --sentences says) is held out of training, for every teacher that speaks it; the pool's
+order puts one after every HELDOUT_EVERY - 1 training sentences while they last."""
 FLUSH_EVERY = 10
 """The manifest is rewritten (atomically) after this many new utterances, and at the end."""
 MBROLA_DIR = Path("/usr/share/mbrola")
@@ -255,7 +256,17 @@ def sentence_pool(language: str, asterisk_root: Path = ASTERISK_TEXTS) -> list[S
                 seen.add(key)
                 pool.append(Sentence(text, source))
     random.Random(0).shuffle(pool)
-    return pool
+    # Held-out sentences spread evenly through the order (one after every HELDOUT_EVERY - 1
+    # training ones), so that even a small --sentences build holds some out.
+    train = [s for s in pool if not is_heldout(s.text)]
+    held = [s for s in pool if is_heldout(s.text)]
+    ordered = []
+    step = HELDOUT_EVERY - 1
+    for i in range(0, max(len(train), 1), step):
+        ordered.extend(train[i:i + step])
+        if held:
+            ordered.append(held.pop(0))
+    return ordered + held
 
 
 def is_heldout(text: str) -> bool:
@@ -546,6 +557,57 @@ def build(locale: str, out: Path | None = None, sentences: int | None = None, pe
     return result
 
 
+# --- measuring the teachers ----------------------------------------------------------------------
+
+def measure(out: Path, locale: str, threads: int = 2, progress=None) -> dict:
+    """How understandable each teacher of a built dataset is: Whisper-base's word error rate and
+    its probability of the locale's language, per utterance (cached in `measure.json`, written
+    atomically, so an interrupted run resumes), summarised per teacher. Needs the `eval` extra.
+
+    A check on the data, never a training signal: the adapters are not trained against Whisper
+    (the acceptance meter), and nothing here selects or weights utterances by it."""
+    loc = get_locale(locale)
+    progress = progress or (lambda line: None)
+    entries = read_manifest(out / "manifest.jsonl")
+    if not entries:
+        raise ConfigError(f"{out} holds no manifest.jsonl: build the data first (echoic train data --locale {loc.tag})")
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as exc:
+        raise ConfigError("--measure needs the eval extra (pip install 'echoic[eval]')") from exc
+    from ..evaluation.accent import whisper_dir, word_error_rate
+    from ..model_store import default_cache_dir
+
+    cache_path = out / "measure.json"
+    cache = json.loads(cache_path.read_text(encoding="utf-8")) if cache_path.exists() else {}
+    model = WhisperModel(str(whisper_dir(default_cache_dir())), device="cpu", compute_type="int8",
+                         cpu_threads=threads, local_files_only=True)
+    for n, e in enumerate(entries, 1):
+        if e["id"] in cache:
+            continue
+        audio, rate = read_wav(out / e["wav"])
+        audio = resample(audio, rate, 16000)
+        _, _, probabilities = model.detect_language(audio)
+        segments, _ = model.transcribe(audio, language=loc.language, beam_size=1, without_timestamps=True,
+                                       condition_on_previous_text=False, vad_filter=False)
+        heard = " ".join(seg.text.strip() for seg in segments)
+        cache[e["id"]] = {"teacher": e["teacher"], "wer": word_error_rate(e["text"], heard), "heard": heard,
+                          "target": float(dict(probabilities).get(loc.language, 0.0))}
+        write_atomically(cache_path, json.dumps(cache, ensure_ascii=False, indent=0).encode("utf-8"))
+        progress(f"  [{n}/{len(entries)}] {e['teacher']} WER {cache[e['id']]['wer']:.2f}")
+    summary: dict = {}
+    for e in entries:
+        r = cache[e["id"]]
+        s = summary.setdefault(e["teacher"], {"utterances": 0, "wer": 0.0, "target": 0.0})
+        s["utterances"] += 1
+        s["wer"] += r["wer"]
+        s["target"] += r["target"]
+    for s in summary.values():
+        s["wer"] = round(s["wer"] / s["utterances"], 3)
+        s["target"] = round(s["target"] / s["utterances"], 3)
+    return summary
+
+
 # --- command -----------------------------------------------------------------------------------
 
 def cmd_train_data(args) -> int:
@@ -556,6 +618,13 @@ def cmd_train_data(args) -> int:
         return 0
     if not args.locale:
         raise ConfigError(f"--locale is required; one of {', '.join(loc.tag for loc in LOCALES)}")
+    if args.measure:
+        out = Path(args.out) if args.out else default_out_dir(args.locale)
+        summary = measure(out, args.locale, args.threads, progress=lambda line: print(line, file=sys.stderr, flush=True))
+        print("teacher\tutterances\tWER\ttarget-language probability (Whisper-base)")
+        for name, s in summary.items():
+            print(f"{name}\t{s['utterances']}\t{s['wer']:.3f}\t{s['target']:.3f}")
+        return 0
     result = build(args.locale, Path(args.out) if args.out else None, args.sentences, args.teachers_per_sentence,
                    args.teacher, args.skip_missing, args.threads,
                    progress=lambda line: print(line, file=sys.stderr, flush=True))
@@ -575,5 +644,7 @@ def register(trainings) -> None:
     data.add_argument("--teacher", action="append", help="only this teacher (repeatable), e.g. kokoro:af_heart, mbrola:de2")
     data.add_argument("--skip-missing", action="store_true", help="build with the teachers this machine has")
     data.add_argument("--threads", type=int, default=2, help="onnxruntime threads for the Kokoro teachers (default 2)")
+    data.add_argument("--measure", action="store_true",
+                      help="instead of building: Whisper-base's WER per teacher of the built data (eval extra)")
     data.add_argument("--list", action="store_true", help="list every locale's teachers and whether each can run here")
     data.set_defaults(func=cmd_train_data)
