@@ -93,7 +93,8 @@ def test_asterisk_prompts_are_filtered(tmp_path):
     with gzip.open(folder / "core-sounds-en.txt.gz", "wt", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
     assert data.asterisk_sentences("en", tmp_path) == [
-        "Please leave your message after the tone.", "You are currently the only participant in the conference."]
+        ("vm-intro", "Please leave your message after the tone."),
+        ("conf-only", "You are currently the only participant in the conference.")]
     assert data.asterisk_sentences("de", tmp_path) == []
     pool = data.sentence_pool("en", tmp_path)
     assert len(pool) == len(data.curated_sentences("en")) + 2
@@ -244,8 +245,23 @@ def test_dialect_build_reads_dialect_phonemes(tmp_path, runtime, no_asterisk):
     assert entry["phonemes"] != Phonemizer(get_locale("en-GB"))(entry["text"])[0]
 
 
+def test_recorded_speakers_speak_only_what_they_recorded(tmp_path):
+    human = Teacher("human", "en_US_f_Allison", 0.2)
+    kokoro = Teacher("kokoro", "af_heart", 0.8)
+    pool = [data.Sentence("Your changes have been saved.", "echoic"),
+            data.Sentence("Please leave your message after the tone.", "asterisk-core-sounds-en", "vm-intro"),
+            data.Sentence("An unknown prompt.", "asterisk-core-sounds-en", "no-such-prompt")]
+    jobs = data.assign(pool, (kokoro, human), 1)
+    expected_human = [s for s in pool if data.recording(human, s)]
+    assert [s for s, t in jobs if t == human] == expected_human
+    assert [s for s, t in jobs if t == kokoro] == pool
+    if human.missing() is None:
+        assert expected_human == [pool[1]]
+
+
 EXTERNAL = [("es-US", "espeak:es-419"), ("es-US", "mbrola:mx1"), ("es-US", "mbrola:vz1"),
-            ("de-DE", "mbrola:de2"), ("de-DE", "mbrola:de5"), ("de-DE", "pico:de-DE")]
+            ("de-DE", "mbrola:de2"), ("de-DE", "mbrola:de5"), ("de-DE", "pico:de-DE"),
+            ("en-US", "human:en_US_f_Allison"), ("it-IT", "human:it_IT_m_Carlo")]
 
 
 @pytest.mark.parametrize("locale,teacher", EXTERNAL)
@@ -254,7 +270,12 @@ def test_non_neural_teachers_give_24khz_audio(tmp_path, locale, teacher, no_aste
     if t.missing():
         pytest.skip(t.missing())
     out = tmp_path / locale
-    result = data.build(locale, out, sentences=1, teacher_names=[teacher], asterisk_root=no_asterisk)
+    if t.kind == "human":  # a prompt it recorded: the first one in the pool
+        pool = data.sentence_pool(get_locale(locale).language)
+        n = next(i for i, s in enumerate(pool, 1) if data.recording(t, s))
+        result = data.build(locale, out, sentences=n, teacher_names=[teacher])
+    else:
+        result = data.build(locale, out, sentences=1, teacher_names=[teacher], asterisk_root=no_asterisk)
     assert result.failed == [] and result.rendered == 1
     (entry,) = check_dataset(out, locale, 1)
     assert entry["plan"] is None and entry["teacher"] == teacher

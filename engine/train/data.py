@@ -13,7 +13,9 @@ locale's teachers:
   (the accent there comes from published phonology alone; no recording validates it);
 - de-DE: the MBROLA German voices (through espeak-ng) and SVOX Pico; es-US: MBROLA's Mexican and
   Venezuelan voices and espeak-ng's es-419. These come from Debian's contrib / non-free sections
-  (docs/training-data.md says how to add them); their audio is resampled to 24 kHz mono.
+  (docs/training-data.md says how to add them); their audio is resampled to 24 kHz mono;
+- en-US and it-IT, where Debian's asterisk-core-sounds-<lang>-g722 are installed: the human
+  speakers of the Asterisk prompts, for the prompts in the sentence pool (decoded with ffmpeg).
 
 Output, under `--out` (default: the per-user cache, `<cache>/train/<L>/`; format in
 docs/training-data.md):
@@ -66,6 +68,8 @@ order puts one after every HELDOUT_EVERY - 1 training sentences while they last.
 FLUSH_EVERY = 10
 """The manifest is rewritten (atomically) after this many new utterances, and at the end."""
 MBROLA_DIR = Path("/usr/share/mbrola")
+ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds")
+"""Where Debian's asterisk-core-sounds-<lang>-g722 put the recordings, one folder per speaker."""
 SILENCE_RMS = 1e-3
 """A teacher's audio quieter than this is a failed render (MBROLA with a missing diphone set)."""
 
@@ -75,9 +79,10 @@ SILENCE_RMS = 1e-3
 @dataclass(frozen=True)
 class Teacher:
     kind: str
-    """"kokoro", "mbrola", "pico" or "espeak"."""
+    """"kokoro", "mbrola", "pico", "espeak" or "human" (recorded speech)."""
     voice: str
-    """The Kokoro pack, the MBROLA voice (de2), Pico's language (de-DE), espeak-ng's voice (es-419)."""
+    """The Kokoro pack, the MBROLA voice (de2), Pico's language (de-DE), espeak-ng's voice (es-419),
+    or the recordings' folder under ASTERISK_SOUNDS (en_US_f_Allison)."""
     share: float
     """This teacher's share of the locale's data weight (the shares of a locale sum to 1)."""
 
@@ -102,6 +107,15 @@ class Teacher:
                 return f"{self.name} needs the voice {MBROLA_DIR / self.voice} (Debian non-free package mbrola-{self.voice})"
         if self.kind == "pico" and shutil.which("pico2wave") is None:
             return f"{self.name} needs SVOX Pico (Debian non-free package libttspico-utils)"
+        if self.kind == "human":
+            language = self.voice.split("_", 1)[0]
+            if shutil.which("ffmpeg") is None:
+                return f"{self.name} needs ffmpeg to decode G.722 (Debian package ffmpeg)"
+            if not (ASTERISK_SOUNDS / self.voice).is_dir():
+                return (f"{self.name} needs the recordings {ASTERISK_SOUNDS / self.voice} "
+                        f"(Debian package asterisk-core-sounds-{language}-g722)")
+            if not asterisk_texts_file(language).exists():
+                return f"{self.name} needs the prompt texts (Debian package asterisk-core-sounds-{language})"
         return None
 
 
@@ -116,7 +130,10 @@ def _shared(kind: str, voices: tuple[str, ...], share: float) -> tuple[Teacher, 
 # Kokoro teachers: the locale's native packs graded A or B by the accent meter
 # (engine/voice_packs/grades.json), men and women; a locale with fewer takes what it has.
 TEACHERS: dict[str, tuple[Teacher, ...]] = {
-    "en-US": _kokoro("af_heart", "am_michael", "af_bella", "am_fenrir"),
+    # en-US and it-IT also have real speech: the professional voices of the Asterisk prompts
+    # (Allison, US English; Carlo, Italian), for the prompts whose text is in the sentence pool.
+    "en-US": (*_shared("kokoro", ("af_heart", "am_michael", "af_bella", "am_fenrir"), 0.8),
+              Teacher("human", "en_US_f_Allison", 0.2)),
     "en-GB": _kokoro("bm_george", "bf_emma", "bf_isabella", "bm_fable"),
     # No Australian or Southern US voice exists: a native British / American pack reads the
     # dialect phonemes (engine/dialects.py); the locale's default voice and its other gender.
@@ -124,7 +141,7 @@ TEACHERS: dict[str, tuple[Teacher, ...]] = {
     "en-US-south": _kokoro("am_michael", "af_bella"),
     "es-ES": _kokoro("ef_dora", "em_alex"),
     "fr-FR": _kokoro("ff_siwis"),
-    "it-IT": _kokoro("im_nicola", "if_sara"),
+    "it-IT": (*_shared("kokoro", ("im_nicola", "if_sara"), 0.75), Teacher("human", "it_IT_m_Carlo", 0.25)),
     # German: no Kokoro pack and the model never learnt German. Pico is the most understandable
     # native German voice measured (docs: ASSETS, Whisper WER .21 against espeak-ng's .41); the
     # eight MBROLA voices (four women, four men) bring speaker variety. Pico 0.4, MBROLA 0.6.
@@ -156,6 +173,8 @@ class Sentence:
     text: str
     source: str
     """"echoic" (the curated files) or "asterisk-core-sounds-<lang>"."""
+    key: str | None = None
+    """The Asterisk prompt's name (its recording is `<key>.g722`); None for the curated sentences."""
 
 
 def normalized(text: str) -> str:
@@ -219,12 +238,16 @@ def curated_sentences(language: str) -> list[str]:
 _ASTERISK_NAMES = re.compile(r"asterisk|digium|\bPBX\b|\bIAX\b|voicemail system", re.IGNORECASE)
 
 
-def asterisk_sentences(language: str, root: Path = ASTERISK_TEXTS) -> list[str]:
+def asterisk_texts_file(language: str, root: Path = ASTERISK_TEXTS) -> Path:
+    return root / f"asterisk-core-sounds-{language}" / f"core-sounds-{language}.txt.gz"
+
+
+def asterisk_sentences(language: str, root: Path = ASTERISK_TEXTS) -> list[tuple[str, str]]:
     """Prompt texts of Debian's asterisk-core-sounds-<language> (CC-BY-SA-3.0), when installed:
     `name: text` lines; bracketed sound descriptions, digits and fragments are left out."""
     if language not in ASTERISK_LANGUAGES:
         return []
-    path = root / f"asterisk-core-sounds-{language}" / f"core-sounds-{language}.txt.gz"
+    path = asterisk_texts_file(language, root)
     if not path.exists():
         return []
     out = []
@@ -232,13 +255,14 @@ def asterisk_sentences(language: str, root: Path = ASTERISK_TEXTS) -> list[str]:
         for line in f:
             if ":" not in line or line.startswith(";"):
                 continue
-            text = re.sub(r"\s+", " ", line.split(":", 1)[1].strip())
+            key, _, text = line.partition(":")
+            text = re.sub(r"\s+", " ", text.strip())
             # Fragments meant to be chained after a number (lower-case starts, trailing "..."),
             # sound descriptions in brackets, digits and the product's own name are left out.
             if (not text or not text[0].isupper() or re.search(r"[\[*#@/]", text) or "\ufffd" in text or re.search(r"\d", text)
                     or text.endswith(("...", "…")) or len(text.split()) < 3 or _ASTERISK_NAMES.search(text)):
                 continue
-            out.append(text if text[-1] in ".!?" else text + ".")
+            out.append((key.strip(), text if text[-1] in ".!?" else text + "."))
     return out
 
 
@@ -248,13 +272,13 @@ def sentence_pool(language: str, asterisk_root: Path = ASTERISK_TEXTS) -> list[S
     heldout = HeldOut(heldout_sentences(language))
     seen: set[str] = set()
     pool = []
-    for source, texts in (("echoic", curated_sentences(language)),
+    for source, texts in (("echoic", [(None, t) for t in curated_sentences(language)]),
                           (f"asterisk-core-sounds-{language}", asterisk_sentences(language, asterisk_root))):
-        for text in texts:
+        for prompt, text in texts:
             key = normalized(text)
             if key and key not in seen and not heldout.overlaps(text):
                 seen.add(key)
-                pool.append(Sentence(text, source))
+                pool.append(Sentence(text, source, prompt))
     random.Random(0).shuffle(pool)
     # Held-out sentences spread evenly through the order (one after every HELDOUT_EVERY - 1
     # training ones), so that even a small --sentences build holds some out.
@@ -339,13 +363,17 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 
 def _external(teacher: Teacher, text: str, timeout: float = 120.0) -> np.ndarray:
-    """A non-neural teacher's audio for `text`, at 24 kHz mono."""
+    """A non-neural teacher's audio for `text` (for a recorded speaker: the recording's path),
+    at 24 kHz mono."""
     # The system espeak-ng must read its own data (where the MBROLA voice definitions are), not
     # the espeakng-loader copy that engine.g2p points ESPEAK_DATA_PATH at for this process.
     env = {k: v for k, v in os.environ.items() if k != "ESPEAK_DATA_PATH"}
     with tempfile.TemporaryDirectory(prefix="echoic-teacher-") as tmp:
         out = Path(tmp) / "out.wav"
-        if teacher.kind == "pico":
+        if teacher.kind == "human":
+            cmd, stdin = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "g722", "-i", text,
+                          "-ac", "1", "-y", str(out)], None
+        elif teacher.kind == "pico":
             cmd, stdin = ["pico2wave", "-l", teacher.voice, "-w", str(out), "--", text], None
         else:
             voice = f"mb-{teacher.voice}" if teacher.kind == "mbrola" else teacher.voice
@@ -385,10 +413,24 @@ def utterance_id(locale: str, teacher: Teacher, text: str) -> str:
     return f"{teacher.slug}-{hashlib.sha1(f'{locale}|{text}'.encode()).hexdigest()[:12]}"
 
 
+def recording(teacher: Teacher, sentence: Sentence) -> Path | None:
+    """The recorded speaker's file of a sentence, if it has one."""
+    if teacher.kind != "human" or sentence.key is None:
+        return None
+    path = ASTERISK_SOUNDS / teacher.voice / f"{sentence.key}.g722"
+    return path if path.exists() else None
+
+
 def assign(pool: list[Sentence], teachers: tuple[Teacher, ...], per_sentence: int) -> list[tuple[Sentence, Teacher]]:
-    """Each sentence to `per_sentence` teachers, in rotation, so every teacher speaks as many."""
-    k = min(max(per_sentence, 1), len(teachers))
-    return [(s, teachers[(i * k + j) % len(teachers)]) for i, s in enumerate(pool) for j in range(k)]
+    """Each sentence to `per_sentence` synthetic teachers, in rotation, so every teacher speaks as
+    many; a recorded speaker (human) speaks, in addition, every sentence it recorded."""
+    synthetic = tuple(t for t in teachers if t.kind != "human")
+    jobs = []
+    k = min(max(per_sentence, 1), len(synthetic))
+    for i, s in enumerate(pool):
+        jobs.extend((s, synthetic[(i * k + j) % len(synthetic)]) for j in range(k))
+        jobs.extend((s, t) for t in teachers if t.kind == "human" and recording(t, s))
+    return jobs
 
 
 def read_manifest(path: Path) -> list[dict]:
@@ -448,6 +490,7 @@ def _write_manifest(out: Path, entries: list[dict], locale: str, teachers: tuple
         "shares": {t.name: t.share for t in teachers}, "counts": result.counts, "created": created,
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sample_rate": SAMPLE_RATE,
         "failed": result.failed, "skipped": result.skipped,
+        "sources": sorted({e["source"] for e in entries}),
     }
     write_atomically(out / "dataset.json", (json.dumps(dataset, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
 
@@ -460,6 +503,10 @@ def build(locale: str, out: Path | None = None, sentences: int | None = None, pe
     tag = loc.tag
     out = Path(out) if out else default_out_dir(tag)
     teachers = teachers_for(tag, teacher_names)
+    # Recorded speakers are a bonus where their Debian packages are installed; unless asked for
+    # by name, their absence is only noted.
+    optional = [t.missing() for t in teachers if t.kind == "human" and t.missing() and not teacher_names]
+    teachers = tuple(t for t in teachers if not (t.kind == "human" and t.missing() and not teacher_names))
     missing = [m for m in (t.missing() for t in teachers) if m]
     if missing and not skip_missing:
         raise ConfigError(f"{tag}: teachers missing on this machine: " + "; ".join(missing)
@@ -496,6 +543,8 @@ def build(locale: str, out: Path | None = None, sentences: int | None = None, pe
     phonemize = Phonemizer(loc)
     library = None
     todo = [(s, t) for s, t in jobs if utterance_id(tag, t, s.text) not in entries]
+    for note in optional:
+        progress(f"{tag}: not using {note}")
     progress(f"{tag}: {len(pool)} sentences x up to {min(per_sentence, len(teachers))} of {len(teachers)} teachers = "
              f"{len(jobs)} utterances; {len(jobs) - len(todo)} already done, {len(todo)} to render into {out}")
     started = time.monotonic()
@@ -529,7 +578,8 @@ def build(locale: str, out: Path | None = None, sentences: int | None = None, pe
                     plan_rel = f"plans/{uid}.npz"
                     write_atomically(out / plan_rel, buf.getvalue())
                 else:
-                    audio = _external(teacher, sentence.text)
+                    audio = _external(teacher, str(recording(teacher, sentence)) if teacher.kind == "human"
+                                      else sentence.text)
             except EchoicError as exc:
                 result.failed.append({"id": uid, "teacher": teacher.name, "text": sentence.text, "error": str(exc)})
                 progress(f"  failed {uid}: {exc}")
