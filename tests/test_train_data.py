@@ -234,6 +234,20 @@ def test_kokoro_build_writes_plans_and_resumes(tmp_path, runtime, no_asterisk):
                        asterisk_root=no_asterisk)
     assert (third.rendered, third.kept) == (1, 1)
     assert check_dataset(out, "en-US", 2)[0]["id"] in {e["id"] for e in entries}
+    # Phonemes that G2P no longer gives (new rules) are rendered again, from the manifest alone.
+    stale = [json.loads(line) for line in (out / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
+    stale[0]["phonemes"] += "ə"
+    (out / "manifest.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in stale), encoding="utf-8")
+    fourth = data.build("en-US", out, sentences=2, per_sentence=1, teacher_names=teachers, runtime=runtime,
+                        asterisk_root=no_asterisk)
+    assert (fourth.rendered, fourth.kept) == (1, 1)
+    # Kept utterances of a teacher not asked for this time keep their weight and their name.
+    fifth = data.build("en-US", out, sentences=1, per_sentence=1, teacher_names=teachers[:1], runtime=runtime,
+                       asterisk_root=no_asterisk)
+    assert (fifth.rendered, fifth.kept) == (0, 2)
+    dataset = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
+    assert dataset["teachers"] == teachers
+    assert [e["weight"] for e in check_dataset(out, "en-US", 2)] == [1.0, 1.0]
 
 
 def test_dialect_build_reads_dialect_phonemes(tmp_path, runtime, no_asterisk):

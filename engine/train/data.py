@@ -299,6 +299,17 @@ def is_heldout(text: str) -> bool:
 
 # --- phonemes ----------------------------------------------------------------------------------
 
+class _Cached:
+    def __init__(self, phonemize):
+        self.phonemize = phonemize
+        self.cache: dict[str, tuple[str, list[int]]] = {}
+
+    def __call__(self, text: str) -> tuple[str, list[int]]:
+        if text not in self.cache:
+            self.cache[text] = self.phonemize(text)
+        return self.cache[text]
+
+
 class Phonemizer:
     """Text -> the Kokoro phoneme string the runtime would read for it (text front end, espeak-ng,
     dialect rules, punctuation the model hears), and its token ids (no pads)."""
@@ -481,6 +492,11 @@ def summarize(entries: list[dict], out: Path) -> dict:
 
 def _write_manifest(out: Path, entries: list[dict], locale: str, teachers: tuple[Teacher, ...],
                     result: BuildResult, created: str) -> None:
+    # Shares from the locale's whole table, so utterances kept from an earlier run with other
+    # --teacher choices keep their weight; "teachers" names those present and those asked for.
+    table = TEACHERS[locale]
+    present = {e["teacher"] for e in entries} | {t.name for t in teachers}
+    teachers = tuple(t for t in table if t.name in present)
     set_weights(entries, teachers)
     lines = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
     write_atomically(out / "manifest.jsonl", lines.encode("utf-8"))
@@ -534,13 +550,16 @@ def build(locale: str, out: Path | None = None, sentences: int | None = None, pe
         if old.get("locale") != tag:
             raise ConfigError(f"{out} holds data of {old.get('locale')!r}, not {tag}: choose another --out")
         created = old.get("created", created)
+    phonemize = _Cached(Phonemizer(loc))
     entries = {}
     for e in read_manifest(out / "manifest.jsonl"):
-        if (out / e["wav"]).exists() and (e["plan"] is None or (out / e["plan"]).exists()):
+        # Kept only if its files are there and the phonemes are still what G2P says (a change of
+        # espeak-ng or of the dialect rules renders the sentence again).
+        if ((out / e["wav"]).exists() and (e["plan"] is None or (out / e["plan"]).exists())
+                and phonemize(e["text"])[0] == e["phonemes"]):
             entries[e["id"]] = e
     result.kept = len(entries)
 
-    phonemize = Phonemizer(loc)
     library = None
     todo = [(s, t) for s, t in jobs if utterance_id(tag, t, s.text) not in entries]
     for note in optional:
