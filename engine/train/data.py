@@ -149,7 +149,8 @@ TEACHERS: dict[str, tuple[Teacher, ...]] = {
     "de-DE": (Teacher("pico", "de-DE", 0.4),
               *_shared("mbrola", ("de1", "de2", "de4", "de5", "de6", "de7"), 0.6)),
     # US Spanish: MBROLA's Mexican (mx1, mx2) and Venezuelan (vz1) voices, and espeak-ng's
-    # Latin American voice (formant synthesis, the least natural: a smaller share).
+    # Latin American voice. All four are hard to understand (Whisper-base WER .78-.96 on 12
+    # everyday sentences, docs/training-data.md): teachers of phonemes and rough rhythm, not of sound.
     "es-US": (*_shared("mbrola", ("mx1", "mx2", "vz1"), 0.75), Teacher("espeak", "es-419", 0.25)),
 }
 
