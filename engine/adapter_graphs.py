@@ -30,7 +30,7 @@ from .model_store import ModelStoreConfig
 
 LORA_OPS = ("MatMulInteger", "ConvInteger")
 _CHAIN_OPS = ("Cast", "Mul", "Add")
-ADAPTED_VERSION = 1
+ADAPTED_VERSION = 2
 """Bump when the surgery changes (it names the cached graphs)."""
 
 
@@ -193,6 +193,8 @@ def ensure_adapted_models(targets, config: ModelStoreConfig | None = None) -> tu
     found: set[str] = set()
     for src, dst in zip((planner, renderer), out):
         patched, sites = add_lora_branches(src.read_bytes(), targets)
+        if src == planner:
+            patched = _with_raw_durations(patched)
         found.update(sites)
         model_store.write_atomically(dst, patched)
     missing = sorted(set(targets) - found)
@@ -203,9 +205,65 @@ def ensure_adapted_models(targets, config: ModelStoreConfig | None = None) -> tu
     return out
 
 
+def _with_raw_durations(planner_bytes: bytes) -> bytes:
+    """The planner with its durations before rounding as an extra output (`PLAN_RAW_DURATIONS`)."""
+    import onnx
+
+    from .graphs import PLAN_RAW_DURATIONS, STOCK_RAW_DURATIONS
+
+    model = onnx.load_from_string(planner_bytes)
+    if not any(STOCK_RAW_DURATIONS in n.output for n in model.graph.node):
+        raise ModelError(f"the planner has no {STOCK_RAW_DURATIONS} (not the Kokoro v1.0 layout?)")
+    model.graph.node.append(onnx.helper.make_node("Identity", [STOCK_RAW_DURATIONS], [PLAN_RAW_DURATIONS],
+                                                  name=f"echoic_{PLAN_RAW_DURATIONS}"))
+    model.graph.output.append(onnx.helper.make_tensor_value_info(PLAN_RAW_DURATIONS, onnx.TensorProto.FLOAT, None))
+    return model.SerializeToString()
+
+
 def graph_sites(model_bytes: bytes, targets) -> dict[str, LoraSite]:
     """The sites of `targets` in a graph (for shape checks), without patching it."""
     import onnx
 
-    sites = lora_sites(onnx.load_from_string(model_bytes, load_external_data=False))
+    sites = lora_sites(onnx.load_from_string(model_bytes))
     return {t: sites[t][0] for t in targets if t in sites}
+
+
+def split_sites(targets, config: ModelStoreConfig | None = None) -> dict[str, LoraSite]:
+    """The sites of `targets` in the split planner and renderer (shapes for test adapters)."""
+    from .graphs import ensure_split_models
+
+    found: dict[str, LoraSite] = {}
+    for path in ensure_split_models(config or ModelStoreConfig()):
+        found.update(graph_sites(path.read_bytes(), targets))
+    return found
+
+
+def write_random_adapter(path, locale: str, sites: dict[str, LoraSite], rank: int = 8, seed: int = 0,
+                         scale: float = 0.02, null_style: bool = True) -> Path:
+    """A format-1 adapter of random weights on `sites` (tests and benchmarks; no torch): A with
+    unit-variance rows over its fan-in, B of std `scale`, so every target changes a little."""
+    import json
+
+    from .adapters import META, NULL_STYLE
+
+    rng = np.random.default_rng(seed)
+    arrays: dict[str, np.ndarray] = {}
+    for name, site in sorted(sites.items()):
+        if site.op == "ConvInteger":
+            out, inn, k = site.shape
+            a, b = rng.standard_normal((rank, inn, k)) / np.sqrt(inn * k), scale * rng.standard_normal((out, rank, 1))
+        else:
+            out, inn = site.shape
+            a, b = rng.standard_normal((rank, inn)) / np.sqrt(inn), scale * rng.standard_normal((out, rank))
+        arrays[f"{name}.lora_A"], arrays[f"{name}.lora_B"] = a.astype(np.float32), b.astype(np.float32)
+    if null_style:
+        arrays[NULL_STYLE] = (0.1 * rng.standard_normal(128)).astype(np.float32)
+    meta = {"format": 1, "locale": locale, "rank": rank, "alpha": float(rank), "targets": sorted(sites),
+            "base_model_sha256": model_store.expected_sha256(), "training": {"random": True, "seed": seed}}
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **{META: np.array(json.dumps(meta))}, **arrays)
+    path = Path(path)
+    model_store.write_atomically(path, buffer.getvalue())
+    return path

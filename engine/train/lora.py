@@ -40,24 +40,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..adapters import FORMAT, validate_adapter_arrays
+from ..adapters import DEFAULT_TARGETS, FORMAT, validate_adapter_arrays
 from .kokoro_torch import KModel
 
-
-def _default_targets() -> tuple[str, ...]:
-    decoder = [f"decoder.encode.norm{n}.fc" for n in (1, 2)]
-    decoder += [f"decoder.decode.{b}.norm{n}.fc" for b in range(4) for n in (1, 2)]
-    decoder += [f"decoder.generator.resblocks.{b}.adain{n}.{j}.fc" for b in range(6) for n in (1, 2) for j in range(3)]
-    decoder += [f"decoder.generator.noise_res.{b}.adain{n}.{j}.fc" for b in range(2) for n in (1, 2) for j in range(3)]
-    predictor = [f"predictor.text_encoder.lstms.{i}.fc" for i in (1, 3, 5)]
-    predictor += [f"predictor.{p}.{b}.norm{n}.fc" for p in ("F0", "N") for b in range(3) for n in (1, 2)]
-    predictor += ["predictor.duration_proj.linear_layer"]
-    text = ["bert_encoder"] + [f"text_encoder.cnn.{i}.0" for i in range(3)]
-    return tuple(decoder + predictor + text)
-
-
-DEFAULT_TARGETS: tuple[str, ...] = _default_targets()
-"""Full module paths of `KModel` (peft `target_modules`; each also names its ONNX node)."""
 
 GAUSSIAN_SCALE = 0.05
 """init="gaussian": each module's delta_W has this Frobenius norm relative to its base weight."""
