@@ -314,6 +314,8 @@ def adapter_feeds(adapter, planner, renderer) -> tuple[dict[str, np.ndarray], di
                 got = value.shape if conv else value.T.shape
                 need = want if conv else want[::-1]
                 raise AdapterError(f"adapter {adapter.path}: {key}: shape {got}, the model's weight needs {need}")
-        feeds[stage][a_name] = np.ascontiguousarray(fa, dtype=np.float32)
-        feeds[stage][b_name] = np.ascontiguousarray(fb, dtype=np.float32)
+        fa, fb = np.ascontiguousarray(fa, dtype=np.float32), np.ascontiguousarray(fb, dtype=np.float32)
+        feeds[stage][a_name], feeds[stage][b_name] = fa, fb
+        # Keep one copy: the adapter's torch-layout arrays become views of the feeds.
+        adapter.weights[path] = (fa, fb) if conv else (fa.T, fb.T)
     return feeds
