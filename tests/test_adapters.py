@@ -139,3 +139,26 @@ def test_runtime_graph_with_an_adapter_equals_the_torch_twin_within_the_int8_flo
     parity = log_mel_distance(audio, twin_audio)
     assert parity < 0.3
     assert log_mel_distance(audio_base, twin_audio) > 2 * parity
+
+
+def test_attach_lora_is_seeded_and_leaves_the_global_rng_alone():
+    def tiny():
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)  # the same base weights each time (the gaussian B scales with them)
+            module = torch.nn.Module()
+            module.bert_encoder = torch.nn.Linear(6, 4)
+            module.conv = torch.nn.Conv1d(4, 5, 3, padding=1)
+        return module
+
+    models = [tiny() for _ in range(3)]
+    state = torch.random.get_rng_state()
+    first, again, other = (attach_lora(m, rank=2, alpha=4, targets=["bert_encoder", "conv"], seed=seed)
+                           for m, seed in zip(models, (3, 3, 4)))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    weights = [dict((k, v) for k, v in m.named_parameters() if "lora_" in k) for m in (first, again, other)]
+    assert len(weights[0]) == 4 and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
+    zero = attach_lora(tiny(), rank=2, targets=["conv"], init="zero")
+    assert all(not p.any() for k, p in zero.named_parameters() if "lora_B" in k)
+    with pytest.raises(ValueError, match="not in the model"):
+        attach_lora(tiny(), targets=["decoder.nothing"])

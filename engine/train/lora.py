@@ -58,8 +58,10 @@ def _lora_layers(peft_model) -> dict[str, nn.Module]:
 def attach_lora(model: KModel, rank: int = 8, alpha: float = 16, targets=DEFAULT_TARGETS, init: str = "gaussian",
                 seed: int = 0, gaussian_scale: float = GAUSSIAN_SCALE):
     """Wrap `model` in a peft LoRA model on `targets` (base weights frozen, only A and B train).
+    `model` itself gets the LoRA layers (peft injects them in place); deepcopy it first to keep a
+    plain twin. A and B are drawn from `seed` alone (the global torch RNG is untouched).
 
-    init="zero": peft's default (A random, B zero: the adapted model equals the base).
+    init="zero": A random, B zero (peft's default scheme): the adapted model equals the base.
     init="gaussian": A and B both random (seeded), each module's delta_W with norm
     `gaussian_scale` of its weight's, so a test adapter visibly changes the outputs."""
     from peft import LoraConfig, get_peft_model
@@ -76,17 +78,20 @@ def attach_lora(model: KModel, rank: int = 8, alpha: float = 16, targets=DEFAULT
             raise ValueError(f"targets not in the model: {missing[:5]}")
     config = LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets, lora_dropout=0.0, bias="none",
                         init_lora_weights=True)
-    peft_model = get_peft_model(model, config)
-    if init == "gaussian":
-        gen = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            for name, layer in _lora_layers(peft_model).items():
-                a, b = layer.lora_A["default"].weight, layer.lora_B["default"].weight
-                a.copy_(torch.randn(a.shape, generator=gen) / np.sqrt(a[0].numel()))
-                b.copy_(torch.randn(b.shape, generator=gen))
-                delta = _delta(a, b) * layer.scaling["default"]
-                w = layer.get_base_layer().weight
-                b.mul_(gaussian_scale * w.norm() / delta.norm().clamp(min=1e-12))
+    with torch.random.fork_rng(devices=[]):  # peft's own init draws from the global RNG
+        peft_model = get_peft_model(model, config)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, layer in _lora_layers(peft_model).items():
+            a, b = layer.lora_A["default"].weight, layer.lora_B["default"].weight
+            a.copy_(torch.randn(a.shape, generator=gen) / np.sqrt(a[0].numel()))  # seeded, unit gain
+            if init == "zero":
+                b.zero_()
+                continue
+            b.copy_(torch.randn(b.shape, generator=gen))
+            delta = _delta(a, b) * layer.scaling["default"]
+            w = layer.get_base_layer().weight
+            b.mul_(gaussian_scale * w.norm() / delta.norm().clamp(min=1e-12))
     return peft_model
 
 
