@@ -7,7 +7,6 @@ targets) in a temporary folder; nothing here needs torch."""
 from __future__ import annotations
 
 import json
-import zipfile
 
 import numpy as np
 import pytest
