@@ -39,6 +39,10 @@ PLAN_ENERGY = "energy"
 """float32 [1, 2F]: energy curve at twice the frame rate."""
 PLAN_DURATIONS = OUTPUT_DURATIONS
 """float32 [1, T]: frames per token, integer-valued, each >= 1."""
+PLAN_RAW_DURATIONS = "durations_float"
+"""float32 [1, T]: frames per token before the graph's Round and Clip(min=1) (the adapted planner
+has it as an extra output, for guidance: engine/guidance.py)."""
+STOCK_RAW_DURATIONS = "/encoder/Div_output_0"
 
 # Where the stock graph crosses from planner to renderer.
 STOCK_FEATURES = "/encoder/MatMul_1_output_0"

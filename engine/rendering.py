@@ -227,7 +227,7 @@ class SegmentRenderer:
         if cached is None:
             voiced = [(a, b) for a, b in word_tokens if b > a]
             with self._timed(timing, cancel, options) as failed:
-                planned = self.runtime.plan(ids, conditioning.style, speed, options)
+                planned = self.runtime.plan(ids, conditioning.style, speed, options, **conditioning.planner_options())
                 # The plan is checked before any audio exists: a runaway plan costs no render.
                 failed.extend(check_plan(planned.durations, voiced, speed, FRAME_SECONDS, self.config.guardrails))
             if failed:
@@ -238,7 +238,8 @@ class SegmentRenderer:
         if cut_pads:
             durations, _ = trim_tail(durations, self.config.streaming.tail_frames)
         layout = Layout(ids, word_tokens, phonemes, durations, word_bounds(durations, word_tokens))
-        streamed = None if cached else self._windows_for(piece, layout, planned)
+        # The window renderer has no adapter inputs yet: an adapted segment renders whole.
+        streamed = None if cached or conditioning.adapter else self._windows_for(piece, layout, planned)
         if streamed:
             yield from self._render_windows(piece, layout, planned, cut, streamed, timing, cancel, options)
             return
@@ -246,10 +247,11 @@ class SegmentRenderer:
         if render is None:
             with self._timed(timing, cancel, options) as failed:
                 if cut_pads:
-                    render = Render(self._render_without_pads(planned, conditioning.style, cut, cut + int(durations.sum()),
+                    render = Render(self._render_without_pads(planned, conditioning, cut, cut + int(durations.sum()),
                                                               options), planned.durations)
                 else:
-                    render = Render(self.runtime.render_planned(planned, conditioning.style, options), planned.durations)
+                    render = Render(self.runtime.render_planned(planned, conditioning.style, options,
+                                                                **conditioning.renderer_options()), planned.durations)
             if failed:
                 yield failed
                 return
@@ -278,11 +280,12 @@ class SegmentRenderer:
         conditioning = self.conditioner.condition(word.voice, word.locale, len(ids), word.accent_strength)
         options = self.runtime.run_options()
         with self._timed(timing, cancel, options) as failed:
-            planned = self.runtime.plan(ids, conditioning.style, speed, options)
+            planned = self.runtime.plan(ids, conditioning.style, speed, options, **conditioning.planner_options())
             failed.extend(check_plan(planned.durations, [(a, b) for a, b in word_tokens if b > a], speed,
                                      FRAME_SECONDS, self.config.guardrails))
             if not failed:
-                audio = self.runtime.render_planned(planned, conditioning.style, options)
+                audio = self.runtime.render_planned(planned, conditioning.style, options,
+                                                    **conditioning.renderer_options())
         if failed:
             return failed
         durations, cut = trim_lead(planned.durations, self.config.lead_frames)
@@ -296,14 +299,15 @@ class SegmentRenderer:
         result.marks = [(name, 0 if i == 0 else end) for i, name in word.marks]
         return result
 
-    def _render_without_pads(self, planned: PlannerOutput, style: np.ndarray, start: int, stop: int,
+    def _render_without_pads(self, planned: PlannerOutput, conditioning: Conditioning, start: int, stop: int,
                              options) -> np.ndarray:
         """The whole plan's length of audio with only frames [start, stop) rendered (with context)
         and silence outside: the renderer never sees the pad frames that would be trimmed, and
         the audio keeps the whole render's sample offsets, so the plan still tiles it."""
         audio = np.zeros(planned.frames * FRAME_SAMPLES, dtype=np.float32)
         audio[start * FRAME_SAMPLES:stop * FRAME_SAMPLES] = self.runtime.render_frames(
-            planned, style, start, stop, self.config.streaming.pad_context_frames, options)
+            planned, conditioning.style, start, stop, self.config.streaming.pad_context_frames, options,
+            **conditioning.renderer_options())
         return audio
 
     def _render_windows(self, piece: Piece, layout: Layout, planned: PlannerOutput, cut: int, streamed: _Windows,

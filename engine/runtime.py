@@ -10,6 +10,13 @@ the model followed, so the plan and the audio can never disagree about where eac
 Planner then renderer reproduces the single graph bit for bit (tests/test_runtime_split.py), and
 costs the same per call (numbers in docs/model.md). `RuntimeConfig(graphs="single")` keeps the one
 stock graph (no `plan`), for comparison and as a fallback.
+
+Locale adapters (docs/adapters.md): given a non-empty `AdapterSet`, the runtime loads the split
+graphs with LoRA branches whose weights are graph inputs (`engine/adapter_graphs.py`); every
+adapter's feeds are built once here, and a call names its adapter (`adapter=`, from
+`Conditioning.adapter`) or none (the zero defaults: the base model, bit for bit). `plan(...,
+guidance=)` runs the planner a second time on the unconditional prosody and mixes the two
+(`engine/guidance.py`).
 """
 
 from __future__ import annotations
@@ -20,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .adapters import AdapterError, AdapterSet
 from .errors import ModelError
-from .graphs import (F0_STEPS_PER_FRAME, PLAN_DURATIONS, PLAN_ENERGY, PLAN_F0, PLAN_FEATURES, PLANNER_OUTPUTS,
+from .graphs import (PLAN_RAW_DURATIONS, F0_STEPS_PER_FRAME, PLAN_DURATIONS, PLAN_ENERGY, PLAN_F0, PLAN_FEATURES, PLANNER_OUTPUTS,
                      ensure_split_models)
 from .model_store import (
     FRAME_SAMPLES, INPUT_SPEED, INPUT_STYLE, INPUT_TOKENS, MAX_TOKEN_IDS, OUTPUT_AUDIO, OUTPUT_DURATIONS,
@@ -78,6 +86,9 @@ class PlannerOutput:
     """float32 (1, 2F): pitch in Hz at twice the frame rate (below 10 Hz is unvoiced)."""
     energy: np.ndarray
     """float32 (1, 2F): energy curve at twice the frame rate."""
+    raw_durations: np.ndarray | None = None
+    """float32 (T,): the durations before the graph's rounding (the adapted planner gives them;
+    guidance mixes them)."""
 
     @property
     def frames(self) -> int:
@@ -97,6 +108,7 @@ def _session(path: Path, config: RuntimeConfig):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    options.log_severity_level = 3  # the adapted graphs' overridable initializers warn once each
     options.intra_op_num_threads = config.threads
     options.inter_op_num_threads = 1
     if not config.spin:
@@ -120,9 +132,14 @@ class KokoroRuntime:
 
     frame_samples = FRAME_SAMPLES
 
-    def __init__(self, model_path: Path, config: RuntimeConfig | None = None):
+    def __init__(self, model_path: Path, config: RuntimeConfig | None = None, adapters: AdapterSet | None = None):
         self.config = config or RuntimeConfig()
+        self.adapters = adapters if adapters is not None else AdapterSet()
+        """The locale adapters loaded (all at start); none is active until a call names it."""
         self.session = self.planner = self.renderer = None
+        self._adapter_feeds: dict[str, tuple[dict, dict]] = {}
+        if len(self.adapters) and self.config.graphs == "single":
+            raise ModelError("locale adapters need the split graphs (RuntimeConfig(graphs='split'))")
         if self.config.graphs == "single":
             self.session = _session(model_path, self.config)
             outputs = {o.name for o in self.session.get_outputs()}
@@ -130,13 +147,22 @@ class KokoroRuntime:
                 raise ModelError(f"model {model_path} has no {OUTPUT_DURATIONS!r} output (outputs: {sorted(outputs)})")
             self.providers = self.session.get_providers()
         else:
-            planner_path, renderer_path = ensure_split_models(ModelStoreConfig(cache_dir=Path(model_path).parent))
+            store = ModelStoreConfig(cache_dir=Path(model_path).parent)
+            if len(self.adapters):
+                from .adapter_graphs import ensure_adapted_models
+
+                planner_path, renderer_path = ensure_adapted_models(self.adapters.targets(), store)
+            else:
+                planner_path, renderer_path = ensure_split_models(store)
             self.planner = _session(planner_path, self.config)
             self.renderer = _session(renderer_path, self.config)
-            outputs = tuple(o.name for o in self.planner.get_outputs())
+            outputs = tuple(o.name for o in self.planner.get_outputs() if o.name != PLAN_RAW_DURATIONS)
             if sorted(outputs) != sorted(PLANNER_OUTPUTS):
                 raise ModelError(f"planner {planner_path} has outputs {outputs}, expected {PLANNER_OUTPUTS}")
             self.providers = self.renderer.get_providers()
+            for tag in self.adapters:
+                adapter = self.adapters.get(tag)
+                self._adapter_feeds[tag] = (adapter_feeds(adapter, self.planner, self.renderer))
         self._lock = threading.Lock()
         self._model_path = Path(model_path)
         self._windows = None
@@ -175,23 +201,62 @@ class KokoroRuntime:
             options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         return options
 
-    def plan(self, ids: list[int], style: np.ndarray, speed: float, run_options=None) -> PlannerOutput:
-        """Run the planner alone: durations and the renderer's inputs, before any audio exists."""
+    def _adapter(self, adapter: str | None, stage: int) -> dict[str, np.ndarray]:
+        """The feeds that select `adapter` in the planner (stage 0) or the renderer (1); {} = base."""
+        if adapter is None:
+            return {}
+        feeds = self._adapter_feeds.get(adapter)
+        if feeds is None:
+            raise AdapterError(f"no adapter loaded for locale {adapter!r} "
+                               f"(loaded: {', '.join(self.adapters.locales) or 'none'})")
+        return feeds[stage]
+
+    def plan(self, ids: list[int], style: np.ndarray, speed: float, run_options=None, adapter: str | None = None,
+             guidance=None) -> PlannerOutput:
+        """Run the planner alone: durations and the renderer's inputs, before any audio exists.
+
+        `adapter`: a loaded locale adapter's tag (None: the base model). `guidance`
+        (`engine.guidance.Guidance`): also run the unconditional branch and mix (strength 1: the
+        conditional plan alone, one planner run; strength 0: the unconditional one alone)."""
         if self.planner is None:
             raise ModelError("plan() needs the split graphs (RuntimeConfig(graphs='split'))")
+        extra = self._adapter(adapter, 0)
+        if guidance is None or guidance.strength == 1.0:
+            return self._plan(ids, style, speed, run_options, extra)
+        from .guidance import guide
+
+        if guidance.strength == 0.0:
+            return self._plan(ids, guidance.style(style), speed, run_options, extra)
+        if PLAN_RAW_DURATIONS not in self._planner_outputs():
+            raise ModelError("guidance needs the adapted planner (load at least one locale adapter)")
+        conditional = self._plan(ids, style, speed, run_options, extra)
+        unconditional = self._plan(ids, guidance.style(style), speed, run_options, extra)
+        return guide(conditional, unconditional, guidance.strength)
+
+    def _planner_outputs(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.planner.get_outputs())
+
+    def _plan(self, ids, style, speed, run_options, extra: dict) -> PlannerOutput:
         feeds = self._feeds(ids, style, speed)
+        feeds.update(extra)
+        names = list(PLANNER_OUTPUTS)
+        if PLAN_RAW_DURATIONS in self._planner_outputs():
+            names.append(PLAN_RAW_DURATIONS)
         with self._lock:
-            out = dict(zip(PLANNER_OUTPUTS, self.planner.run(list(PLANNER_OUTPUTS), feeds,
-                                                             run_options or self.run_options())))
+            out = dict(zip(names, self.planner.run(names, feeds, run_options or self.run_options())))
+        raw = out.get(PLAN_RAW_DURATIONS)
         return PlannerOutput(
             durations=np.asarray(out[PLAN_DURATIONS]).reshape(-1).astype(np.int64),
             features=np.asarray(out[PLAN_FEATURES], dtype=np.float32),
             f0=np.asarray(out[PLAN_F0], dtype=np.float32),
             energy=np.asarray(out[PLAN_ENERGY], dtype=np.float32),
+            raw_durations=None if raw is None else np.asarray(raw, dtype=np.float32).reshape(-1),
         )
 
-    def render_planned(self, plan: PlannerOutput, style: np.ndarray, run_options=None) -> np.ndarray:
-        """Audio, float32 (600 F,), for a planner output and a style (the renderer uses its timbre half)."""
+    def render_planned(self, plan: PlannerOutput, style: np.ndarray, run_options=None,
+                       adapter: str | None = None) -> np.ndarray:
+        """Audio, float32 (600 F,), for a planner output and a style (the renderer uses its timbre
+        half), with a loaded locale adapter or none (the base model)."""
         if self.renderer is None:
             raise ModelError("render_planned() needs the split graphs (RuntimeConfig(graphs='split'))")
         frames = plan.frames
@@ -199,12 +264,13 @@ class KokoroRuntime:
             raise ValueError(f"plan of {frames} frames has f0 {plan.f0.shape} and energy {plan.energy.shape}, "
                              f"expected (1, {F0_STEPS_PER_FRAME * frames})")
         feeds = {PLAN_FEATURES: plan.features, PLAN_F0: plan.f0, PLAN_ENERGY: plan.energy, INPUT_STYLE: _style(style)}
+        feeds.update(self._adapter(adapter, 1))
         with self._lock:
             (audio,) = self.renderer.run([OUTPUT_AUDIO], feeds, run_options or self.run_options())
         return np.asarray(audio, dtype=np.float32).reshape(-1)
 
     def render_frames(self, plan: PlannerOutput, style: np.ndarray, start: int, stop: int, context: int,
-                      run_options=None) -> np.ndarray:
+                      run_options=None, adapter: str | None = None) -> np.ndarray:
         """Audio of frames [start, stop) of a plan, float32 (600 (stop - start),), rendered with at
         most `context` frames of the plan either side and those thrown away: the renderer sees only
         frames [start - context, stop + context), so frames outside cost nothing (the model's pad
@@ -217,15 +283,46 @@ class KokoroRuntime:
         k = F0_STEPS_PER_FRAME
         sub = PlannerOutput(plan.durations, plan.features[..., lo:hi], plan.f0[..., k * lo:k * hi],
                             plan.energy[..., k * lo:k * hi])
-        audio = self.render_planned(sub, style, run_options)
+        audio = self.render_planned(sub, style, run_options, adapter)
         return audio[(start - lo) * FRAME_SAMPLES:(stop - lo) * FRAME_SAMPLES]
 
-    def render(self, ids: list[int], style: np.ndarray, speed: float) -> Render:
+    def render(self, ids: list[int], style: np.ndarray, speed: float, adapter: str | None = None,
+               guidance=None) -> Render:
         """Audio and the durations it followed: planner then renderer (or the single graph)."""
         if self.session is None:
-            plan = self.plan(ids, style, speed)
-            return Render(self.render_planned(plan, style), plan.durations)
+            plan = self.plan(ids, style, speed, adapter=adapter, guidance=guidance)
+            return Render(self.render_planned(plan, style, adapter=adapter), plan.durations)
         feeds = self._feeds(ids, style, speed)
         with self._lock:
             audio, durations = self.session.run([OUTPUT_AUDIO, OUTPUT_DURATIONS], feeds, self.run_options())
         return Render(np.asarray(audio, dtype=np.float32).reshape(-1), np.asarray(durations).reshape(-1).astype(np.int64))
+
+
+def adapter_feeds(adapter, planner, renderer) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(planner feeds, renderer feeds) that select `adapter` in the adapted graphs' sessions,
+    built once (contiguous float32, matrices transposed to the graphs' (in, r) / (r, out)).
+    Checks every array's shape against the graph's weight (AdapterError naming file and key)."""
+    from .adapter_graphs import input_names
+
+    declared = [{i.name: i.shape for i in s.get_overridable_initializers()} for s in (planner, renderer)]
+    feeds: tuple[dict, dict] = ({}, {})
+    for path, (a, b) in adapter.weights.items():
+        conv = a.ndim == 3
+        a_name, b_name = input_names(path, conv)
+        stage = next((k for k in (0, 1) if a_name in declared[k]), None)
+        if stage is None:
+            raise AdapterError(f"adapter {adapter.path}: {path}.lora_A: no such {'convolution' if conv else 'matrix'} "
+                               "in the adapted graphs")
+        fa, fb = (a, b) if conv else (a.T, b.T)
+        for key, value, shape in ((f"{path}.lora_A", fa, declared[stage][a_name]),
+                                  (f"{path}.lora_B", fb, declared[stage][b_name])):
+            want = tuple(d if isinstance(d, int) else value.shape[i] for i, d in enumerate(shape))
+            if value.shape != want:
+                got = value.shape if conv else value.T.shape
+                need = want if conv else want[::-1]
+                raise AdapterError(f"adapter {adapter.path}: {key}: shape {got}, the model's weight needs {need}")
+        fa, fb = np.ascontiguousarray(fa, dtype=np.float32), np.ascontiguousarray(fb, dtype=np.float32)
+        feeds[stage][a_name], feeds[stage][b_name] = fa, fb
+        # Keep one copy: the adapter's torch-layout arrays become views of the feeds.
+        adapter.weights[path] = (fa, fb) if conv else (fa.T, fb.T)
+    return feeds

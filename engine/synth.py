@@ -22,7 +22,8 @@ import numpy as np
 from . import SAMPLE_RATE
 from .api import AudioChunk, Event, Finished, SpeechRequest
 from .cancelling import unless_cancelled
-from .conditioning import Conditioner
+from .adapters import AdapterSet, load_adapters
+from .conditioning import Conditioner, native_prosody
 from .config import EngineConfig
 from .errors import TextError
 from .events import stream_events
@@ -68,12 +69,16 @@ class Engine:
     sample_rate = SAMPLE_RATE
 
     def __init__(self, config: EngineConfig | None = None, runtime: KokoroRuntime | None = None,
-                 conditioner: Conditioner | None = None):
+                 conditioner: Conditioner | None = None, adapters: AdapterSet | None = None):
         self.config = config = config or EngineConfig()
         self.vocab = load_vocab()
         self.voice_library = VoiceLibrary()
-        runtime = runtime or KokoroRuntime(ensure_model(config.model), config.runtime)
-        self.conditioner = conditioner or Conditioner(accent=self.voice_library.accented)
+        # Every locale adapter loads once, here (engine/adapters/*.npz; none shipped: the base model).
+        if adapters is None:
+            adapters = load_adapters() if runtime is None else getattr(runtime, "adapters", None) or AdapterSet()
+        runtime = runtime or KokoroRuntime(ensure_model(config.model), config.runtime, adapters)
+        self.conditioner = conditioner or Conditioner(accent=self.voice_library.accented, adapters=adapters,
+                                                      native_prosody=native_prosody(self.voice_library))
         """The conditioning seam: give it an accent function or adapters here (docs/architecture.md)."""
         self.segmenter = Segmenter(self.vocab, {loc.tag: G2P(loc, self.vocab) for loc in LOCALES},
                                    config.max_segment_tokens, config.first_segment_words)
