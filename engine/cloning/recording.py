@@ -16,7 +16,7 @@ naming the problem and the value measured (checked in this order; the first one 
 
 Speech is found with an energy voice-activity detector over 20 ms frames whose threshold follows
 the recording (its noise floor and its loud frames), so a quiet room and a noisy one are both read
-fairly. The speaker test embeds 2-second speech windows with Resemblyzer when it is installed (the
+fairly. The speaker test embeds 1.6-second speech windows with Resemblyzer when it is installed (the
 `eval` or `train` extra) and splits them in two; without it, it compares the windows' median pitch,
 which only tells a low voice from a high one (a man and a woman), not two voices of one pitch. The
 thresholds and what they were measured on are in docs/cloning.md.
@@ -145,14 +145,15 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
 
 def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
     """Band-limited resampling of float32 mono by the ratio target/source: a Kaiser-windowed sinc
-    (32 taps at the lower rate, beta 8.6: stop band about -80 dB) evaluated at each output
+    (64 taps at the lower rate, beta 8.6: stop band about -80 dB, pass band flat to about
+    0.8 of the lower Nyquist frequency) evaluated at each output
     sample's exact position, low-passed at 0.95 of the lower Nyquist frequency."""
     if source_rate == target_rate or len(audio) == 0:
         return np.asarray(audio, np.float32)
     g = math.gcd(source_rate, target_rate)
     up, down = target_rate // g, source_rate // g
     cutoff = 0.95 * min(1.0, up / down)  # of the input's Nyquist frequency
-    half = int(math.ceil(16 / cutoff))  # taps each side, in input samples
+    half = int(math.ceil(32 / cutoff))  # taps each side, in input samples
     beta = 8.6
     n_out = int(len(audio) * up // down)
     padded = np.concatenate([np.zeros(half, np.float32), np.asarray(audio, np.float32), np.zeros(half + 1, np.float32)])
@@ -258,12 +259,13 @@ def voice_activity(audio: np.ndarray, sample_rate: int) -> Activity:
 
 # --- several speakers ----------------------------------------------------------------------
 
-WINDOW_SECONDS = 2.0
+WINDOW_SECONDS = 1.6
+"""Resemblyzer's partial utterance: 160 mel frames of 10 ms."""
 
 
 def speech_windows(audio: np.ndarray, sample_rate: int, activity: Activity) -> list[np.ndarray]:
-    """Non-overlapping 2 s windows of speech-only audio, in time order: the speech frames are
-    joined (pauses dropped) and cut every 2 s."""
+    """Non-overlapping 1.6 s windows of speech-only audio, in time order: the speech frames are
+    joined (pauses dropped) and cut every 1.6 s."""
     n = int(sample_rate * FRAME_SECONDS)
     frames = audio[: len(activity.speech) * n].reshape(-1, n)[activity.speech]
     speech = frames.reshape(-1)
@@ -300,9 +302,16 @@ _ENCODER = None
 
 
 def speaker_split_resemblyzer(windows: list[np.ndarray], sample_rate: int, encoder) -> tuple[float, float]:
-    """(1 - cosine of the two groups' centroid embeddings, the smaller group's share)."""
-    rate = 16000
-    embeddings = np.stack([encoder.embed_utterance(resample(w, sample_rate, rate)) for w in windows])
+    """(1 - cosine of the two groups' centroid embeddings, the smaller group's share). Each 1.6 s
+    window is one of Resemblyzer's partial utterances; all go through the encoder in one batch."""
+    import torch
+    from resemblyzer.audio import wav_to_mel_spectrogram
+    from resemblyzer.hparams import partials_n_frames, sampling_rate
+
+    mels = np.stack([wav_to_mel_spectrogram(resample(w, sample_rate, sampling_rate))[:partials_n_frames]
+                     for w in windows])  # (W, 160, 40)
+    with torch.no_grad():
+        embeddings = encoder(torch.from_numpy(mels).to(encoder.device)).cpu().numpy().astype(np.float64)  # (W, 256)
     embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
     labels = two_groups(embeddings)
     share = min(np.mean(labels == 0), np.mean(labels == 1))
@@ -318,23 +327,21 @@ def median_pitch(window: np.ndarray, sample_rate: int) -> float | None:
     (60-400 Hz; a frame is voiced when its best lag correlates above 0.5); None if none is."""
     n = int(0.04 * sample_rate)
     lo, hi = int(sample_rate / 400), int(sample_rate / 60)
-    pitches = []
-    for start in range(0, len(window) - n - hi, n):
-        x = window[start:start + n + hi].astype(np.float64)
-        x = x - x.mean()
-        head = x[:n]
-        energy = float(head @ head)
-        if energy <= 1e-8:
-            continue
-        best, best_lag = 0.0, 0
-        for lag in range(lo, hi):
-            seg = x[lag:lag + n]
-            r = float(head @ seg) / math.sqrt(energy * float(seg @ seg) + 1e-12)
-            if r > best:
-                best, best_lag = r, lag
-        if best > 0.5:
-            pitches.append(sample_rate / best_lag)
-    return float(np.median(pitches)) if pitches else None
+    starts = np.arange(0, len(window) - n - hi, n)
+    if len(starts) == 0:
+        return None
+    x = np.asarray(window, np.float64)[starts[:, None] + np.arange(n + hi)[None, :]]  # (F, n + hi)
+    x -= x.mean(axis=1, keepdims=True)
+    head = x[:, :n]  # (F, n)
+    energy = np.einsum("fn,fn->f", head, head)
+    lags = np.arange(lo, hi)
+    r = np.empty((len(starts), len(lags)))
+    for j, lag in enumerate(lags):
+        seg = x[:, lag:lag + n]
+        r[:, j] = np.einsum("fn,fn->f", head, seg) / np.sqrt(energy * np.einsum("fn,fn->f", seg, seg) + 1e-12)
+    best = np.argmax(r, axis=1)
+    voiced = (r[np.arange(len(starts)), best] > 0.5) & (energy > 1e-8)
+    return float(np.median(sample_rate / lags[best[voiced]])) if voiced.any() else None
 
 
 def speaker_split_pitch(windows: list[np.ndarray], sample_rate: int) -> tuple[float, float]:
