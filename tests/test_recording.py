@@ -72,14 +72,24 @@ def test_unreadable_files_are_refused_with_why(tmp_path):
 
 # --- real speech ------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def speech(engine):
-    """(a, b): af_heart reading TEXT_A (25 s), am_adam reading TEXT_B; float32 at 24 kHz."""
+_RENDERED: dict = {}
+
+
+def render_speech(engine) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b): af_heart reading TEXT_A (25 s), am_adam reading TEXT_B; float32 at 24 kHz. Made once
+    per test session (tests/test_voice_create.py uses them too)."""
     from engine.api import SpeechRequest
 
-    a, _ = engine.synthesize(SpeechRequest(TEXT_A, voice="af_heart", locale="en-US"))
-    b, _ = engine.synthesize(SpeechRequest(TEXT_B, voice="am_adam", locale="en-US"))
-    return a.astype(np.float32) / 32768.0, b.astype(np.float32) / 32768.0
+    if id(engine) not in _RENDERED:
+        a, _ = engine.synthesize(SpeechRequest(TEXT_A, voice="af_heart", locale="en-US"))
+        b, _ = engine.synthesize(SpeechRequest(TEXT_B, voice="am_adam", locale="en-US"))
+        _RENDERED[id(engine)] = (a.astype(np.float32) / 32768.0, b.astype(np.float32) / 32768.0)
+    return _RENDERED[id(engine)]
+
+
+@pytest.fixture(scope="module")
+def speech(engine):
+    return render_speech(engine)
 
 
 def written(tmp_path, name, audio, rate=RATE, **options):

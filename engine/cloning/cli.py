@@ -116,9 +116,14 @@ def cmd_create(args) -> int:
         result = fit.fit_voice(recording.audio, recording.sample_rate, text, locale, config,
                                checkpoint=checkpoint, progress=ProgressBar())
     except KeyboardInterrupt:
-        print(f"\nechoic: interrupted; the fit so far is kept in {checkpoint}. Run the same command again to "
-              "resume; no voice was saved yet.", file=sys.stderr)
+        if checkpoint.exists():
+            print(f"\nechoic: interrupted; the fit so far is kept in {checkpoint}. Run the same command again "
+                  "to resume; no voice was saved yet.", file=sys.stderr)
+        else:
+            print("\nechoic: interrupted before the first checkpoint; no voice was saved.", file=sys.stderr)
         return 130
+    except getattr(fit, "FitError", ValueError) as exc:  # e.g. a checkpoint the fit refuses: kept, said
+        raise ConfigError(f"the fit cannot run: {exc}") from exc
     metadata = VoiceMetadata(
         name=args.name, source_locale=locale, created=now_utc(), reference_seconds=round(recording.speech_seconds, 2),
         losses={k: float(v) for k, v in result.losses.items()}, similarity=float(result.similarity),
