@@ -177,6 +177,8 @@ def test_two_speakers_are_refused_by_pitch(speech):
                                              r"their pitch differs 1\.[5-9]\d-fold") as caught:
         check_recording(mix(a, b), RATE, speaker_method="pitch")
     assert caught.value.code == "several_speakers"
+    vouched = check_recording(mix(a, b), RATE, speaker_method="none")  # `echoic voice create --skip-speaker-check`
+    assert vouched.speaker_method == "none" and vouched.speech_seconds > 20
 
 
 @pytest.mark.slow

@@ -103,10 +103,12 @@ def cmd_create(args) -> int:
     text = args.text
     if text is not None and not text.strip():
         raise ConfigError("--text is empty; give the words spoken in the recording, or leave it out")
-    recording = load_recording(Path(args.audio))
+    recording = load_recording(Path(args.audio), speaker_method="none" if args.skip_speaker_check else "auto")
     print(f"recording: {recording.seconds:.1f} s, {recording.speech_seconds:.1f} s of speech, "
           f"{recording.source_rate} Hz x {recording.channels}, speech at {recording.level_dbfs:.0f} dBFS, "
-          f"signal-to-noise about {recording.snr_db:.0f} dB, one speaker ({recording.speaker_method})", file=sys.stderr)
+          f"signal-to-noise about {recording.snr_db:.0f} dB, "
+          + (f"one speaker ({recording.speaker_method})" if recording.speaker_method != "none"
+             else "speaker check skipped"), file=sys.stderr)
     fit = _fit_module()
     config = fit.FitConfig() if args.steps is None else replace(fit.FitConfig(), steps=args.steps)
     checkpoint = store.checkpoint_path(args.name)
@@ -201,6 +203,9 @@ def register(commands) -> None:
     create.add_argument("--locale", default="en-US", help="the recording's language (default en-US)")
     create.add_argument("--keep-reference", action="store_true", help="keep a copy of the recording with the voice")
     create.add_argument("--steps", type=int, help="optimisation steps (default: the fit's own)")
+    create.add_argument("--skip-speaker-check", action="store_true",
+                        help="do not refuse the recording as holding several speakers (the check is a heuristic; "
+                             "see docs/cloning.md)")
     common(create)
     create.set_defaults(func=cmd_create)
 

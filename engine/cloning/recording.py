@@ -59,7 +59,7 @@ class RecordingLimits:
     """Estimated signal-to-noise ratio at least: loud frames over the noise floor (10th percentile)."""
     min_speech_fraction: float = 0.3
     """Share of the file that is speech at least."""
-    max_speaker_distance: float = 0.25
+    max_speaker_distance: float = 0.2
     """Two speech-window clusters whose centroids' cosine similarity is below 1 - this (Resemblyzer)
     are two speakers."""
     max_pitch_ratio: float = 1.45
@@ -100,7 +100,7 @@ class Recording:
     """Estimated signal-to-noise ratio: `level_dbfs` minus the noise floor (10th percentile)."""
     clipped_fraction: float
     speaker_method: str
-    """"resemblyzer" or "pitch": how the several-speakers check decided."""
+    """"resemblyzer" or "pitch": how the several-speakers check decided; "none": skipped."""
     speaker_distance: float
     """The check's measured separation of the two most different groups of speech windows:
     1 - cosine of their centroids (resemblyzer) or their median pitch ratio (pitch)."""
@@ -366,7 +366,7 @@ def load_recording(path: Path, limits: RecordingLimits = RecordingLimits(),
                    speaker_method: str = "auto") -> Recording:
     """Read and check a reference recording (module docstring); raise RecordingError on the
     first problem found. `speaker_method`: "auto" (Resemblyzer when installed, else pitch),
-    "resemblyzer", or "pitch"."""
+    "resemblyzer", "pitch", or "none" (no several-speakers check: the user vouches for it)."""
     path = Path(path)
     frames, rate = read_audio(path)
     return check_recording(frames, rate, limits, speaker_method, str(path))
@@ -411,6 +411,9 @@ def check_recording(frames: np.ndarray, rate: int, limits: RecordingLimits = Rec
     if speech_seconds < limits.min_speech_seconds:
         raise RecordingError("too_short", f"{label} is too short: {speech_seconds:.1f} s of speech (needs "
                              f"{limits.min_speech_seconds:.0f} s or more; 30 s to a minute is best)")
+    if speaker_method == "none":
+        return Recording(audio, SAMPLE_RATE, speech_seconds, seconds, rate, frames.shape[1], activity.loud_dbfs,
+                         activity.snr_db, clipped, "none", float("nan"))
     windows = speech_windows(audio, SAMPLE_RATE, activity)
     encoder = _resemblyzer_encoder() if speaker_method in ("auto", "resemblyzer") else None
     if speaker_method == "resemblyzer" and encoder is None:
