@@ -126,6 +126,7 @@ def test_create_with_the_real_fit_one_step_then_the_engine_speaks_it(engine, ref
     """The real fit (torch twin, Resemblyzer): one step, from the nearest pack. The voice is saved
     with what the fit measured, and the engine speaks it in its own locale and in another."""
     pytest.importorskip("torch")
+    pytest.importorskip("resemblyzer")  # the fit's speaker loss (engine/cloning/speaker.py)
     from dataclasses import replace
 
     from engine.api import SpeechRequest
