@@ -368,13 +368,28 @@ def load_recording(path: Path, limits: RecordingLimits = RecordingLimits(),
     first problem found. `speaker_method`: "auto" (Resemblyzer when installed, else pitch),
     "resemblyzer", "pitch", or "none" (no several-speakers check: the user vouches for it)."""
     path = Path(path)
+    try:
+        import soundfile
+
+        seconds = soundfile.info(str(path)).duration  # an hour-long file is refused before it is read
+    except (ImportError, RuntimeError, ValueError, TypeError):  # no soundfile, or a file it cannot read
+        seconds = 0.0  # read_audio says why below
+    if seconds > limits.max_seconds:
+        raise RecordingError("too_long", _too_long(str(path), seconds, limits))
     frames, rate = read_audio(path)
     return check_recording(frames, rate, limits, speaker_method, str(path))
+
+
+def _too_long(label: str, seconds: float, limits: RecordingLimits) -> str:
+    return (f"{label} is too long: {seconds:.1f} s (at most {limits.max_seconds:.0f} s; "
+            "cut it to a clean minute or two of one speaker)")
 
 
 def check_recording(frames: np.ndarray, rate: int, limits: RecordingLimits = RecordingLimits(),
                     speaker_method: str = "auto", label: str = "the recording") -> Recording:
     """The checks of `load_recording` on samples already read: float (frames,) or (frames, channels)."""
+    if speaker_method not in ("auto", "resemblyzer", "pitch", "none"):
+        raise ValueError(f"speaker_method must be auto, resemblyzer, pitch or none, got {speaker_method!r}")
     frames = np.asarray(frames, np.float32)
     if frames.ndim == 1:
         frames = frames[:, None]
@@ -386,8 +401,7 @@ def check_recording(frames: np.ndarray, rate: int, limits: RecordingLimits = Rec
     if not np.all(np.isfinite(frames)):
         raise RecordingError("unreadable", f"{label}: holds NaN or infinite samples")
     if seconds > limits.max_seconds:
-        raise RecordingError("too_long", f"{label} is too long: {seconds:.1f} s (at most {limits.max_seconds:.0f} s; "
-                             "cut it to a clean minute or two of one speaker)")
+        raise RecordingError("too_long", _too_long(label, seconds, limits))
     clipped = clipped_fraction(frames)
     if clipped > limits.max_clipped_fraction:
         raise RecordingError("clipping", f"{label} is clipped: {100 * clipped:.2f}% of samples are stuck at the peak "
