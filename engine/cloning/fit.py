@@ -288,6 +288,11 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
     if config.steps < 0 or config.crop_frames < 8 or config.checkpoint_every < 1:
         raise FitError(f"bad FitConfig: steps {config.steps}, crop_frames {config.crop_frames}, "
                        f"checkpoint_every {config.checkpoint_every}")
+    try:
+        import resemblyzer  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise FitError("fitting a voice needs the train extra and Resemblyzer: pip install 'echoic[train]' && "
+                       "pip install --no-deps Resemblyzer==0.1.4") from exc
     loc = get_locale(locale)
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     torch.set_num_threads(config.threads)
