@@ -120,3 +120,34 @@ def test_fit_raises_similarity_above_its_starting_pack(reference):
     start = result.losses["similarity_start"]
     print(f"similarity start {start:.3f} -> fitted {result.similarity:.3f}; speaker loss {progress}")
     assert result.similarity > start + 0.05  # measured 0.641 -> 0.843
+
+
+def test_eval_clone_summary_ceiling_and_document(tmp_path):
+    """The evaluation's arithmetic on a crafted cache: ceiling is leave-one-out, sims are against
+    the held-out centroid, and --doc replaces only the page's Evaluation section."""
+    from engine.evaluation import clone
+
+    rng = np.random.default_rng(0)
+    speaker = rng.normal(size=256)
+    held = {f"h{i}.wav": {"emb": (speaker + 0.3 * rng.normal(size=256)).tolist(),
+                          "emb2": (speaker + 0.3 * rng.normal(size=256)).tolist()} for i in range(5)}
+    near = {"emb": (speaker + 3.0 * rng.normal(size=256)).tolist(), "emb2": (speaker + 3.0 * rng.normal(size=256)).tolist()}
+    rows = {}
+    for i in range(2):
+        rows[f"clone|en-US|{i}"] = {"target": 0.9, "wer": 0.1, "emb": held["h0.wav"]["emb"], "emb2": held["h0.wav"]["emb2"]}
+        rows[f"nearest|en-US|{i}"] = near | {"target": float("nan"), "wer": float("nan")}
+        rows[f"default|en-US|{i}"] = {"target": 0.95, "wer": 0.05, "emb": near["emb"], "emb2": near["emb2"]}
+    cache = clone.Cache(tmp_path / "c.json")
+    cache.data["spk"] = {"rows": rows, "held": held, "set": "held-out", "locale": "en-US", "nearest": "af_x"}
+    c1, c2 = clone.ceiling(cache.data["spk"])
+    assert 0.85 < c1 < 1.0 and 0.85 < c2 < 1.0
+    summary = {(s["locale"], s["system"]): s for s in clone.summarise(cache.data["spk"])}
+    assert summary[("en-US", "clone")]["sim"] > 0.9 > 0.5 > summary[("en-US", "nearest")]["sim"]
+    doc = tmp_path / "cloning.md"
+    doc.write_text("# Voice cloning\n\nUsage by hand.\n\n## Evaluation\n\nold table\n", encoding="utf-8")
+    pytest.importorskip("matplotlib")
+    clone.write_doc(doc, cache, ["echoic eval clone ..."])
+    page = doc.read_text(encoding="utf-8")
+    assert page.startswith("# Voice cloning\n\nUsage by hand.\n\n## Evaluation")
+    assert "old table" not in page and "| spk (af_x) | held-out | **en-US** |" in page
+    assert doc.with_suffix(".png").stat().st_size > 1000
