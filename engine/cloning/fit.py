@@ -135,10 +135,10 @@ def resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
 
 
 def _reference_pitch(audio16: np.ndarray) -> tuple[float, float]:
-    """(mean, std) of log F0 over voiced frames, by pYIN on at most 30 s."""
+    """(mean, std) of log F0 over voiced frames, by pYIN on at most 15 s."""
     import librosa
 
-    f0, voiced, _ = librosa.pyin(audio16[: 30 * 16000], fmin=50, fmax=500, sr=16000, frame_length=1024, hop_length=320)
+    f0, voiced, _ = librosa.pyin(audio16[: 15 * 16000], fmin=50, fmax=500, sr=16000, frame_length=1024, hop_length=320)
     f0 = f0[voiced & np.isfinite(f0)]
     if len(f0) < 10:
         raise FitError("the reference has too little voiced speech to measure its pitch")
@@ -207,6 +207,16 @@ def pack_embeddings(names_packs: dict[str, np.ndarray], language: str, runtime, 
                 write_atomically(cache, json.dumps(table).encode("utf-8"))
         out[name] = np.asarray(table[key], dtype=np.float32)
     return out
+
+
+_SHARED: dict = {}
+
+
+def _shared(key, make):
+    """One model, runtime, pack space... per process: a second fit (or a resumed one) reuses them."""
+    if key not in _SHARED:
+        _SHARED[key] = make()
+    return _SHARED[key]
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
@@ -278,6 +288,11 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
     if config.steps < 0 or config.crop_frames < 8 or config.checkpoint_every < 1:
         raise FitError(f"bad FitConfig: steps {config.steps}, crop_frames {config.crop_frames}, "
                        f"checkpoint_every {config.checkpoint_every}")
+    try:
+        import resemblyzer  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise FitError("fitting a voice needs the train extra and Resemblyzer: pip install 'echoic[train]' && "
+                       "pip install --no-deps Resemblyzer==0.1.4") from exc
     loc = get_locale(locale)
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     torch.set_num_threads(config.threads)
@@ -294,10 +309,10 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
         ref_stats = [_stats(_log_mel_torch(ref_t, n, h)) for n, h in RESOLUTIONS]
 
     # The pack space and the start.
-    packs = real_packs(config.exclude)
-    space = build_space(packs)
+    packs = _shared(("packs", config.exclude), lambda: real_packs(config.exclude))
+    space = _shared(("space", config.exclude), lambda: build_space(packs))
     vocab = model_store.load_vocab()
-    runtime = KokoroRuntime(model_store.ensure_model())
+    runtime = _shared("runtime", lambda: KokoroRuntime(model_store.ensure_model()))
     from ..model_store import default_cache_dir
     embeddings = pack_embeddings(packs, loc.language, runtime, vocab, default_cache_dir() / "clone-pack-embeddings.json")
     if config.start is not None:
@@ -312,7 +327,7 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
     id_chunks = phoneme_chunks(text, loc.tag, vocab)
     if not id_chunks:
         raise FitError(f"the text to fit gives no phonemes in {loc.tag}: {text[:60]!r}")
-    model = load_from_onnx(model_store.read_stock_model()).to(device).eval()
+    model = _shared(("model", str(device)), lambda: load_from_onnx(model_store.read_stock_model()).to(device).eval())
     model.requires_grad_(False)
     start_pack = packs[nearest]
     chunks: list[_Chunk] = []
@@ -369,7 +384,7 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
                     "optimizer": optimizer.state_dict(), "history": history}, buf)
         write_atomically(Path(checkpoint), buf.getvalue())
 
-    speaker = ResemblyzerTorch(device=device)
+    speaker = _shared(("speaker", str(device)), lambda: ResemblyzerTorch(device=device))
     e_ref_t = torch.tensor(e_ref, device=device)
 
     def style_row(row: int):
