@@ -1,6 +1,6 @@
 """Measures the several-speakers check on real speech: one folder of recordings per speaker.
 
-    python -m engine.cloning.measure_speakers FOLDER FOLDER ... [--clips 6] [--seconds 30]
+    python -m engine.cloning.measure_speakers FOLDER FOLDER ... [--clips 6] [--seconds 30] [--prompts 150]
 
 From each folder (WAV/FLAC prompts of one speaker, e.g. Debian's asterisk-core-sounds-*-wav) it
 builds `--clips` single-speaker recordings of about `--seconds` s (prompts joined with 0.3 s of
@@ -27,16 +27,19 @@ from .recording import (RecordingLimits, _resemblyzer_encoder, read_audio, resam
 GAP = np.zeros(int(0.3 * SAMPLE_RATE), np.float32)
 
 
-def prompts(spec: str) -> list[np.ndarray]:
-    """Every prompt of at least 1.5 s under the folder(s), mono at 24 kHz, in a fixed order."""
+def prompts(spec: str, limit: int = 0) -> list[np.ndarray]:
+    """The prompts of at least 1.5 s under the folder(s), mono at 24 kHz: all, or `limit` drawn
+    at random (seeded) from them."""
+    paths = [path for folder in spec.split("+") for path in sorted(Path(folder).rglob("*"))
+             if path.suffix.lower() in (".wav", ".flac") and "silence" not in path.parts]
+    random.Random(1).shuffle(paths)
     out = []
-    for folder in spec.split("+"):
-        for path in sorted(Path(folder).rglob("*")):
-            if path.suffix.lower() not in (".wav", ".flac") or "silence" in path.parts:
-                continue
-            frames, rate = read_audio(path)
-            if len(frames) >= 1.5 * rate:
-                out.append(resample(frames.mean(axis=1), rate, SAMPLE_RATE))
+    for path in paths:
+        frames, rate = read_audio(path)
+        if len(frames) >= 1.5 * rate:
+            out.append(resample(frames.mean(axis=1), rate, SAMPLE_RATE))
+        if limit and len(out) >= limit:
+            break
     return out
 
 
@@ -67,11 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", nargs="+")
     parser.add_argument("--clips", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--prompts", type=int, default=150, help="prompts drawn from each speaker (0: all)")
     args = parser.parse_args(argv)
     rng = random.Random(0)
     limits = RecordingLimits()
     encoder = _resemblyzer_encoder()
-    speakers = {Path(spec.split("+")[0]).name: prompts(spec) for spec in args.folders}
+    speakers = {Path(spec.split("+")[0]).name: prompts(spec, args.prompts) for spec in args.folders}
     cases: list[tuple[str, str, np.ndarray]] = []
     for name, clips in speakers.items():
         cases += [("one speaker", name, build([clips], [1.0], args.seconds, rng)) for _ in range(args.clips)]
