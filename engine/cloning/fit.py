@@ -393,7 +393,7 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
 
     losses: dict[str, float] = {}
     while step < config.steps:
-        started = time.monotonic()
+        started, started_cpu = time.monotonic(), time.process_time()
         rng = np.random.default_rng([config.seed, step])
         chunk = chunks[int(rng.integers(len(chunks)))]
         width = min(config.crop_frames, chunk.frames)
@@ -435,7 +435,8 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
             residual.clamp_(-config.residual_limit, config.residual_limit)
         step += 1
         losses = {k: float(v.detach()) if hasattr(v, "detach") else float(v) for k, v in terms.items()} | {"total": float(total.detach()),
-                                                              "seconds": time.monotonic() - started}
+                                                              "seconds": time.monotonic() - started,
+                                                              "cpu_seconds": time.process_time() - started_cpu}
         history.append(losses)
         if step % config.checkpoint_every == 0 or step == config.steps:
             save()
@@ -445,7 +446,7 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
     pack = space.pack(z.detach().cpu().numpy(), residual.detach().cpu().numpy())
     similarity = clone_similarity(pack, id_chunks, runtime, e_ref)
     start_similarity = clone_similarity(start_pack, id_chunks, runtime, e_ref)
-    out_losses = {k: v for k, v in losses.items() if k != "seconds"} | {"similarity_start": start_similarity}
+    out_losses = {k: v for k, v in losses.items() if k not in ("seconds", "cpu_seconds")} | {"similarity_start": start_similarity}
     return FitResult(pack=pack, nearest=nearest, losses=out_losses, similarity=similarity, steps=step)
 
 

@@ -119,8 +119,8 @@ def ceiling(entry: dict) -> tuple[float, float]:
 
 def table(cache: Cache) -> list[str]:
     lines = ["| speaker | set | locale | ceiling sim / sim2 | nearest sim / sim2 | clone sim / sim2 | "
-             "clone / ceiling (sim2) | target: clone / default | WER: clone / default |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "clone / ceiling sim / sim2 | target: clone / default | WER: clone / default | n |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, entry in sorted(cache.data.items()):
         rows = {(r["locale"], r["system"]): r for r in summarise(entry)}
         c1, c2 = ceiling(entry)
@@ -132,8 +132,9 @@ def table(cache: Cache) -> list[str]:
             lines.append(
                 f"| {name} ({entry.get('nearest', '?')}) | {entry.get('set', '')} | {own}{locale}{own} | {c1:.3f} / {c2:.3f} | "
                 f"{ne['sim']:.3f} / {ne['sim2']:.3f} | {cl['sim']:.3f} / {cl['sim2']:.3f} | "
-                f"{cl['sim2'] / c2:.0%} | {cl['target']:.2f} / {de['target'] if de else math.nan:.2f} | "
-                f"{cl['wer']:.0%} / {de['wer'] if de else math.nan:.0%} |")
+                f"{cl['sim'] / c1:.0%} / {cl['sim2'] / c2:.0%} | "
+                f"{cl['target']:.2f} / {de['target'] if de else math.nan:.2f} | "
+                f"{cl['wer']:.0%} / {de['wer'] if de else math.nan:.0%} | {cl['n']} |")
     return lines
 
 
