@@ -181,6 +181,10 @@ def register(commands, bench) -> None:
     voices.add_argument("--locale")
     voices.set_defaults(func=cmd_voices)
 
+    from .cloning.cli import register as register_voice_commands
+
+    register_voice_commands(commands)
+
     locales = commands.add_parser("locales", help="list locales and how each sounds today")
     locales.set_defaults(func=cmd_locales)
 

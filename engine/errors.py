@@ -4,6 +4,7 @@
     ├── ConfigError             a configuration or request value is invalid (message quotes it)
     ├── LocaleError             an unknown or unsupported locale tag
     ├── VoiceError              an unknown voice or a broken voice pack
+    │   └── RecordingError      a reference recording for cloning is unusable (has a `code`)
     ├── ModelError              the model cannot be found, assembled, verified or loaded
     ├── TextError               input text that cannot be read at all (too long, not text)
     ├── G2PError                grapheme-to-phoneme conversion failed (espeak-ng missing or broken)
@@ -29,6 +30,18 @@ class LocaleError(EchoicError, ValueError):
 
 class VoiceError(EchoicError, ValueError):
     """An unknown voice or a broken voice pack."""
+
+
+class RecordingError(VoiceError):
+    """A reference recording for cloning cannot make a voice: one problem, with its measured value.
+
+    `code` names the problem: "unreadable", "too_long", "clipping", "too_quiet", "too_noisy",
+    "mostly_silence", "too_short", "several_speakers" (engine/cloning/recording.py).
+    """
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
 
 
 class ModelError(EchoicError):

@@ -102,6 +102,8 @@ class Engine:
         return list(LOCALES)
 
     def voices(self, locale: str | None = None) -> list[VoiceInfo]:
+        """The voices now: user voices created or removed since the engine started included."""
+        self.voice_library.refresh()
         return self.voice_library.list(get_locale(locale).tag if locale else None)
 
     def statistics(self) -> dict:
@@ -162,6 +164,7 @@ class Engine:
         if len(request.text) > self.config.max_text_chars:
             raise TextError(f"text is {len(request.text)} characters; the limit is {self.config.max_text_chars}")
         locale = get_locale(request.locale)
+        self.voice_library.refresh()  # a voice created a moment ago speaks; a removed one is unknown
         voice = self.voice_library.get(request.voice or locale.default_voice)
         report = FrontEndReport()
         if request.spell:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,23 +106,61 @@ def _check_pack(voice_id: str, pack: np.ndarray) -> np.ndarray:
     return pack
 
 
+USER_VOICE_SUFFIXES = (".npz", ".npy")
+"""A user voice's pack file: `NAME.npz` (array `pack`, what `echoic voice create` saves through
+engine/cloning/store.py) or a bare `NAME.npy`; `NAME.json` beside it holds its metadata."""
+
+
+def bundled_voice_ids() -> frozenset[str]:
+    """The ids of the voices Echoic ships (no pack is loaded): a user voice may not take one."""
+    with voice_packs.packs_file().open("rb") as f, np.load(f) as npz:
+        return frozenset(npz.files) | frozenset(_JAPANESE)
+
+
+def _read_pack(path: Path) -> np.ndarray:
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as npz:
+            if "pack" not in npz.files:
+                raise ValueError(f"no array named 'pack' (it holds {', '.join(npz.files) or 'nothing'})")
+            return npz["pack"]
+    return np.load(path, allow_pickle=False)
+
+
 def load_user_voice(path: Path) -> Voice:
-    """A user voice: `<id>.npy` (the pack) with an optional `<id>.json` {"name", "gender", "locales"}."""
+    """A user voice: `<id>.npz` (array `pack`) or `<id>.npy`, with an optional `<id>.json`:
+    {"name", "gender", "locales", "source_locale" (the recording's: the voice's native locale)}."""
     voice_id = path.stem
     try:
-        pack = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        pack = _read_pack(path)
+    except (OSError, ValueError, KeyError, EOFError) as exc:  # np.load's errors for a truncated or foreign file
         raise VoiceError(f"voice file {path} cannot be read: {exc}") from exc
     meta_path = path.with_suffix(".json")
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+    except (OSError, ValueError) as exc:
+        raise VoiceError(f"voice metadata {meta_path} cannot be read: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise VoiceError(f"voice metadata {meta_path} is not a JSON object")
+    native = meta.get("native_locale") or meta.get("source_locale")
     info = VoiceInfo(
         id=voice_id,
         name=str(meta.get("name", voice_id)),
-        gender=str(meta.get("gender", "unknown")),
+        gender=str(meta.get("gender") or "unknown"),
         locales=tuple(meta.get("locales", [loc.tag for loc in LOCALES])),
-        native_locale=meta.get("native_locale"),
+        native_locale=get_locale(native).tag if native else None,
     )
     return Voice(info, _check_pack(voice_id, pack))
+
+
+def _directory_signature(voice_dir: Path) -> tuple:
+    """What changes whenever a voice file is added, removed or replaced: (name, mtime, size) of
+    each pack and metadata file. One scandir of a small folder: cheap enough for every request."""
+    try:
+        with os.scandir(voice_dir) as entries:
+            return tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in entries
+                                if e.name.endswith((*USER_VOICE_SUFFIXES, ".json")) and e.is_file()))
+    except OSError:  # no folder (yet), or unreadable: no user voices
+        return ()
 
 
 class VoiceLibrary:
@@ -132,6 +171,7 @@ class VoiceLibrary:
         self._voices: dict[str, Voice] = {}
         self.problems: list[str] = []
         """User voice files that could not be loaded, one line each (shown by `echoic voices`)."""
+        voices: dict[str, Voice] = {}
         bundled: dict[str, np.ndarray] = {}
         with voices_file().open("rb") as f, np.load(f) as npz:
             bundled.update((voice_id, npz[voice_id]) for voice_id in _JAPANESE)
@@ -142,20 +182,46 @@ class VoiceLibrary:
         for voice_id in sorted(bundled):
             info = VoiceInfo(voice_id, voice_packs.display_name(voice_id), voice_packs.gender(voice_id), all_locales,
                              voice_packs.native_locale(voice_id), grades.get(voice_id, ""))
-            self._voices[voice_id] = Voice(info, _check_pack(voice_id, bundled[voice_id]))
-        self._bundled = tuple(self._voices)
+            voices[voice_id] = Voice(info, _check_pack(voice_id, bundled[voice_id]))
+        self._voices = voices
+        self._bundled = tuple(voices)
         self._directions: dict[tuple[str, str | None], np.ndarray] = {}
         self._accented: dict[tuple[str, str, float], Voice] = {}
-        voice_dir = voice_dir or default_voice_dir()
-        if voice_dir.is_dir():
-            for path in sorted(voice_dir.glob("*.npy")):
-                if path.stem in self._voices:
-                    self.problems.append(f"{path}: id {path.stem!r} is a bundled voice; ignored")
+        self.voice_dir = voice_dir or default_voice_dir()
+        self._signature: tuple | None = None
+        self._scan_lock = threading.Lock()
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Load the user voices again if their folder changed since the last look (a voice created,
+        removed or replaced while the daemon runs); returns whether it changed. Cheap when nothing
+        changed (one scandir), so the daemon calls it on every voices request and every utterance.
+        Thread-safe: readers see the old voices or the new ones, never half of a change."""
+        with self._scan_lock:
+            signature = _directory_signature(self.voice_dir)
+            if signature == self._signature:
+                return False
+            voices = {v: self._voices[v] for v in self._bundled}
+            problems: list[str] = []
+            seen: dict[str, Path] = {}
+            paths = [p for suffix in USER_VOICE_SUFFIXES for p in self.voice_dir.glob(f"*{suffix}")]
+            for path in sorted(paths, key=lambda p: (p.stem, USER_VOICE_SUFFIXES.index(p.suffix))):
+                if path.stem in self._bundled:
+                    problems.append(f"{path}: id {path.stem!r} is a bundled voice; ignored")
+                    continue
+                if path.stem in seen:
+                    problems.append(f"{path}: {seen[path.stem].name} already gives voice {path.stem!r}; ignored")
                     continue
                 try:
-                    self._voices[path.stem] = load_user_voice(path)
+                    voices[path.stem] = load_user_voice(path)
+                    seen[path.stem] = path
                 except VoiceError as exc:
-                    self.problems.append(str(exc))
+                    problems.append(str(exc))
+            # A replaced pack must not be served from the accent caches: start them afresh (new
+            # objects, so a thread in `accented` keeps the dict it holds).
+            self._directions, self._accented = {}, {}
+            self._voices, self.problems, self._signature = voices, problems, signature
+            return True
 
     def _mean_pack(self, locale: str | None) -> np.ndarray | None:
         """Mean of the bundled packs native to `locale` (all bundled packs for None); None if there are none."""
@@ -171,15 +237,16 @@ class VoiceLibrary:
         bundled packs for a voice that names none). Zero where the voice is native to the locale
         or no native pack exists (de-DE)."""
         key = (locale, voice_id)
-        if key not in self._directions:
+        directions = self._directions  # refresh() may swap in a new dict meanwhile: keep this one
+        if key not in directions:
             loc = get_locale(locale)
             target = self._mean_pack(loc.accent_from or loc.tag)
             own = self.get(voice_id).info.native_locale if voice_id else None
             source = self._mean_pack(own) if own else None
             if source is None:
                 source = self._mean_pack(None)
-            self._directions[key] = np.zeros((PACK_ROWS, STYLE_DIM), np.float32) if target is None else target - source
-        return self._directions[key]
+            directions[key] = np.zeros((PACK_ROWS, STYLE_DIM), np.float32) if target is None else target - source
+        return directions[key]
 
     def accented(self, voice: Voice, locale: str, strength: float | None) -> Voice:
         """`voice` speaking `locale` at an accent strength (None: DEFAULT_ACCENT_STRENGTH).
@@ -195,12 +262,13 @@ class VoiceLibrary:
         if not direction.any():
             return voice
         key = (voice.info.id, tag, round(strength, 4))
-        if key not in self._accented:
-            if len(self._accented) >= 32:  # bounded (half a megabyte each): a slider swept end to end
-                self._accented.clear()
+        accented = self._accented  # as in accent_direction: the dict refresh() may replace
+        if key not in accented:
+            if len(accented) >= 32:  # bounded (half a megabyte each): a slider swept end to end
+                accented.clear()
             n = len(voice.pack)
-            self._accented[key] = Voice(voice.info, apply_accent(voice.pack, direction[:n], strength), f"{tag}@{strength:g}")
-        return self._accented[key]
+            accented[key] = Voice(voice.info, apply_accent(voice.pack, direction[:n], strength), f"{tag}@{strength:g}")
+        return accented[key]
 
     def get(self, voice_id: str) -> Voice:
         """A voice by id, or by `Voice.key` (`jf_alpha@fr-FR@0.5`: that voice moved toward fr-FR's accent)."""

@@ -221,6 +221,8 @@ class Module:
         self.settings = p.Settings()
         self.server_audio = False
         self.voices: list[p.VoiceInfo] = []
+        self.looked_for: str | None = None
+        """A voice name SET that the last catalogue lacked, already looked for again."""
         self.locales: list[str] = []
         self.job: SpeechJob | None = None
 
@@ -328,8 +330,10 @@ class Module:
         if len(command.args) > 1:
             self.output.reply(p.ERR_LIST_VOICES_FILTER)
             return
-        if not self.voices and not self.client.connected:
+        if not self.client.connected:
             self._connect(timeout=1.0)
+        else:
+            self._refresh_catalogue()  # voices created or removed since the last list (echoic voice)
         lines = p.voice_list_lines(self.voices) or FALLBACK_VOICE_LINES
         self.output.write(p.reply_lines(200, lines, p.OK_VOICE_LIST_SENT))
 
@@ -364,6 +368,10 @@ class Module:
         if not self._connect(self.speak_timeout):
             self.output.reply(p.ERR_CANT_SPEAK)
             return None
+        wanted = self.settings.synthesis_voice
+        if wanted and wanted != self.looked_for and wanted not in {v.id for v in self.voices}:
+            self.looked_for = wanted  # asked once per name, not before every message
+            self._refresh_catalogue()  # a voice created after the last LIST VOICES
         job = p.speak_message(self.client.new_id(), command.name, data, self.settings, self.voices,
                               self.locales, playback="client" if self.server_audio else "daemon")
         message = job.message

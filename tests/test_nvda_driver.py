@@ -320,3 +320,22 @@ def test_the_end_of_a_replaced_connection_leaves_the_new_one_alone(synth):
 	assert rec.done.wait(5)
 	assert driver._conn is new and rec.indexes()[-2:] == [20, 21]
 	old.close()
+
+
+def test_a_voice_created_or_removed_while_nvda_runs_shows_in_the_voice_list(synth, monkeypatch):
+	from engine.voices import VoiceInfo as EngineVoice
+
+	driver, _rec, engine = synth
+	before = list(driver.availableVoices)
+	monkeypatch.setattr(type(driver), "VOICES_TTL", 0.0)
+	tags = tuple(loc.tag for loc in engine.locales())
+	engine._voices.append(EngineVoice("anna", "Anna", "female", tags, native_locale="fr-FR"))
+	try:
+		assert list(driver.availableVoices) == before + ["anna"]
+		assert driver.availableVoices["anna"].language == "fr_FR" and driver.availableVoices["anna"].displayName == "Anna"
+		driver.voice = "anna"
+		assert driver.voice == "anna"
+	finally:
+		engine._voices.pop()
+	assert list(driver.availableVoices) == before
+	assert driver.voice == "am_michael"  # the removed voice gave way to the variant's default voice

@@ -16,7 +16,8 @@ class SpeechEngine(Protocol):
     sample_rate: int
 
     def voices(self, locale: str | None = None) -> list[VoiceInfo]:
-        """Every voice (or those speaking `locale`)."""
+        """Every voice (or those speaking `locale`) as they are now: asked again for every
+        `voices` request and speak, so voices added or removed while the daemon runs are seen."""
 
     def locales(self) -> list[Locale]:
         """Every locale the engine reads."""

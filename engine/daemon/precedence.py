@@ -41,7 +41,10 @@ def speech_request(msg: p.Speak, defaults: dict, saved_for, voice_ids: set[str])
                 return source
         return None
 
-    voice = pick("voice") or locale.default_voice
+    voice = pick("voice")
+    if msg.voice is None and defaults.get("voice") is None and voice not in voice_ids:
+        voice = None  # the settings file names a user voice removed since: the locale's default speaks
+    voice = voice or locale.default_voice
     _check_voice(voice, voice_ids)
     request = SpeechRequest(text=msg.text, ssml=msg.ssml, locale=locale.tag, voice=voice, rate=pick("rate"),
                             pitch=pick("pitch"), volume=pick("volume"), spell=msg.spell,

@@ -392,7 +392,8 @@ def defaults_message(defaults: dict) -> dict:
 
 
 def voices_message(voices, locale: str | None) -> dict:
-    return {"type": "voices", "voices": [{"id": v.id, "name": v.name, "gender": v.gender, "locales": list(v.locales)}
+    return {"type": "voices", "voices": [{"id": v.id, "name": v.name, "gender": v.gender, "locales": list(v.locales),
+                                          "native_locale": v.native_locale}
                                          for v in voices if locale is None or locale in v.locales]}
 
 

@@ -73,8 +73,6 @@ class Server:
         self.cv = threading.Condition()
         self.clients: list[Client] = []
         self.started_at = time.monotonic()
-        self._voices = list(engine.voices())
-        self._voice_ids = {v.id for v in self._voices}
         self._locales = list(engine.locales())
         self._player: Player | None = None
         self.player_lock = asyncio.Lock()
@@ -84,6 +82,11 @@ class Server:
         self._unauthenticated = 0
         self.synthesis = Synthesis(engine, self.cv, self.clients, self.render_ahead, self._from_synthesis,
                                    calibrate_ahead)
+
+    @property
+    def _voice_ids(self) -> set[str]:
+        """The voices as they are now: the engine notices user voices added or removed since start."""
+        return {v.id for v in self.engine.voices()}
 
     @property
     def trims(self) -> int:
@@ -268,7 +271,7 @@ class Server:
             client.defaults = with_defaults(client.defaults, msg.values, self._voice_ids)
             return p.defaults_message(client.defaults)
         elif isinstance(msg, p.ListVoices):
-            return p.voices_message(self._voices, get_locale(msg.locale).tag if msg.locale is not None else None)
+            return p.voices_message(self.engine.voices(), get_locale(msg.locale).tag if msg.locale is not None else None)
         elif isinstance(msg, p.ListLocales):
             return p.locales_message(self._locales)
         elif isinstance(msg, p.Settings):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 # Module names under engine.evaluation, in the order `echoic eval --help` lists them.
-EVALUATIONS: tuple[str, ...] = ("text", "accent", "guardrails")
+EVALUATIONS: tuple[str, ...] = ("text", "accent", "guardrails", "clone")
 
 
 def register(evals) -> None:

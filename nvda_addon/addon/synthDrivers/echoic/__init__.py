@@ -16,6 +16,7 @@ shared client core.
 import os
 import queue
 import threading
+import time
 from collections import OrderedDict
 
 import addonHandler
@@ -92,6 +93,9 @@ class SynthDriver(BaseSynthDriver):
 	START_TIMEOUT = 30.0
 	#: The daemon queues `message` utterances behind each other; NVDA cancels explicitly.
 	PRIORITY = "message"
+	#: Seconds a fetched voice list is trusted: a voice created or removed since (`echoic voice
+	#: create`, `remove`) shows in the voice list the next time NVDA asks for it after this long.
+	VOICES_TTL = 2.0
 
 	supportedSettings = (
 		BaseSynthDriver.VoiceSetting(),
@@ -195,7 +199,25 @@ class SynthDriver(BaseSynthDriver):
 
 	def _fetchVoices(self):
 		reply = self._conn.request({"type": "voices"})
+		self._voicesFetched = time.monotonic()
 		return [v for v in reply.get("voices", []) if isinstance(v, dict) and v.get("id")]
+
+	def _get_availableVoices(self):
+		# NVDA keeps the first list for the driver's life; Echoic's user voices come and go while
+		# it runs, so ask the daemon again once the list is older than VOICES_TTL.
+		if self._conn is not None and time.monotonic() - getattr(self, "_voicesFetched", 0.0) > self.VOICES_TTL:
+			try:
+				voices = self._fetchVoices()
+			except _daemon.DaemonError as e:
+				log.debugWarning(f"Echoic: could not refresh the voice list: {e}")
+				voices = self._voices
+			if voices != self._voices:
+				self._voices = voices
+				self.__dict__.pop("_availableVoices", None)
+				if all(v["id"] != self._voice for v in voices):
+					log.info(f"Echoic: voice {self._voice!r} was removed; using the default voice")
+					self._voice = self._defaultVoice(self._variant)
+		return super()._get_availableVoices()
 
 	def _resolveLocale(self, nvdaLang):
 		"""NVDA's 'pt_BR' -> the daemon's tag for it, or one of the same language, or None."""
@@ -238,7 +260,9 @@ class SynthDriver(BaseSynthDriver):
 		voices = OrderedDict()
 		for v in self._voices:
 			locales = v.get("locales") or []
-			language = locales[0].replace("-", "_") if locales else None
+			# A voice's own language is the locale it was trained or recorded in (`native_locale`).
+			native = v.get("native_locale") or (locales[0] if locales else None)
+			language = native.replace("-", "_") if native else None
 			voices[v["id"]] = VoiceInfo(v["id"], v.get("name") or v["id"], language)
 		return voices
 
