@@ -13,7 +13,7 @@ import pytest
 
 from engine.api import SpeechRequest
 from engine.errors import VoiceError
-from engine.evaluation import accent
+from engine.evaluation import accent, accent_report
 from engine.locales import LOCALES
 from engine.voices import ACCENT_COLUMNS, VoiceLibrary, apply_accent
 
@@ -155,10 +155,10 @@ def test_the_meter_measures_resumes_and_reports(tmp_path):
     best = accent.best_voices(summaries, {"ff_siwis": "female", "jm_kumo": "male"})
     assert best["fr-FR"] == {"female": siwis}  # natives only where the locale has one
     assert best["en-US"]["male"].row.voice == "jm_kumo"  # else the best of what was measured
-    doc = accent.document(summaries, 2, "echoic eval accent --locales fr-FR", "accent.png")
+    doc = accent_report.document(summaries, 2, "echoic eval accent --locales fr-FR", "accent.png")
     assert "| jm_kumo | fr-FR | 0.5 |" in doc and accent.sentences("fr-FR", 1)[0] in doc
-    again = accent.document(summaries[:1], 2, "x", "accent.png", doc + "\nMy findings.\n")
-    assert again.endswith(accent.NOTES_MARK + "\n\nMy findings.\n") and "| jm_kumo |" not in again
+    again = accent_report.document(summaries[:1], 2, "x", "accent.png", doc + "\nMy findings.\n")
+    assert again.endswith(accent_report.NOTES_MARK + "\n\nMy findings.\n") and "| jm_kumo |" not in again
     # Rows for the real command: natives are never given other strengths; references are added.
     library = VoiceLibrary(voice_dir=tmp_path)
     made = accent.default_rows(library, ["fr-FR"], ["ff_siwis", "jm_kumo"], [1.0, 0.5])
@@ -170,7 +170,7 @@ def test_the_plot_is_written(tmp_path):
     pytest.importorskip("matplotlib")
     s = [accent.Summary(accent.Row("jm_kumo", "fr-FR", k), 0.2 + 0.5 * (1 - k), 0.3, 0.7, 0.9 - 0.1 * (1 - k), 0.9, 2)
          for k in (1.0, 0.5, 0.0)]
-    accent.plot(s, tmp_path / "a.png")
+    accent_report.plot(s, tmp_path / "a.png")
     assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -284,7 +284,7 @@ def test_the_goal_table_says_what_each_locale_reaches():
                  s("jm_kumo", "en-US", 1, 0.96, 0.04, 0.99), s("am_michael", "en-US", 1, 1.0, 0.04, 0.98, True),
                  s("af_bella", "en-US", 1, 1.0, 0.0, 0.98, True), s("ef_dora", "de-DE", 1, 0.66, 0.17, 0.90),
                  s("human-fr", "fr-FR", 1, 1.0, 0.05, 0.95, True)]
-    lines = accent.goal(summaries, {"en-US": "am_michael", "fr-FR": "ff_siwis", "de-DE": "ef_dora"}, 0.5,
+    lines = accent_report.goal(summaries, {"en-US": "am_michael", "fr-FR": "ff_siwis", "de-DE": "ef_dora"}, 0.5,
                         {"en-US": True, "fr-FR": True, "de-DE": False})
     text = "\n".join(lines)
     assert "| en-US | am_michael 1.00 / 4% / – / 3.00 | af_bella (" in text and "| no |" in text  # WER 4% > 0%

