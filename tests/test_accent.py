@@ -133,7 +133,7 @@ def test_the_meter_measures_resumes_and_reports(tmp_path):
         voice = calls[-1][0].voice
         base = np.full(4, 1.0) if voice == "ff_siwis" else np.array([1.0, 1.0, 0.0, 0.0])
         emb = base + 0.1 * audio[:4]
-        return {"target": 0.9 if locale == "fr-FR" else 0.5, "wer": 0.1, "confidence": 0.8, "heard": text, "mos": 3.0,
+        return {"target": 0.9 if locale == "fr-FR" else 0.5, "wer": 0.1, "confidence": 0.8, "mos": 3.0,
                 "emb": emb.tolist(), "emb2": emb.tolist()}
 
     rows = [accent.Row("ff_siwis", "fr-FR"), accent.Row("jm_kumo", "fr-FR"), accent.Row("jm_kumo", "fr-FR", 0.5),
@@ -188,6 +188,18 @@ def test_phones_fold_espeak_and_pnm_spellings_onto_one_set():
     assert accent.phone_error_rate("kæts", "kæ") == 0.5
     with pytest.raises(ValueError):
         accent.phone_error_rate("ˈ ", "kæt")
+
+
+def test_small_numbers_written_as_digits_count_as_their_words():
+    text = "The library opens at nine, but the reading room stays closed until noon."
+    heard = "The library opens at 9, but the reading room stays closed until noon."
+    assert accent.word_error_rate(text, heard) == pytest.approx(1 / 13)
+    assert accent.word_error_rate(text, heard, language="en") == 0.0
+    assert accent.word_error_rate("ouvre à neuf heures", "ouvre à 9 heures", language="fr") == 0.0
+    assert accent.word_error_rate("ouvre à neuf heures", "ouvre à 19 heures", language="fr") == 0.25
+    # a cached record's WER is computed again from what was heard, under the current rule
+    record = {"heard": heard, "wer": 1 / 13}
+    assert accent.record_wer(record, text, "en-GB") == 0.0 and accent.record_wer({"wer": 0.5}, text, "en-US") == 0.5
 
 
 def test_word_error_rate_can_compare_without_diacritics():

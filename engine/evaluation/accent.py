@@ -84,11 +84,37 @@ def edit_distance(ref: list, hyp: list) -> int:
     return previous[-1]
 
 
-def word_error_rate(reference: str, hypothesis: str, fold: bool = False) -> float:
+NUMBER_WORDS = {
+    "en": "zero one two three four five six seven eight nine ten eleven twelve",
+    "de": "null eins zwei drei vier fünf sechs sieben acht neun zehn elf zwölf",
+    "es": "cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce",
+    "fr": "zéro un deux trois quatre cinq six sept huit neuf dix onze douze",
+    "it": "zero uno due tre quattro cinque sei sette otto nove dieci undici dodici",
+}
+"""Whisper writes small numbers as digits ("opens at 9"): a digit token the size of one of these
+counts as its word, so a sentence's number word is not an error of the voice."""
+
+
+def word_error_rate(reference: str, hypothesis: str, fold: bool = False, language: str | None = None) -> float:
+    """Word edit distance over the reference's word count; with `language`, digits 0-12 in the
+    hypothesis read as that language's number words (NUMBER_WORDS)."""
     ref, hyp = words(reference, fold), words(hypothesis, fold)
     if not ref:
         raise ValueError("empty reference sentence")
+    if language in NUMBER_WORDS:
+        table = NUMBER_WORDS[language].split()
+        hyp = [table[int(w)] if w.isdigit() and int(w) < len(table) else w for w in hyp]
+        if fold:
+            hyp = [fold_accents(w) for w in hyp]
     return edit_distance(ref, hyp) / len(ref)
+
+
+def record_wer(record: dict, text: str, locale: str) -> float:
+    """A record's word error rate, computed again from what Whisper heard (so a later rule of the
+    comparison applies to every cached record alike); `fold` as it was measured."""
+    if "heard" not in record:
+        return record["wer"]
+    return word_error_rate(text, record["heard"], bool(record.get("fold")), get_locale(locale).language)
 
 
 # --- phone error rate (English) ---------------------------------------------------------------
@@ -248,7 +274,7 @@ def summarise(rows: list[Row], n_sentences: int, results: Results, native_locale
             record = results.get(row, i, t)
             if record is None:
                 break
-            found.append(record)
+            found.append({**record, "wer": record_wer(record, t, row.locale)})
         return found if len(found) >= min(MIN_SENTENCES, len(wanted)) and found else None
 
     out = []

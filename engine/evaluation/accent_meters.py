@@ -105,7 +105,8 @@ class OfflineMeters:
         heard = " ".join(s.text.strip() for s in segments)
         logprob = float(np.mean([s.avg_logprob for s in segments])) if segments else -10.0
         mos = self.dnsmos(audio, SAMPLE_RATE, False)
-        record = {"target": float(target), "heard": heard, "wer": word_error_rate(text, heard, fold or self.fold),
+        fold = fold or self.fold
+        record = {"target": float(target), "heard": heard, "wer": word_error_rate(text, heard, fold, language), "fold": fold,
                   "confidence": math.exp(logprob),
                   "mos": float(mos["ovrl_mos"]), "mos_sig": float(mos["sig_mos"]), "mos_p808": float(mos["p808_mos"]),
                   "per": None,
