@@ -395,11 +395,14 @@ def cmd_accent(args) -> int:
         shown += [Row(src.id, src.locale) for src in accent_human.SOURCES if src.locale in locales and Row(src.id, src.locale) not in shown]
     summaries = summarise(shown, args.sentences, results, natives, texts)
     print("\n".join(table(summaries)))
+    # Voices are compared on the same sentences: the first MIN_SENTENCES, which every shown row has.
+    common = summarise(shown, MIN_SENTENCES, results, natives, texts)
     genders = {v.id: v.gender for v in library.list()}
-    for tag, slot in best_voices([s for s in summaries if not is_human(s.row.voice)], genders).items():
+    for tag, slot in best_voices([s for s in common if not is_human(s.row.voice)], genders).items():
         print(f"best in {tag}: " + ", ".join(f"{g} {s.row.voice} ({score(s):.3f})" for g, s in sorted(slot.items())))
     defaults = {get_locale(t).tag: get_locale(t).default_voice for t in locales}
-    goal_lines = goal(summaries, defaults, DEFAULT_ACCENT_STRENGTH, {t: bool(library.native(t)) for t in defaults})
+    goal_lines = goal(common, defaults, DEFAULT_ACCENT_STRENGTH, {t: bool(library.native(t)) for t in defaults},
+                      [s for s in summaries if is_human(s.row.voice)])
     print("\n".join(goal_lines))
     if args.doc:
         doc = Path(args.doc)

@@ -27,11 +27,12 @@ def table(summaries: list[Summary]) -> list[str]:
 
 
 def goal(summaries: list[Summary], defaults: dict[str, str], default_strength: float,
-         has_native: dict[str, bool]) -> list[str]:
-    """The issue's goal, per locale and per cross-lingual curve, from what was measured."""
+         has_native: dict[str, bool], ceilings: list[Summary] = ()) -> list[str]:
+    """The issue's goal, per locale and per cross-lingual curve, from what was measured (`summaries`
+    on the same sentences for every row), with the human rows (`ceilings`) beside it."""
     at = {(s.row.voice, s.row.locale, s.row.strength): s for s in summaries}
     natives = [s for s in summaries if s.native and s.row.strength == 1.0 and not is_human(s.row.voice)]
-    humans = {s.row.locale: s for s in summaries if is_human(s.row.voice)}
+    humans = {s.row.locale: s for s in ceilings}
     lines = ["| locale | default voice: target / WER / PER / MOS | best native pack (score): target / WER | "
              "reached | jm_kumo: target / WER | human ceiling: target / WER / PER / MOS |",
              "|---|---|---|---|---|---|"]
@@ -137,9 +138,12 @@ def document(summaries: list[Summary], n_sentences: int, command: str, plot_name
     lines += table(summaries)
     if goal_lines:
         lines += ["", "## The goal, as measured", "",
-                  "Per locale: its default voice (at the default accent strength where it is not native),",
-                  "against the locale's best-scoring native pack (reached: target within 0.02 and WER no",
-                  "higher); then every measured curve of the knob, against the voice's own-locale spread.", ""]
+                  "Every voice compared on the same sentences, the first two of each language (so these",
+                  "figures can differ from the table's, which averages every sentence measured). Per locale:",
+                  "its default voice (at the default accent strength where it is not native) against the",
+                  "best-scoring native pack (reached: target within 0.02 and WER no higher), the stock",
+                  "jm_kumo, and the human ceiling (the table's human row); then every measured curve of the",
+                  "knob against the voice's own-locale spread.", ""]
         lines += goal_lines
     lines += ["", "## Sentences", ""]
     languages = sorted({get_locale(s.row.locale).language for s in summaries if not is_human(s.row.voice)})
