@@ -304,3 +304,6 @@ def test_the_goal_table_says_what_each_locale_reaches():
     assert "| de-DE | ef_dora 0.66 / 17%" in text and "no native pack" in text
     assert "| jm_kumo in fr-FR | **0.5** | 0.92 | 5% | 0.950 | 0.950 | 0.990 | yes | yes (0.47 -> 0.92) |" in text
     assert "| jm_kumo in fr-FR | 0 | 0.99 | 20% | 0.700 | 0.700 | 0.990 | no (-0.290) |" in text
+    ranked = accent_report.ranking(summaries, {"en-US": "am_michael", "fr-FR": "ff_siwis", "de-DE": "ef_dora"})
+    assert ranked[0].startswith("- **en-US** (2): af_bella 0.900 (A, MOS 3.00), **am_michael** 0.864 (A, MOS 3.00)")
+    assert len(ranked) == 2 and "de-DE" not in "".join(ranked)

@@ -360,7 +360,7 @@ def cmd_accent(args) -> int:
     from ..voices import DEFAULT_ACCENT_STRENGTH
     from . import accent_human
     from .accent_meters import OfflineMeters, engine_synthesizer
-    from .accent_report import document, goal, plot, table
+    from .accent_report import document, goal, plot, ranking, table
 
     engine = Engine()
     library = engine.voice_library
@@ -410,7 +410,8 @@ def cmd_accent(args) -> int:
         command = "echoic eval accent " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "echoic eval accent"
         old = doc.read_text(encoding="utf-8") if doc.exists() else ""
         said = {s.row.voice: texts(s.row, args.human_prompts) for s in summaries if is_human(s.row.voice)}
-        page = document(summaries, args.sentences, command, doc.with_suffix(".png").name, old, goal_lines, said)
+        page = document(summaries, args.sentences, command, doc.with_suffix(".png").name, old, goal_lines, said,
+                        ranking(common, defaults))
         write_atomically(doc, page.encode("utf-8"))
         print(f"wrote {doc} and {doc.with_suffix('.png')}", file=sys.stderr)
     if args.grades:

@@ -78,6 +78,20 @@ def goal(summaries: list[Summary], defaults: dict[str, str], default_strength: f
     return lines
 
 
+def ranking(summaries: list[Summary], defaults: dict[str, str]) -> list[str]:
+    """Per locale with native packs: every measured native pack by score, best first (the
+    default in bold), on the sentences the summaries were made on."""
+    lines = []
+    for tag in defaults:
+        pool = sorted((s for s in summaries if s.native and s.row.locale == tag and s.row.strength == 1.0
+                       and not is_human(s.row.voice)), key=score, reverse=True)
+        if pool:
+            names = [f"**{s.row.voice}**" if s.row.voice == defaults[tag] else s.row.voice for s in pool]
+            lines.append(f"- **{tag}** ({len(pool)}): " + ", ".join(
+                f"{name} {score(s):.3f} ({grade(s)}, MOS {_f(s.mos, '.2f')})" for name, s in zip(names, pool)))
+    return lines
+
+
 def plot(summaries: list[Summary], path: Path) -> None:
     """Target-language probability against speaker similarity, one line per (voice, locale) over strengths."""
     import matplotlib
@@ -114,7 +128,8 @@ NOTES_MARK = "<!-- Written by hand below this line; `--doc` keeps it. -->"
 
 
 def document(summaries: list[Summary], n_sentences: int, command: str, plot_name: str, old: str = "",
-             goal_lines: list[str] | None = None, human_texts: dict[str, list[str]] | None = None) -> str:
+             goal_lines: list[str] | None = None, human_texts: dict[str, list[str]] | None = None,
+             ranking_lines: list[str] | None = None) -> str:
     """The page: what the columns mean, the plot, the table, the sentences, the command; then the
     hand-written notes of the `old` page (everything after NOTES_MARK), kept."""
     notes = old.split(NOTES_MARK, 1)[1] if NOTES_MARK in old else "\n"
@@ -145,6 +160,11 @@ def document(summaries: list[Summary], n_sentences: int, command: str, plot_name
                   "jm_kumo, and the human ceiling (the table's human row); then every measured curve of the",
                   "knob against the voice's own-locale spread.", ""]
         lines += goal_lines
+    if ranking_lines:
+        lines += ["", "## Every native pack, ranked", "",
+                  "By score (target x conf x (1 - WER)) on the first two sentences, the default in bold; the",
+                  "grade and DNSMOS in brackets.", ""]
+        lines += ranking_lines
     lines += ["", "## Sentences", ""]
     languages = sorted({get_locale(s.row.locale).language for s in summaries if not is_human(s.row.voice)})
     for language in languages:
