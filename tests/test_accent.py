@@ -109,6 +109,8 @@ def test_every_default_voice_exists_and_is_native_where_a_native_pack_exists(lib
             assert other.is_native(loc.tag) or not natives
     assert [loc.default_voice for loc in LOCALES if loc.tag in ("en-US", "en-GB", "es-ES", "fr-FR", "it-IT")] == \
         ["am_michael", "bm_george", "ef_dora", "ff_siwis", "im_nicola"]  # the meter's picks (docs/accent.md)
+    german = next(loc for loc in LOCALES if loc.tag == "de-DE")  # no native pack: the measured best of the others
+    assert (german.default_voice, german.other_voice) == ("ef_dora", "em_alex")
 
 
 # --- the meter on a tiny fixture -----------------------------------------------------------------
