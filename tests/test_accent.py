@@ -5,6 +5,7 @@ fake synthesis and fake meters, so no model is needed (the real evaluation is `e
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 
 from engine.api import SpeechRequest
 from engine.errors import VoiceError
-from engine.evaluation import accent
+from engine.evaluation import accent, accent_report
 from engine.locales import LOCALES
 from engine.voices import ACCENT_COLUMNS, VoiceLibrary, apply_accent
 
@@ -108,6 +109,8 @@ def test_every_default_voice_exists_and_is_native_where_a_native_pack_exists(lib
             assert other.is_native(loc.tag) or not natives
     assert [loc.default_voice for loc in LOCALES if loc.tag in ("en-US", "en-GB", "es-ES", "fr-FR", "it-IT")] == \
         ["am_michael", "bm_george", "ef_dora", "ff_siwis", "im_nicola"]  # the meter's picks (docs/accent.md)
+    german = next(loc for loc in LOCALES if loc.tag == "de-DE")  # no native pack: the measured best of the others
+    assert (german.default_voice, german.other_voice) == ("ef_dora", "em_alex")
 
 
 # --- the meter on a tiny fixture -----------------------------------------------------------------
@@ -128,11 +131,11 @@ def test_the_meter_measures_resumes_and_reports(tmp_path):
         rng = np.random.default_rng(len(text) + int(row.strength * 10))
         return rng.normal(size=1600).astype(np.float32)
 
-    def measure(audio, language, text):
+    def measure(audio, locale, text):
         voice = calls[-1][0].voice
         base = np.full(4, 1.0) if voice == "ff_siwis" else np.array([1.0, 1.0, 0.0, 0.0])
         emb = base + 0.1 * audio[:4]
-        return {"target": 0.9 if language == "fr" else 0.5, "wer": 0.1, "confidence": 0.8, "heard": text,
+        return {"target": 0.9 if locale == "fr-FR" else 0.5, "wer": 0.1, "confidence": 0.8, "mos": 3.0,
                 "emb": emb.tolist(), "emb2": emb.tolist()}
 
     rows = [accent.Row("ff_siwis", "fr-FR"), accent.Row("jm_kumo", "fr-FR"), accent.Row("jm_kumo", "fr-FR", 0.5),
@@ -154,10 +157,10 @@ def test_the_meter_measures_resumes_and_reports(tmp_path):
     best = accent.best_voices(summaries, {"ff_siwis": "female", "jm_kumo": "male"})
     assert best["fr-FR"] == {"female": siwis}  # natives only where the locale has one
     assert best["en-US"]["male"].row.voice == "jm_kumo"  # else the best of what was measured
-    doc = accent.document(summaries, 2, "echoic eval accent --locales fr-FR", "accent.png")
+    doc = accent_report.document(summaries, 2, "echoic eval accent --locales fr-FR", "accent.png")
     assert "| jm_kumo | fr-FR | 0.5 |" in doc and accent.sentences("fr-FR", 1)[0] in doc
-    again = accent.document(summaries[:1], 2, "x", "accent.png", doc + "\nMy findings.\n")
-    assert again.endswith(accent.NOTES_MARK + "\n\nMy findings.\n") and "| jm_kumo |" not in again
+    again = accent_report.document(summaries[:1], 2, "x", "accent.png", doc + "\nMy findings.\n")
+    assert again.endswith(accent_report.NOTES_MARK + "\n\nMy findings.\n") and "| jm_kumo |" not in again
     # Rows for the real command: natives are never given other strengths; references are added.
     library = VoiceLibrary(voice_dir=tmp_path)
     made = accent.default_rows(library, ["fr-FR"], ["ff_siwis", "jm_kumo"], [1.0, 0.5])
@@ -169,5 +172,140 @@ def test_the_plot_is_written(tmp_path):
     pytest.importorskip("matplotlib")
     s = [accent.Summary(accent.Row("jm_kumo", "fr-FR", k), 0.2 + 0.5 * (1 - k), 0.3, 0.7, 0.9 - 0.1 * (1 - k), 0.9, 2)
          for k in (1.0, 0.5, 0.0)]
-    accent.plot(s, tmp_path / "a.png")
+    accent_report.plot(s, tmp_path / "a.png")
     assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- the phone error rate, the human ceilings and the goal, on fixtures ---------------------------
+
+def test_phones_fold_espeak_and_pnm_spellings_onto_one_set():
+    # espeak-ng (ties as ^, British vowels) and pnm (ties as U+0361, flaps, r-coloured schwa)
+    espeak_us = "ðə lˈa^ɪbɹɛɹi ˈo^ʊpənz æt nˈa^ɪn, bˌʌɾɚ"
+    pnm_us = "ðə lˈa͡ɪbɹɛɹi ˈo͡ʊpənz æt nˈa͡ɪn bˌʌtəɹ"
+    assert accent.phones(espeak_us) == accent.phones(pnm_us)
+    assert accent.phones("tʃˈɜːtʃ d^ʒˈʌd^ʒ") == ["tʃ", "ɜ", "tʃ", "dʒ", "ʌ", "dʒ"]
+    assert accent.phones("ɡˈəʊ lˈɒt") == accent.phones("ɡˈo͡ʊ lˈɑːt")  # GOAT and LOT: one symbol each
+    assert accent.phone_error_rate("kæt", "kæt") == 0.0
+    assert accent.phone_error_rate("kæt", "bæt") == pytest.approx(1 / 3)
+    assert accent.phone_error_rate("kæts", "kæ") == 0.5
+    with pytest.raises(ValueError):
+        accent.phone_error_rate("ˈ ", "kæt")
+
+
+def test_small_numbers_written_as_digits_count_as_their_words():
+    text = "The library opens at nine, but the reading room stays closed until noon."
+    heard = "The library opens at 9, but the reading room stays closed until noon."
+    assert accent.word_error_rate(text, heard) == pytest.approx(1 / 13)
+    assert accent.word_error_rate(text, heard, language="en") == 0.0
+    assert accent.word_error_rate("ouvre à neuf heures", "ouvre à 9 heures", language="fr") == 0.0
+    assert accent.word_error_rate("ouvre à neuf heures", "ouvre à 19 heures", language="fr") == 0.25
+    # a cached record's WER is computed again from what was heard, under the current rule
+    record = {"heard": heard, "wer": 1 / 13}
+    assert accent.record_wer(record, text, "en-GB") == 0.0 and accent.record_wer({"wer": 0.5}, text, "en-US") == 0.5
+
+
+def test_word_error_rate_can_compare_without_diacritics():
+    assert accent.word_error_rate("Por favor ingrese su numero", "Por favor, ingrese su número.") == 0.2
+    assert accent.word_error_rate("Por favor ingrese su numero", "Por favor, ingrese su número.", fold=True) == 0.0
+
+
+def test_a_cached_record_without_a_meter_gets_only_that_meter(tmp_path):
+    class Meter:
+        calls: list = []
+
+        def __call__(self, audio, locale, text):
+            self.calls.append("all")
+            return {"target": 1.0, "wer": 0.0, "confidence": 1.0, "mos": 3.5, "per": None, "emb": [1, 0], "emb2": [1, 0]}
+
+        def fill(self, audio, locale, text, record):
+            self.calls.append(("fill", locale, "mos" in record and record["mos"] is not None))
+            return {"per": 0.1} if record.get("mos") is not None else {"mos": 3.0}
+
+    results = accent.Results(tmp_path / "c.json")
+    row, text = accent.Row("am_michael", "en-US"), accent.sentences("en-US", 1)[0]
+    results.put(row, 0, text, {"target": 1.0, "wer": 0.0, "confidence": 1.0, "emb": [1, 0], "emb2": [1, 0]})  # before MOS
+    meter = Meter()
+    synth = lambda r, t: np.zeros(160, dtype=np.float32)  # noqa: E731
+    accent.run([row], 2, synth, meter, results)
+    assert meter.calls == [("fill", "en-US", False), "all"]
+    assert results.get(row, 0, text)["mos"] == 3.0 and results.get(row, 0, text)["target"] == 1.0
+    accent.run([row], 2, synth, meter, results)
+    assert len(meter.calls) == 2  # nothing lacks anything
+    accent.run([row], 2, synth, meter, results, phones=True)  # English rows get the phone error rate
+    assert meter.calls[2:] == [("fill", "en-US", True), ("fill", "en-US", True)]
+    s, = accent.summarise([row], 3, results, {"am_michael": "en-US"})  # 2 of 3 sentences: shown on 2
+    assert s.n == 2 and s.mos == pytest.approx(3.25) and s.per == pytest.approx(0.1)
+    assert accent.summarise([accent.Row("af_heart", "en-US")], 3, results, {}) == []
+
+
+def test_human_prompts_are_parsed_chosen_and_decoded(tmp_path, monkeypatch):
+    import gzip
+    import shutil
+    import subprocess
+
+    from engine.evaluation import accent_human as human
+
+    text = ("\ufeff; Core Asterisk Sounds in Spanish\n\n"
+            "agent-alreadyon: Ese agente ya ha sido autenticado. Por favor ingrese su numero.\n"
+            "digits/h-5: quinto\n"
+            "vm-short: Adios.\n"
+            "vm-bracket: Pulse la tecla de numero [pausa] para salir de aqui ahora.\n"
+            "vm-cut: ...para dejar un mensaje en el buzon de voz ahora.\n"
+            "vm-whichbox: Para dejar un mensaje por favor, entre un numero de buzon.\n"
+            "vm-norecording: Para dejar un mensaje por favor, diga su nombre ahora mismo.\n")
+    parsed = human.parse_texts(text)
+    assert parsed["digits/h-5"] == "quinto" and "; Core" not in "".join(parsed)
+    have = {"agent-alreadyon", "vm-short", "vm-bracket", "vm-cut", "vm-whichbox"}
+    assert human.eligible(parsed, have) == ["agent-alreadyon", "vm-whichbox"]  # recorded, long, plain, top level
+    assert human.spread(list("abcdefg"), 3) == ["a", "d", "g"] and human.spread(list("ab"), 5) == ["a", "b"]
+    monkeypatch.setattr(human, "SOUNDS", tmp_path / "sounds")
+    monkeypatch.setattr(human, "DOCS", tmp_path / "doc")
+    source = human.BY_ID["human-es"]
+    with pytest.raises(FileNotFoundError, match="apt-get install asterisk-core-sounds-es asterisk-core-sounds-es-g722"):
+        human.prompts(source, 2)
+    (tmp_path / "doc" / source.package).mkdir(parents=True)
+    source.texts_file.write_bytes(gzip.compress(text.encode("utf-8")))
+    folder = tmp_path / "sounds" / source.folder
+    folder.mkdir(parents=True)
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg (apt-get install ffmpeg) decodes G.722")
+    # A 440 Hz tone encoded as raw G.722 at 16 kHz, as the packages hold it: it decodes to the same.
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype(np.float32)
+    encoded = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "f32le", "-ar", "16000", "-ac", "1",
+                              "-i", "-", "-f", "g722", "-"], input=tone.tobytes(), capture_output=True, check=True).stdout
+    assert len(encoded) == 8000  # 64 kbit/s
+    for key in have:
+        (folder / f"{key}.g722").write_bytes(encoded)
+    chosen = human.prompts(source, 2)
+    assert [k for k, _ in chosen] == ["agent-alreadyon", "vm-whichbox"]
+    audio = human.recording(source, chosen[1][1], 2)
+    assert abs(len(audio) - 16000) <= 160
+    spectrum = np.abs(np.fft.rfft(audio[2000:14000]))
+    assert abs(np.argmax(spectrum) * 16000 / 12000 - 440) < 5
+    with pytest.raises(KeyError):
+        human.recording(source, "no such prompt", 2)
+    (folder / "vm-whichbox.g722").write_bytes(b"")
+    with pytest.raises(ValueError, match="ffmpeg could not decode"):
+        human.recording(source, chosen[1][1], 2)
+
+
+def test_the_goal_table_says_what_each_locale_reaches():
+    def s(voice, locale, strength, target, wer, sim, native=False):
+        return accent.Summary(accent.Row(voice, locale, strength), target, wer, 0.9, sim, sim, 3, native, 3.0, math.nan)
+
+    summaries = [s("ff_siwis", "fr-FR", 1, 0.99, 0.10, 0.98, True), s("jm_kumo", "fr-FR", 1, 0.47, 0.46, 0.86),
+                 s("jm_kumo", "fr-FR", 0.5, 0.92, 0.05, 0.95), s("jm_kumo", "fr-FR", 0, 0.99, 0.2, 0.70),
+                 s("jm_kumo", "en-US", 1, 0.96, 0.04, 0.99), s("am_michael", "en-US", 1, 1.0, 0.04, 0.98, True),
+                 s("af_bella", "en-US", 1, 1.0, 0.0, 0.98, True), s("ef_dora", "de-DE", 1, 0.66, 0.17, 0.90),
+                 s("human-fr", "fr-FR", 1, 1.0, 0.05, 0.95, True)]
+    lines = accent_report.goal(summaries, {"en-US": "am_michael", "fr-FR": "ff_siwis", "de-DE": "ef_dora"}, 0.5,
+                        {"en-US": True, "fr-FR": True, "de-DE": False}, summaries[-1:])
+    text = "\n".join(lines)
+    assert "| en-US | am_michael 1.00 / 4% / – / 3.00 | af_bella (" in text and "| no |" in text  # WER 4% > 0%
+    assert "| fr-FR | ff_siwis" in text and "yes (it is the best)" in text and "1.00 / 5% / – / 3.00 |" in text
+    assert "| de-DE | ef_dora 0.66 / 17%" in text and "no native pack" in text
+    assert "| jm_kumo in fr-FR | **0.5** | 0.92 | 5% | 0.950 | 0.950 | 0.990 | yes | yes (0.47 -> 0.92) |" in text
+    assert "| jm_kumo in fr-FR | 0 | 0.99 | 20% | 0.700 | 0.700 | 0.990 | no (-0.290) |" in text
+    ranked = accent_report.ranking(summaries, {"en-US": "am_michael", "fr-FR": "ff_siwis", "de-DE": "ef_dora"})
+    assert ranked[0].startswith("- **en-US** (2): af_bella 0.900 (A, MOS 3.00), **am_michael** 0.864 (A, MOS 3.00)")
+    assert len(ranked) == 2 and "de-DE" not in "".join(ranked)

