@@ -44,10 +44,12 @@ LOCALES: tuple[Locale, ...] = (
            "native British voices (8; default bm_george, female bf_emma); British phonemes from espeak-ng",
            other_voice="bf_emma"),
     Locale("en-AU", "English (Australia)", "en", "en", "gb", "bm_george",
-           "no Australian source exists offline: a native British voice with British phonemes",
+           "no Australian recording exists offline: a native British voice reading Australian phonemes "
+           "from published phonology (engine/dialects.py), which no recording validates",
            "en-GB", other_voice="bf_emma"),
     Locale("en-US-south", "English (Southern US)", "en", "en-us", "us", "am_michael",
-           "no Southern US source exists offline: a native General American voice and phonemes",
+           "no Southern US recording exists offline: a native General American voice reading Southern "
+           "phonemes from published phonology (engine/dialects.py), which no recording validates",
            "en-US", other_voice="af_bella"),
     Locale("de-DE", "Deutsch (Deutschland)", "de", "de", None, "ef_dora",
            "no German voice exists and the model never learnt German: the Spanish voice ef_dora, the "
