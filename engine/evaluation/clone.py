@@ -220,11 +220,22 @@ def document_section(cache: Cache, plot_name: str, commands: list[str]) -> str:
     return "\n".join(lines)
 
 
+NOTES_MARK = "<!-- Written by hand below this line; `echoic eval clone --doc` keeps it. -->"
+
+
 def write_doc(doc: Path, cache: Cache, commands: list[str]) -> None:
+    """Rewrite the page from its Evaluation heading on, keeping what is above it and the hand-written
+    notes after NOTES_MARK."""
     plot(cache, doc.with_suffix(".png"))
     old = doc.read_text(encoding="utf-8") if doc.exists() else "# Voice cloning\n\n"
-    head = old.split(EVAL_HEADING, 1)[0].rstrip() + "\n\n"
-    write_atomically(doc, (head + document_section(cache, doc.with_suffix(".png").name, commands)).encode("utf-8"))
+    head, _, section = old.partition(EVAL_HEADING)
+    notes = section.split(NOTES_MARK, 1)[1] if NOTES_MARK in section else "\n"
+    page = head.rstrip() + "\n\n" + document_section(cache, doc.with_suffix(".png").name, commands) + NOTES_MARK + notes
+    write_atomically(doc, page.encode("utf-8"))
+
+
+def all_commands(cache: Cache) -> list[str]:
+    return [c for e in cache.data.values() for c in e.get("commands", [])]
 
 
 def cmd_clone(args) -> int:
@@ -232,14 +243,17 @@ def cmd_clone(args) -> int:
 
     cache_path = Path(args.cache or default_cache_dir() / "clone-eval.json")
     cache = Cache(cache_path)
-    audio_path = Path(args.audio)
-    name = args.name or audio_path.parent.name or audio_path.stem
-    entry = cache.speaker(name)
     if args.report_only:
         print("\n".join(table(cache)))
         if args.doc:
-            write_doc(Path(args.doc), cache, entry.get("commands", []))
+            write_doc(Path(args.doc), cache, all_commands(cache) + [
+                f"echoic eval clone --report-only --cache {cache_path} --doc {args.doc}"])
         return 0
+    if not args.audio or not args.held_out:
+        raise SystemExit("echoic eval clone: --audio and --held-out are needed (except with --report-only)")
+    audio_path = Path(args.audio)
+    name = args.name or audio_path.parent.name or audio_path.stem
+    entry = cache.speaker(name)
     held_dir = Path(args.held_out)
     held_files = sorted(p for p in held_dir.iterdir() if p.suffix.lower() in (".wav", ".flac"))
     if len(held_files) < 3:
@@ -329,15 +343,15 @@ def cmd_clone(args) -> int:
                     f"({time.monotonic() - started:.1f} s)")
     print("\n".join(table(cache)))
     if args.doc:
-        write_doc(Path(args.doc), cache, [c for e in cache.data.values() for c in e.get("commands", [])])
+        write_doc(Path(args.doc), cache, all_commands(cache))
         print(f"wrote {args.doc}", file=sys.stderr)
     return 0
 
 
 def register(evals) -> None:
     p = evals.add_parser("clone", help="speaker similarity of a cloned voice to held-out real speech, per locale")
-    p.add_argument("--audio", required=True, help="the reference recording to fit (WAV/FLAC); REF.txt beside it is its transcript")
-    p.add_argument("--held-out", required=True, help="folder of other recordings of the same speaker (never fitted)")
+    p.add_argument("--audio", help="the reference recording to fit (WAV/FLAC); REF.txt beside it is its transcript")
+    p.add_argument("--held-out", help="folder of other recordings of the same speaker (never fitted)")
     p.add_argument("--text", help="the reference's transcript (default: REF.txt if present, else none)")
     p.add_argument("--source-locale", default="en-US", help="the reference's locale (default en-US)")
     p.add_argument("--locales", nargs="+", help="locales to speak (default en-US es-ES fr-FR it-IT)")
