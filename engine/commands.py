@@ -148,6 +148,11 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+TRAININGS: tuple[str, ...] = ("data",)
+"""Modules under engine.train with `register(trainings)`, each adding a sub-parser to `echoic train`
+(they import no torch at registration)."""
+
+
 def register(commands, bench) -> None:
     say = commands.add_parser("say", help="speak text aloud (through the daemon when one runs)")
     say.add_argument("text")
@@ -185,6 +190,13 @@ def register(commands, bench) -> None:
     register_evaluations(evals)
 
     register_listening_test(commands)
+
+    train = commands.add_parser("train", help="build locale-adapter training data and train adapters (see docs/training-data.md)")
+    trainings = train.add_subparsers(dest="training", required=True, metavar="WHAT")
+    import importlib
+
+    for name in TRAININGS:
+        importlib.import_module(f"engine.train.{name}").register(trainings)
 
     bench_stream = bench.add_parser("stream", help="chunked rendering against whole-segment rendering (long sentences)")
     bench_stream.add_argument("--repeats", type=int, default=3)

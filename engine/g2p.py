@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import dialects
 from .errors import G2PError
 from .locales import Locale
 
@@ -71,6 +72,9 @@ def to_kokoro(ipa: str, locale: Locale, vocab: dict[str, int]) -> str:
             ps = ps.replace(old, new)
         ps = ps.replace("-", "")
     ps = ps.replace(_TIE, "")
+    # Australian and Southern US English: published phonology over the British / American output
+    # (engine/dialects.py); every other locale is left as espeak-ng says it.
+    ps = dialects.apply(locale.tag, ps)
     return "".join(c for c in ps if c in vocab)
 
 
