@@ -119,6 +119,13 @@ def cmd_bench_stream(args) -> int:
     return 0
 
 
+def cmd_bench_adapters(args) -> int:
+    from .bench_adapters import bench_adapters
+
+    bench_adapters(repeats=args.repeats, memory=not args.no_memory, threads=args.threads)
+    return 0
+
+
 def cmd_bench_latency(args) -> int:
     import json
     from pathlib import Path
@@ -210,6 +217,12 @@ def register(commands, bench) -> None:
     bench_latency.add_argument("--plot", help="write a PNG plot here (needs matplotlib)")
     bench_latency.add_argument("--json", help="write the measurements here as JSON")
     bench_latency.set_defaults(func=cmd_bench_latency)
+
+    bench_adapters = bench.add_parser("adapters", help="locale adapters: resident memory with all loaded, switch cost")
+    bench_adapters.add_argument("--repeats", type=int, default=5)
+    bench_adapters.add_argument("--threads", type=int, default=2)
+    bench_adapters.add_argument("--no-memory", action="store_true", help="skip the resident-memory comparison (two processes)")
+    bench_adapters.set_defaults(func=cmd_bench_adapters)
 
     bench_synth = bench.add_parser("synth", help="time to first audio and real-time factor vs the stock single call")
     bench_synth.add_argument("--repeats", type=int, default=3)

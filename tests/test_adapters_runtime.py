@@ -232,3 +232,25 @@ def test_branches_patch_every_albert_repeat(sites):
     patched, found = add_lora_branches(planner.read_bytes(), [target])
     model = onnx.load_from_string(patched)
     assert target in found and sum(n.name.endswith("/add") for n in model.graph.node) == 12
+
+
+def test_the_engine_speaks_a_locale_through_its_adapter(runtimes):
+    """An engine on the adapted runtime picks up its adapters at the seam: French goes through
+    fr-FR's adapter (with guidance at the default strength), English (no adapter) is unchanged."""
+    from engine.api import SpeechRequest
+    from engine.config import EngineConfig
+    from engine.synth import Engine
+
+    base, adapted = runtimes
+    config = EngineConfig(cache_megabytes=0)
+    plain, with_adapters = Engine(config, runtime=base), Engine(config, runtime=adapted)
+    assert with_adapters.conditioner.adapters == {"fr-FR", "de-DE"} and plain.conditioner.adapters == frozenset()
+    english = SpeechRequest("Hello there.", locale="en-US", voice="af_heart")
+    a, _ = plain.synthesize(english)
+    b, _ = with_adapters.synthesize(english)
+    assert np.array_equal(a, b)
+    french = SpeechRequest("Bonjour à tous.", locale="fr-FR", voice="af_heart")
+    a, plan_a = plain.synthesize(french)
+    b, plan_b = with_adapters.synthesize(french)
+    assert len(b) > 0 and not (len(a) == len(b) and np.array_equal(a, b))
+    assert all(s.renderer.startswith("kokoro") for s in plan_b.segments)

@@ -44,7 +44,7 @@ from ..adapters import DEFAULT_TARGETS, FORMAT, validate_adapter_arrays
 from .kokoro_torch import KModel
 
 
-GAUSSIAN_SCALE = 0.05
+GAUSSIAN_SCALE = 0.25
 """init="gaussian": each module's delta_W has this Frobenius norm relative to its base weight."""
 
 
@@ -56,12 +56,12 @@ def _lora_layers(peft_model) -> dict[str, nn.Module]:
 
 
 def attach_lora(model: KModel, rank: int = 8, alpha: float = 16, targets=DEFAULT_TARGETS, init: str = "gaussian",
-                seed: int = 0):
+                seed: int = 0, gaussian_scale: float = GAUSSIAN_SCALE):
     """Wrap `model` in a peft LoRA model on `targets` (base weights frozen, only A and B train).
 
     init="zero": peft's default (A random, B zero: the adapted model equals the base).
     init="gaussian": A and B both random (seeded), each module's delta_W with norm
-    `GAUSSIAN_SCALE` of its weight's, so a test adapter visibly changes the outputs."""
+    `gaussian_scale` of its weight's, so a test adapter visibly changes the outputs."""
     from peft import LoraConfig, get_peft_model
 
     if init not in ("gaussian", "zero"):
@@ -86,7 +86,7 @@ def attach_lora(model: KModel, rank: int = 8, alpha: float = 16, targets=DEFAULT
                 b.copy_(torch.randn(b.shape, generator=gen))
                 delta = _delta(a, b) * layer.scaling["default"]
                 w = layer.get_base_layer().weight
-                b.mul_(GAUSSIAN_SCALE * w.norm() / delta.norm().clamp(min=1e-12))
+                b.mul_(gaussian_scale * w.norm() / delta.norm().clamp(min=1e-12))
     return peft_model
 
 
