@@ -132,7 +132,7 @@ def test_resume_continues_with_identical_state(dataset_dir, base_state, tmp_path
     assert torch.allclose(straight.null_style, resumed.null_style, atol=1e-6)
     assert float(sum((p.detach() ** 2).sum() for n, p in a.items() if "lora_B" in n)) > 0  # it did train
     # A checkpoint of another configuration is refused, not silently mixed in.
-    other = AdapterTrainingConfig(**{**cfg.__dict__, "rank": 4})
+    other = AdapterTrainingConfig(**{**cfg.__dict__, "rank": 2})
     with pytest.raises(ConfigError, match="another configuration"):
         train(other, tmp_path / "c.npz", tmp_path / "b.ckpt", model=fresh_model(base_state))
 
@@ -141,24 +141,26 @@ def test_written_adapter_loads_with_the_contract_reader(dataset_dir, base_state,
     cfg = config(dataset_dir, steps=2)
     trainer = train(cfg, tmp_path / "fr-FR.npz", tmp_path / "x.ckpt", model=fresh_model(base_state))
     adapter = read_adapter(tmp_path / "fr-FR.npz")
-    assert adapter.locale == "fr-FR" and adapter.rank == 8
+    assert adapter.locale == "fr-FR" and adapter.rank == 4
     assert set(adapter.targets) == set(trainer.targets)
     assert not any(t.startswith("decoder.generator") for t in adapter.targets)
     assert adapter.null_style.shape == (128,) and np.isfinite(adapter.null_style).all()
     meta = adapter.meta["training"]
     assert meta["steps"] == 2 and set(meta["losses"]["last_20"]) == {*LOSS_NAMES, "total"}
     assert meta["data"]["utterances"] == 2 and "date" in meta
-    assert (tmp_path / "fr-FR.npz").stat().st_size < 1024 * 1024  # rank 8, float32: well under 1 MB
+    assert (tmp_path / "fr-FR.npz").stat().st_size < 800 * 1024  # rank 4, float32: measured 0.73 MB
     # The torch twin with the file applied computes what the trainer's model computes.
     u = trainer.dataset.utterances[0]
     with torch.no_grad():
         expected = trainer._student(u, "am_michael", trainer._style("am_michael", len(u.tokens) - 2)[:, 128:])[2]
-        loaded = load_adapter(fresh_model(base_state), tmp_path / "fr-FR.npz")
+        loaded = load_adapter(fresh_model(base_state).eval(), tmp_path / "fr-FR.npz")  # eval: no dropout
         trainer_model, trainer.model = trainer.model, loaded.get_base_model()
         try:
             got = trainer._student(u, "am_michael", trainer._style("am_michael", len(u.tokens) - 2)[:, 128:])[2]
         finally:
             trainer.model = trainer_model
-    assert torch.allclose(got, expected, atol=1e-4)
+        with trainer.peft.disable_adapter():
+            base = trainer._student(u, "am_michael", trainer._style("am_michael", len(u.tokens) - 2)[:, 128:])[2]
     delta = float((got - expected).abs().max())
-    assert delta < 1e-4, delta
+    assert delta < 1e-3, delta
+    assert float((expected - base).abs().max()) > 100 * delta  # the trained adapter does change the features
