@@ -194,6 +194,53 @@ def read_dataset(data_dir: Path, locale: str, max_frames: int = 200, split: str 
     return Dataset(locale, out, skipped, info)
 
 
+def build_plans(locale: str, out: Path, progress: Callable[[str], None] = lambda line: None) -> int:
+    """A plans-only dataset in the manifest format (`"wav": null`): the sentence pool, phonemes,
+    splits, ids and weights of `echoic train data` (engine/train/data.py), each sentence planned by
+    every Kokoro teacher of the locale with the runtime's planner, and no audio. The trainer reads
+    only the plans, and rendering audio is about 95% of the full build's time. Returns the number
+    of utterances; existing plans are kept (resumable)."""
+    from ..locales import get_locale
+    from ..model_store import ensure_model
+    from ..runtime import KokoroRuntime, RuntimeConfig
+    from ..voices import VoiceLibrary
+    from . import data as D
+
+    loc = get_locale(locale)
+    teachers = tuple(t for t in D.teachers_for(loc.tag) if t.kind == "kokoro")
+    if not teachers:
+        raise ConfigError(f"{loc.tag} has no Kokoro teacher: build its data with `echoic train data --locale {loc.tag}`")
+    out = Path(out)
+    (out / "plans").mkdir(parents=True, exist_ok=True)
+    runtime, library, phonemize = KokoroRuntime(ensure_model(), RuntimeConfig(threads=2)), VoiceLibrary(), D.Phonemizer(loc)
+    entries, pool = [], D.sentence_pool(loc.language)
+    for n, sentence in enumerate(pool, 1):
+        phonemes, ids = phonemize(sentence.text)
+        if not ids or len(ids) > D.MAX_IDS:
+            continue
+        for teacher in teachers:
+            uid = D.utterance_id(loc.tag, teacher, sentence.text)
+            rel = f"plans/{uid}.npz"
+            if not (out / rel).exists():
+                plan = runtime.plan(ids, library.get(teacher.voice).style(len(ids)), 1.0)
+                buf = io.BytesIO()
+                np.savez(buf, durations=plan.durations.astype(np.int64), f0=plan.f0.reshape(-1).astype(np.float32),
+                         energy=plan.energy.reshape(-1).astype(np.float32))
+                write_atomically(out / rel, buf.getvalue())
+            entries.append({"id": uid, "text": sentence.text, "phonemes": phonemes, "ids": ids, "teacher": teacher.name,
+                            "wav": None, "plan": rel, "split": "heldout" if D.is_heldout(sentence.text) else "train",
+                            "weight": 1.0, "source": sentence.source})
+        if n % 20 == 0:
+            progress(f"planned {n}/{len(pool)} sentences")
+    D.set_weights(entries, teachers)
+    write_atomically(out / "manifest.jsonl",
+                     "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries).encode("utf-8"))
+    write_atomically(out / "dataset.json", json.dumps({
+        "format": 1, "locale": loc.tag, "teachers": [t.name for t in teachers], "counts": {"utterances": len(entries)},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "plans_only": True}).encode("utf-8"))
+    return len(entries)
+
+
 # --- the trainer ------------------------------------------------------------------------------
 
 def adapter_targets(model, targets) -> list[str]:
@@ -534,6 +581,9 @@ def cmd_train_adapter(args) -> int:
         voices=tuple(args.voices or ()), seed=args.seed, checkpoint_every=args.checkpoint_every,
         device=args.device, threads=args.threads)
     print(f"echoic train adapter: {tag}, data {data_dir}, checkpoint {checkpoint}, out {out}", file=sys.stderr)
+    if args.build_plans and not (data_dir / "dataset.json").exists():
+        n = build_plans(tag, data_dir, progress=lambda line: print(line, file=sys.stderr, flush=True))
+        print(f"planned {n} utterances into {data_dir}", file=sys.stderr)
     train(config, out, checkpoint, fresh=args.fresh, progress=lambda line: print(line, file=sys.stderr, flush=True))
     return 0
 
@@ -547,6 +597,8 @@ def register(trainings) -> None:
     p.add_argument("--out", help="adapter file (default: engine/adapters/<locale>.npz)")
     p.add_argument("--checkpoint", help="checkpoint file (default: <data>/adapter-<locale>.ckpt)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start again")
+    p.add_argument("--build-plans", action="store_true",
+                   help="no dataset at --data yet: plan one (Kokoro teachers only, no audio; about a minute)")
     p.add_argument("--rank", type=int, default=4, help="LoRA rank (default 4: a file of about 0.73 MB)")
     p.add_argument("--alpha", type=float, default=8.0, help="LoRA alpha (scaling alpha / rank; default 8)")
     p.add_argument("--lr", type=float, default=1e-3)
