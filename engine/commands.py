@@ -155,7 +155,7 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
-TRAININGS: tuple[str, ...] = ("data",)
+TRAININGS: tuple[str, ...] = ("data", "adapter_training")
 """Modules under engine.train with `register(trainings)`, each adding a sub-parser to `echoic train`
 (they import no torch at registration)."""
 
