@@ -202,12 +202,15 @@ def register(commands, bench) -> None:
 
     register_listening_test(commands)
 
-    train = commands.add_parser("train", help="build locale-adapter training data and train adapters (see docs/training-data.md)")
-    trainings = train.add_subparsers(dest="training", required=True, metavar="WHAT")
     import importlib
+    import importlib.util
 
-    for name in TRAININGS:
-        importlib.import_module(f"engine.train.{name}").register(trainings)
+    # The frozen daemon (installer/) ships without the training side, so it has no `train` command.
+    if importlib.util.find_spec("engine.train") is not None:
+        train = commands.add_parser("train", help="build locale-adapter training data and train adapters (see docs/training-data.md)")
+        trainings = train.add_subparsers(dest="training", required=True, metavar="WHAT")
+        for name in TRAININGS:
+            importlib.import_module(f"engine.train.{name}").register(trainings)
 
     bench_stream = bench.add_parser("stream", help="chunked rendering against whole-segment rendering (long sentences)")
     bench_stream.add_argument("--repeats", type=int, default=3)

@@ -11,6 +11,7 @@ count is set aside, not resumed).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import sys
 import time
@@ -57,11 +58,12 @@ class ProgressBar:
 
 
 def _fit_module():
+    # import_module reads sys.modules first (where tests put a stand-in); `from . import fit`
+    # would take the package's attribute once anything imported the real module.
     try:
-        from . import fit
+        return importlib.import_module("engine.cloning.fit")
     except ImportError as exc:  # torch or peft absent, or fit.py not in this build
         raise ConfigError(f"fitting a voice needs the train extra ({exc}): {TRAIN_EXTRA}") from exc
-    return fit
 
 
 def _checkpoint_key(audio_path: Path, text: str | None, locale: str, steps: int | None) -> dict:
