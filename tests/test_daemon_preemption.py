@@ -102,6 +102,15 @@ def test_an_attempt_stops_only_a_model_call_and_follows_the_utterance_cancel():
     other.close()
 
 
+def next_while_preempted(engine, stream, attempts: list[Attempt]):
+    """The stream's next event, while another thread preempts the model call it is in."""
+    stopper = threading.Thread(target=lambda: (engine.in_call.wait(5), attempts[-1].preempt()))
+    stopper.start()
+    event = next(stream)
+    stopper.join()
+    return event
+
+
 def test_a_preempted_stream_goes_on_after_its_last_word_with_every_word_once():
     engine = SentenceEngine()
     attempts: list[Attempt] = []
@@ -111,10 +120,7 @@ def test_a_preempted_stream_goes_on_after_its_last_word_with_every_word_once():
     for k in range(3):  # three sentences rendered, then a preemption in the fourth call
         engine.calls.release()
         events.append(next(stream))
-    stopper = threading.Thread(target=lambda: (engine.in_call.wait(5), attempts[-1].preempt()))
-    stopper.start()
-    events.append(next(stream))
-    stopper.join()
+    events.append(next_while_preempted(engine, stream, attempts))
     assert events[-1] is PREEMPTED and engine.log[-1] == (0, "stopped")
     for _ in range(200):
         engine.calls.release()
@@ -139,10 +145,7 @@ def test_words_not_found_again_render_the_slice_again_and_drop_what_was_sent(mon
     stream = sliced_stream(engine, SpeechRequest(SAY_ALL, locale="en-US"), Cancellation(), on_attempt=attempts.append)
     engine.calls.release()
     events = [next(stream)]
-    stopper = threading.Thread(target=lambda: (engine.in_call.wait(5), attempts[-1].preempt()))
-    stopper.start()
-    events.append(next(stream))
-    stopper.join()
+    events.append(next_while_preempted(engine, stream, attempts))
     for _ in range(200):
         engine.calls.release()
     events += list(stream)
@@ -236,10 +239,7 @@ def test_a_long_last_word_renders_the_slice_again_instead_of_resuming_after_it()
     stream = sliced_stream(engine, SpeechRequest(text, locale="en-US"), Cancellation(), on_attempt=attempts.append)
     engine.calls.release()
     events = [next(stream)]
-    stopper = threading.Thread(target=lambda: (engine.in_call.wait(5), attempts[-1].preempt()))
-    stopper.start()
-    events.append(next(stream))
-    stopper.join()
+    events.append(next_while_preempted(engine, stream, attempts))
     assert events[-1] is PREEMPTED
     for _ in range(200):
         engine.calls.release()
