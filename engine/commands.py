@@ -119,6 +119,15 @@ def cmd_bench_stream(args) -> int:
     return 0
 
 
+def cmd_bench_learn(args) -> int:
+    from .bench_learn import bench_say_all, bench_sources
+
+    bench_say_all(voice=args.voice, locale=args.locale)
+    if args.sources:
+        bench_sources()
+    return 0
+
+
 def cmd_bench_adapters(args) -> int:
     from .bench_adapters import bench_adapters
 
@@ -217,6 +226,13 @@ def register(commands, bench) -> None:
     bench_stream.add_argument("--locales", nargs="*", help="locales to measure (default: en-US de-DE es-ES)")
     bench_stream.add_argument("--no-memory", action="store_true", help="skip the resident-memory comparison (two processes)")
     bench_stream.set_defaults(func=cmd_bench_stream)
+
+    bench_learn = bench.add_parser("learn", help="an uncalibrated voice streaming with statistics learnt from its own speech")
+    bench_learn.add_argument("--voice", default="am_michael")
+    bench_learn.add_argument("--locale", default="en-US")
+    bench_learn.add_argument("--sources", action="store_true",
+                             help="also compare where window statistics can come from (calibrates four voices in memory)")
+    bench_learn.set_defaults(func=cmd_bench_learn)
 
     bench_latency = bench.add_parser("latency", help="first audio through the daemon vs eSpeak NG, Piper and stock Kokoro")
     bench_latency.add_argument("--repeats", type=int, default=5)

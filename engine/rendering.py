@@ -4,7 +4,8 @@
           -> planner: durations and features (or the render cache's copy of the whole render)
           -> plan checks -> the model's leading silence trimmed -> each word's first frame
           -> renderer: the whole segment in one call, or window by window (engine/streaming.py)
-             when the segment is long and its voice's grid row is calibrated
+             when the segment is long and its voice's grid row is calibrated or has statistics
+             learnt from the voice's earlier whole renders (which then teach them)
           -> audio checks against the plan -> SegmentAudio (a plan Segment, its audio, its marks)
 
 A failed check ends the render with the list of failures; the words before it stand, and the
@@ -32,7 +33,7 @@ from .model_store import FRAME_SAMPLES
 from .plan import PlannedWord, Segment
 from .runtime import KokoroRuntime, PlannerOutput, Render
 from .segmenting import Piece, token_ids
-from .streaming import CalibrationStore, Statistics, grid_row, word_windows
+from .streaming import CalibrationStore, LearnedStatistics, Statistics, grid_row, word_windows
 
 if TYPE_CHECKING:
     from .config import EngineConfig
@@ -201,7 +202,11 @@ class SegmentRenderer:
         self.windows = 0
         """Windows rendered by chunked rendering since start."""
         self.uncalibrated: Counter[tuple[str, int]] = Counter()
-        """(voice, grid row) of segments that rendered whole for want of a calibration."""
+        """(voice, grid row) of long segments that rendered whole for want of generator statistics."""
+        self.learned = LearnedStatistics(config.streaming.learn_reach, config.streaming.learn_voices)
+        """Generator statistics learnt from whole renders, for voices with no calibration."""
+        self.learned_segments = 0
+        """Long segments streamed with learnt statistics (no calibration) since start."""
         self._wanted: dict[tuple[str, int], None] = {}
 
     def take_wanted(self) -> list[tuple[str, int]]:
@@ -240,7 +245,7 @@ class SegmentRenderer:
         layout = Layout(ids, word_tokens, phonemes, durations, word_bounds(durations, word_tokens))
         # The window renderer has no adapter inputs yet: an adapted segment renders whole.
         streamed = None if cached or conditioning.adapter else self._windows_for(piece, layout, planned)
-        if streamed:
+        if isinstance(streamed, _Windows):
             yield from self._render_windows(piece, layout, planned, cut, streamed, timing, cancel, options)
             return
         render = cached
@@ -249,6 +254,10 @@ class SegmentRenderer:
                 if cut_pads:
                     render = Render(self._render_without_pads(planned, conditioning, cut, cut + int(durations.sum()),
                                                               options), planned.durations)
+                elif streamed is not None:  # (voice key, row) to learn the statistics of
+                    audio, stats = self.runtime.render_with_statistics(planned, conditioning.style, options)
+                    self.learned.add(*streamed, planned.frames, stats)
+                    render = Render(audio, planned.durations)
                 else:
                     render = Render(self.runtime.render_planned(planned, conditioning.style, options,
                                                                 **conditioning.renderer_options()), planned.durations)
@@ -335,29 +344,40 @@ class SegmentRenderer:
             if isinstance(result, list):
                 return
 
-    def _windows_for(self, piece: Piece, layout: Layout, planned: PlannerOutput) -> _Windows | None:
-        """How this segment streams in windows, or None: streaming is on, the segment is long
-        enough for two windows or more, and its voice's grid row is calibrated (an uncalibrated
-        row is remembered for the daemon)."""
+    def _windows_for(self, piece: Piece, layout: Layout, planned: PlannerOutput) -> _Windows | tuple[str, int] | None:
+        """How this segment streams in windows: streaming is on, the segment is long enough for
+        two windows or more, and its voice's grid row is calibrated or has statistics learnt from
+        the voice's own speech (`LearnedStatistics`, within its reach). A row with no calibration
+        is remembered for the daemon's idle moments either way. Otherwise the segment renders
+        whole: then (voice key, row) when that render should teach the row its statistics, else None."""
         cfg = self.config.streaming
-        if not cfg.enabled or planned.frames < cfg.min_frames:
+        if not cfg.enabled or planned.frames < min(cfg.min_frames, cfg.learn_min_frames):
             return None
         voiced = [b > a for a, b in layout.word_tokens]
         windows = word_windows(layout.bounds, voiced, cfg.first_window_frames, cfg.max_window_frames)
         row = grid_row(len(layout.ids))
-        if len(windows) < 2 or row >= len(piece.voice.pack):  # a short user voice pack has no such row
+        if row >= len(piece.voice.pack):  # a short user voice pack has no such row
             return None
         grid = self.conditioner.condition(piece.voice, piece.locale, row + 1, piece.accent_strength)
         generator = self.calibration.get(grid, row)
-        if generator is None:
-            # Wanted under the key of the pack actually spoken (`jf_alpha@fr-FR@0.5` when accented),
-            # which `Engine.calibrate` resolves back to the same pack.
-            key = self.conditioner.voice_for(piece.voice, piece.locale, piece.accent_strength).key
-            with self.lock:
-                self.uncalibrated[(key, row)] += 1
+        if generator is not None:
+            return _Windows(grid, generator, windows) if len(windows) >= 2 and planned.frames >= cfg.min_frames else None
+        # Wanted under the key of the pack actually spoken (`jf_alpha@fr-FR@0.5` when accented),
+        # which `Engine.calibrate` resolves back to the same pack.
+        key = self.conditioner.voice_for(piece.voice, piece.locale, piece.accent_strength).key
+        learnable = cfg.learn and bool(getattr(self.runtime, "statistics_names", ()))
+        generator = self.learned.get(key, row) if learnable else None
+        streams = len(windows) >= 2 and planned.frames >= cfg.min_frames
+        with self.lock:
+            if streams:
                 self._wanted[(key, row)] = None
-            return None
-        return _Windows(grid, generator, windows)
+            if streams and generator is not None:
+                self.learned_segments += 1
+            elif streams:
+                self.uncalibrated[(key, row)] += 1
+        if streams and generator is not None:
+            return _Windows(grid, generator, windows)
+        return (key, row) if learnable and planned.frames >= cfg.learn_min_frames else None
 
     @contextlib.contextmanager
     def _timed(self, timing: Timing, cancel: threading.Event, options):

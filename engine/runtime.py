@@ -30,7 +30,7 @@ import numpy as np
 from .adapters import AdapterError, AdapterSet
 from .errors import ModelError
 from .graphs import (PLAN_RAW_DURATIONS, F0_STEPS_PER_FRAME, PLAN_DURATIONS, PLAN_ENERGY, PLAN_F0, PLAN_FEATURES, PLANNER_OUTPUTS,
-                     ensure_split_models)
+                     STOCK_PHASE, ensure_split_models, is_generator_statistic)
 from .model_store import (
     FRAME_SAMPLES, INPUT_SPEED, INPUT_STYLE, INPUT_TOKENS, MAX_TOKEN_IDS, OUTPUT_AUDIO, OUTPUT_DURATIONS,
     ModelStoreConfig,
@@ -137,6 +137,9 @@ class KokoroRuntime:
         self.adapters = adapters if adapters is not None else AdapterSet()
         """The locale adapters loaded (all at start); none is active until a call names it."""
         self.session = self.planner = self.renderer = None
+        self.statistics_names: tuple[str, ...] = ()
+        """The generator's norm statistics the renderer also outputs (`render_with_statistics`);
+        empty with the adapted or the single graph."""
         self._adapter_feeds: dict[str, tuple[dict, dict]] = {}
         if len(self.adapters) and self.config.graphs == "single":
             raise ModelError("locale adapters need the split graphs (RuntimeConfig(graphs='split'))")
@@ -153,9 +156,16 @@ class KokoroRuntime:
 
                 planner_path, renderer_path = ensure_adapted_models(self.adapters.targets(), store)
             else:
-                planner_path, renderer_path = ensure_split_models(store)
+                from .streaming import ensure_streaming_models
+
+                planner_path = ensure_split_models(store)[0]
+                # The renderer with its norm statistics as extra outputs: the same audio, bit for
+                # bit and as fast, and a whole render also yields its voice's statistics.
+                (renderer_path,) = ensure_streaming_models(store, ("statistics-renderer",))
             self.planner = _session(planner_path, self.config)
             self.renderer = _session(renderer_path, self.config)
+            self.statistics_names = tuple(o.name for o in self.renderer.get_outputs()
+                                          if is_generator_statistic(o.name) and o.name != STOCK_PHASE)
             outputs = tuple(o.name for o in self.planner.get_outputs() if o.name != PLAN_RAW_DURATIONS)
             if sorted(outputs) != sorted(PLANNER_OUTPUTS):
                 raise ModelError(f"planner {planner_path} has outputs {outputs}, expected {PLANNER_OUTPUTS}")
@@ -178,7 +188,8 @@ class KokoroRuntime:
         with self._windows_lock:
             if self._windows is None:
                 self._windows = WindowRenderer(ModelStoreConfig(cache_dir=self._model_path.parent), self.config.threads,
-                                               pick_providers(self.config.use_gpu), self._lock, spin=self.config.spin)
+                                               pick_providers(self.config.use_gpu), self._lock, spin=self.config.spin,
+                                               statistics_session=self.renderer if self.statistics_names else None)
             return self._windows
 
     @staticmethod
@@ -268,6 +279,24 @@ class KokoroRuntime:
         with self._lock:
             (audio,) = self.renderer.run([OUTPUT_AUDIO], feeds, run_options or self.run_options())
         return np.asarray(audio, dtype=np.float32).reshape(-1)
+
+    def render_with_statistics(self, plan: PlannerOutput, style: np.ndarray,
+                               run_options=None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """`render_planned` with the base model, and the generator's norm statistics of that
+        render (name -> float32 (1, C, 1)): what chunked rendering needs to render this voice in
+        windows (`engine/streaming.py`, `LearnedStatistics`). Same audio, same cost."""
+        if not self.statistics_names:
+            raise ModelError("this renderer has no statistics outputs (adapted or single graph)")
+        frames = plan.frames
+        if plan.f0.shape[-1] != F0_STEPS_PER_FRAME * frames or plan.energy.shape[-1] != F0_STEPS_PER_FRAME * frames:
+            raise ValueError(f"plan of {frames} frames has f0 {plan.f0.shape} and energy {plan.energy.shape}, "
+                             f"expected (1, {F0_STEPS_PER_FRAME * frames})")
+        feeds = {PLAN_FEATURES: plan.features, PLAN_F0: plan.f0, PLAN_ENERGY: plan.energy, INPUT_STYLE: _style(style)}
+        names = [OUTPUT_AUDIO, *self.statistics_names]
+        with self._lock:
+            audio, *stats = self.renderer.run(names, feeds, run_options or self.run_options())
+        return (np.asarray(audio, dtype=np.float32).reshape(-1),
+                {name: np.asarray(value, dtype=np.float32) for name, value in zip(self.statistics_names, stats)})
 
     def render_frames(self, plan: PlannerOutput, style: np.ndarray, start: int, stop: int, context: int,
                       run_options=None, adapter: str | None = None) -> np.ndarray:

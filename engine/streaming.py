@@ -87,6 +87,17 @@ class StreamingConfig:
     """Frames of the model's trailing pad kept after a segment's last word when `cut_pads`."""
     calibration_dir: Path | None = None
     """Where calibrations are kept; None: $ECHOIC_CALIBRATION_DIR, else "calibration" in the model cache."""
+    learn: bool = True
+    """Learn each voice's generator statistics from its own whole renders (`LearnedStatistics`),
+    so a voice with no calibration streams its long segments after its first segment of
+    `learn_min_frames` or more, instead of rendering them whole until an idle calibration."""
+    learn_min_frames: int = 96
+    """Shorter whole renders teach nothing (their statistics are mostly the model's pad silence)."""
+    learn_reach: int = 1
+    """A row with nothing learnt borrows the nearest learnt row of the same voice at most this
+    many grid rows away (GRID_ROWS); farther, the segment renders whole and teaches its row."""
+    learn_voices: int = 8
+    """Voices whose learnt statistics are kept (the least recently used goes; about 90 KB a row)."""
 
     def __post_init__(self):
         for name in ("min_frames", "first_window_frames", "max_window_frames"):
@@ -95,6 +106,13 @@ class StreamingConfig:
                 raise ValueError(f"StreamingConfig.{name} must be a positive integer, got {value!r}")
         if not isinstance(self.context_frames, int) or not 0 <= self.context_frames <= 64:
             raise ValueError(f"StreamingConfig.context_frames must be an integer in 0..64, got {self.context_frames!r}")
+        for name in ("learn_min_frames", "learn_voices"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"StreamingConfig.{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.learn_reach, int) or not 0 <= self.learn_reach < len(GRID_ROWS):
+            raise ValueError(f"StreamingConfig.learn_reach must be an integer in 0..{len(GRID_ROWS) - 1}, "
+                             f"got {self.learn_reach!r}")
         for name in ("pad_context_frames", "tail_frames"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= 64:
@@ -141,19 +159,26 @@ def _pairs(names: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def ensure_streaming_models(config: ModelStoreConfig | None = None) -> tuple[Path, Path, Path]:
-    """Paths of the frame-statistics graph, the window renderer and the statistics renderer (for
-    calibration) in the model cache, made from the split renderer on first use (a few seconds),
-    like the split graphs themselves."""
+STREAMING_GRAPHS = {"frame-statistics": graphs.frame_statistics_graph, "window-renderer": graphs.window_renderer,
+                    "statistics-renderer": graphs.statistics_renderer}
+"""The graphs made from the split renderer, by the name their file ends with."""
+
+
+def ensure_streaming_models(config: ModelStoreConfig | None = None,
+                            names: tuple[str, ...] = tuple(STREAMING_GRAPHS)) -> tuple[Path, ...]:
+    """Paths of the frame-statistics graph, the window renderer and the statistics renderer (the
+    renderer with every norm statistic as an output: the runtime's renderer, engine/runtime.py)
+    in the model cache, or of those `names`, made from the split renderer on first use (a few
+    seconds), like the split graphs themselves."""
     config = config or ModelStoreConfig()
     renderer_path = graphs.ensure_split_models(config)[1]
     stamp = model_store.expected_sha256()[:16]
-    paths = tuple(Path(config.cache_dir) / f"{stamp}-kokoro-v1.0-int8-{name}.onnx"
-                  for name in ("frame-statistics", "window-renderer", "statistics-renderer"))
+    paths = tuple(Path(config.cache_dir) / f"{stamp}-kokoro-v1.0-int8-{name}.onnx" for name in names)
     if not all(path.exists() for path in paths):
         renderer = renderer_path.read_bytes()
-        for path, make in zip(paths, (graphs.frame_statistics_graph, graphs.window_renderer, graphs.statistics_renderer)):
-            model_store.write_atomically(path, make(renderer)[0])
+        for path, name in zip(paths, names):
+            if not path.exists():
+                model_store.write_atomically(path, STREAMING_GRAPHS[name](renderer)[0])
     return paths
 
 
@@ -216,6 +241,60 @@ class CalibrationStore:
             self._memory[key] = stats
 
 
+class LearnedStatistics:
+    """Generator statistics learnt from each voice's own whole renders, per grid row, in memory.
+
+    A calibration renders fixed sentences for a voice's grid row; but every whole render of a
+    long segment computes the same statistics over its own text (the runtime's renderer outputs
+    them, `KokoroRuntime.render_with_statistics`), so they are pooled here, frame-weighted as a
+    calibration pools its sentences, under the voice's key (voice, locale and accent, as the
+    conditioning seam names it) and the segment's grid row. Measured (docs/latency.md): windows
+    with statistics learnt from one or two other sentences of the voice are 0.20-0.37 log-mel
+    from the whole render, against 0.21-0.27 for a calibration and 0.34-1.20 for windows with
+    only their own statistics; the mean of other voices' statistics is 0.74-1.74: statistics
+    belong to a voice, so nothing here is shared between voices."""
+
+    def __init__(self, reach: int = 1, voices: int = 8):
+        self.reach = reach
+        self.voices = voices
+        self._rows: dict[str, dict[int, tuple[int, Statistics]]] = {}
+        """voice key -> grid row -> (frames pooled, statistics); in least-recently-used order."""
+        self._lock = threading.Lock()
+
+    def add(self, voice: str, row: int, frames: int, stats: Statistics) -> None:
+        """Pool one whole render's statistics (over `frames` frames) into the voice's row."""
+        with self._lock:
+            rows = self._rows.pop(voice, {})
+            self._rows[voice] = rows
+            if row in rows:
+                total, pooled = rows[row]
+                rows[row] = (total + frames, pool([(total, pooled), (frames, stats)]))
+            else:
+                rows[row] = (frames, Statistics(stats))
+            while len(self._rows) > self.voices:
+                del self._rows[next(iter(self._rows))]
+
+    def get(self, voice: str, row: int) -> Statistics | None:
+        """The row's statistics, else those of the nearest learnt row within `reach` grid rows
+        (the higher on a tie: rows change slowest upwards), else None."""
+        with self._lock:
+            rows = self._rows.get(voice)
+            if not rows:
+                return None
+            self._rows[voice] = self._rows.pop(voice)
+            if row in rows:
+                return rows[row][1]
+            at = GRID_ROWS.index(row)
+            steps = sorted((abs(GRID_ROWS.index(r) - at), -r) for r in rows)
+            distance, negative = steps[0]
+            return rows[-negative][1] if distance <= self.reach else None
+
+    def rows(self, voice: str) -> dict[int, int]:
+        """Grid row -> frames learnt, for `status` and tests."""
+        with self._lock:
+            return {row: frames for row, (frames, _) in sorted(self._rows.get(voice, {}).items())}
+
+
 @dataclass
 class Prepared:
     """One segment ready to be rendered window by window."""
@@ -239,8 +318,12 @@ class WindowRenderer:
     Calls are serialised by the runtime's lock (`lock`), as the runtime's own calls are."""
 
     def __init__(self, model_config: ModelStoreConfig, threads: int, providers: list[str], lock: threading.Lock,
-                 spin: bool = False):
-        frame_path, window_path, self._statistics_path = ensure_streaming_models(model_config)
+                 spin: bool = False, statistics_session=None):
+        """`statistics_session`: the runtime's renderer when it already is the statistics renderer
+        (then calibration loads no session of its own: 72 MiB less while it runs)."""
+        frame_path, window_path = ensure_streaming_models(model_config, ("frame-statistics", "window-renderer"))
+        self._statistics_path = None if statistics_session else ensure_streaming_models(model_config, ("statistics-renderer",))[0]
+        self._statistics_session = statistics_session
         self.frame_statistics = _session(frame_path, threads, providers, spin)
         self.window = _session(window_path, threads, providers, spin)
         self.frame_names = [o.name for o in self.frame_statistics.get_outputs() if o.name != STOCK_PHASE]
@@ -290,7 +373,10 @@ class WindowRenderer:
 
     def statistics_session(self):
         """A session of the statistics renderer (every norm statistic as an output), for
-        `calibrate`; loaded on demand (about 0.8 s, 63 MB) and let go by the caller after."""
+        `calibrate`: the runtime's own renderer when it is one, else loaded on demand (about
+        0.8 s, 63 MB) and let go by the caller after."""
+        if self._statistics_session is not None:
+            return self._statistics_session
         return _session(self._statistics_path, self._threads, self._providers, self._spin)
 
     def sentence_statistics(self, runtime, session, style: np.ndarray, index: int, vocab: dict[str, int],
@@ -307,16 +393,21 @@ class WindowRenderer:
         return plan.frames, Statistics({name: named[name] for pair in self._pairs for name in pair})
 
     def pool(self, parts: list[tuple[int, Statistics]]) -> Statistics:
-        """Mean and variance over all the sentences' frames together, exactly, from each
-        sentence's own (frames, mean, variance)."""
-        frames = sum(n for n, _ in parts)
-        stats = Statistics()
-        for mean, var in self._pairs:
-            mu = sum(n * s[mean].astype(np.float64) for n, s in parts) / frames
-            second = sum(n * (s[var].astype(np.float64) + s[mean].astype(np.float64) ** 2) for n, s in parts) / frames
-            stats[mean] = mu.astype(np.float32)
-            stats[var] = np.maximum(second - mu**2, 0.0).astype(np.float32)
-        return stats
+        return pool(parts, self._pairs)
+
+
+def pool(parts: list[tuple[int, Statistics]], pairs: list[tuple[str, str]] | None = None) -> Statistics:
+    """Mean and variance over all the parts' frames together, exactly, from each part's own
+    (frames, statistics); `pairs`: the (mean, variance) names (default: every pair in the parts)."""
+    pairs = pairs if pairs is not None else _pairs(list(parts[0][1]))
+    frames = sum(n for n, _ in parts)
+    stats = Statistics()
+    for mean, var in pairs:
+        mu = sum(n * s[mean].astype(np.float64) for n, s in parts) / frames
+        second = sum(n * (s[var].astype(np.float64) + s[mean].astype(np.float64) ** 2) for n, s in parts) / frames
+        stats[mean] = mu.astype(np.float32)
+        stats[var] = np.maximum(second - mu**2, 0.0).astype(np.float32)
+    return stats
 
 
 def word_windows(bounds: list[int], voiced: list[bool], first: int, largest: int) -> list[tuple[int, int]]:

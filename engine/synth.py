@@ -109,7 +109,7 @@ class Engine:
     def statistics(self) -> dict:
         """Guardrail counters and render-cache use since start, for `status` and logs."""
         with self.renderer.lock:
-            streaming = {"windows": self.renderer.windows,
+            streaming = {"windows": self.renderer.windows, "learned_segments": self.renderer.learned_segments,
                          "uncalibrated": {f"{v}@{r}": n for (v, r), n in self.renderer.uncalibrated.items()}}
         with self.ladder.lock:
             guardrails = self.counters.snapshot()
@@ -125,10 +125,12 @@ class Engine:
 
     def preload_streaming(self, cancel: threading.Event) -> bool:
         """Load the chunked-rendering sessions (0.3 s once their graphs are cut) when they will be
-        used, streaming on and a calibration on disk, so the first long segment does not pay for
-        them; waits only until `cancel` (the load then finishes on its own thread). Returns
-        whether they are loaded."""
-        if not self.config.streaming.enabled or not self.calibration.any():
+        used, streaming on and a calibration on disk or statistics to learn from speech, so the
+        first long segment does not pay for them; waits only until `cancel` (the load then
+        finishes on its own thread). Returns whether they are loaded."""
+        streaming = self.config.streaming
+        learns = streaming.learn and bool(getattr(self.runtime, "statistics_names", ()))
+        if not streaming.enabled or not (learns or self.calibration.any()):
             return False
         return unless_cancelled(self.runtime.window_renderer, cancel) is not None
 

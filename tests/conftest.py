@@ -34,5 +34,7 @@ def engine():
     from engine.runtime import RuntimeConfig
     from engine.streaming import StreamingConfig
 
-    uncalibrated = StreamingConfig(calibration_dir=tempfile.mkdtemp(prefix="echoic-test-uncalibrated-"))
+    # No calibration, and nothing learnt from speech: the shared engine renders every segment
+    # whole, whatever ran before (tests/test_streaming.py asks for windows where it tests them).
+    uncalibrated = StreamingConfig(calibration_dir=tempfile.mkdtemp(prefix="echoic-test-uncalibrated-"), learn=False)
     return Engine(EngineConfig(runtime=RuntimeConfig(threads=2), streaming=uncalibrated))

@@ -18,7 +18,8 @@ import pytest
 from engine import graphs, model_store
 from engine.api import AudioChunk, Cancellation, Finished, MarkReached, SpeechRequest
 from engine.errors import ConfigError
-from engine.streaming import (GRID_ROWS, CalibrationStore, StreamingConfig, Statistics, grid_row, word_windows)
+from engine.streaming import (GRID_ROWS, CalibrationStore, LearnedStatistics, StreamingConfig, Statistics, grid_row,
+                              pool, word_windows)
 from engine.synth import Engine, EngineConfig
 from engine.train.spectral import log_mel_distance
 
@@ -85,9 +86,10 @@ def test_calibration_store_round_trip_is_keyed_by_the_row_timbre(tmp_path):
 @pytest.fixture(scope="module")
 def calibrated(engine, tmp_path_factory):
     """An engine sharing the session's model, with its own calibration directory, and the rows
-    LONG uses calibrated for jf_alpha (the first segment cut off at 8 words, and one long one)."""
+    LONG uses calibrated for jf_alpha (the first segment cut off at 8 words, and one long one);
+    it learns no statistics from speech (that is tested on its own, at the end)."""
     directory = tmp_path_factory.mktemp("calibration")
-    streaming = StreamingConfig(calibration_dir=directory)
+    streaming = StreamingConfig(calibration_dir=directory, learn=False)  # calibrations only: nothing learnt
     eng = Engine(replace(engine.config, streaming=streaming, cache_megabytes=0), runtime=engine.runtime)
     whole_config = replace(eng.config, streaming=replace(streaming, enabled=False))
     # Find the rows this text needs by speaking it whole once.
@@ -261,6 +263,7 @@ def test_a_cancel_stops_streaming_between_windows(calibrated):
 @pytest.mark.slow
 def test_an_uncalibrated_voice_renders_whole_and_is_wanted(calibrated):
     eng, _ = calibrated
+    assert eng.config.streaming.learn is False  # the fixture's config: nothing learnt from speech
     _, plan, _ = _collect(eng, SpeechRequest(LONG, voice="jm_kumo", accent_strength=1.0))
     assert {s.renderer for s in plan.segments} == {"kokoro"}
     wanted = eng.wanted_calibrations()
@@ -467,10 +470,13 @@ def test_windows_split_tokens_words_and_marks_exactly_as_the_whole_segment(monke
         assert any(m.sample_offset == window.start for m in s_marks), first
 
 
-def test_preload_loads_the_window_sessions_only_when_a_calibration_exists(engine, tmp_path):
-    empty = Engine(replace(engine.config, streaming=StreamingConfig(calibration_dir=tmp_path / "none")),
+def test_preload_loads_the_window_sessions_only_when_they_will_be_used(engine, tmp_path):
+    empty = Engine(replace(engine.config, streaming=StreamingConfig(calibration_dir=tmp_path / "none", learn=False)),
                    runtime=engine.runtime)
     assert empty.calibration.any() is False and empty.preload_streaming(threading.Event()) is False
+    learning = Engine(replace(engine.config, streaming=StreamingConfig(calibration_dir=tmp_path / "none")),
+                      runtime=engine.runtime)
+    assert learning.preload_streaming(threading.Event()) is True  # its first long segment will teach it
     (tmp_path / "some").mkdir()
     (tmp_path / "some" / "x.npz").write_bytes(b"")
     some = Engine(replace(engine.config, streaming=StreamingConfig(calibration_dir=tmp_path / "some")),
@@ -480,3 +486,107 @@ def test_preload_loads_the_window_sessions_only_when_a_calibration_exists(engine
     assert off.preload_streaming(threading.Event()) is False
     assert some.preload_streaming(threading.Event()) is True
     assert some.runtime.window_renderer() is engine.runtime.window_renderer()
+
+
+# --- statistics learnt from a voice's own speech (no calibration) ----------------------------
+
+def _stats(rng, n, channels=(4, 3)):
+    """A fake segment's statistics over n frames, with the frames themselves (to check pooling)."""
+    frames = {f"/decoder/decoder/generator/n{k}/ReduceMean_output_0": rng.standard_normal((1, c, n)) * (k + 1) + k
+              for k, c in enumerate(channels)}
+    stats = Statistics()
+    for mean, x in frames.items():
+        stats[mean] = x.mean(-1, keepdims=True).astype(np.float32)
+        stats[mean.replace("ReduceMean_output_0", "ReduceMean_2_output_0")] = x.var(-1, keepdims=True).astype(np.float32)
+    return frames, stats
+
+
+def test_learnt_statistics_pool_exactly_and_borrow_only_a_near_row():
+    rng = np.random.default_rng(1)
+    (a_frames, a), (b_frames, b) = _stats(rng, 50), _stats(rng, 170)
+    learned = LearnedStatistics(reach=1, voices=2)
+    learned.add("v", 127, 50, a)
+    learned.add("v", 127, 170, b)
+    pooled = learned.get("v", 127)
+    for mean, x in a_frames.items():  # the pool of two renders is the statistics of both together
+        together = np.concatenate([x, b_frames[mean]], axis=-1)
+        np.testing.assert_allclose(pooled[mean], together.mean(-1, keepdims=True), rtol=1e-5, atol=1e-6)
+        var = mean.replace("ReduceMean_output_0", "ReduceMean_2_output_0")
+        np.testing.assert_allclose(pooled[var], together.var(-1, keepdims=True), rtol=1e-4, atol=1e-5)
+    direct = pool([(50, a), (170, b)])
+    assert sorted(direct) == sorted(pooled) and all(np.array_equal(direct[k], pooled[k]) for k in direct)
+    assert learned.rows("v") == {127: 220}
+    at = GRID_ROWS.index(127)
+    assert learned.get("v", GRID_ROWS[at + 1]) is pooled and learned.get("v", GRID_ROWS[at - 1]) is pooled
+    assert learned.get("v", GRID_ROWS[at + 2]) is None  # farther rows have another timbre: render whole
+    assert learned.get("w", 127) is None  # statistics belong to a voice
+    learned.add("v", GRID_ROWS[at + 2], 100, a)
+    assert learned.get("v", GRID_ROWS[at + 1]) is learned.get("v", GRID_ROWS[at + 2])  # a tie: the higher row
+    learned.add("w", 127, 100, a)
+    learned.add("x", 127, 100, a)  # a third voice: the least recently used ("v") goes
+    assert learned.get("v", 127) is None and learned.get("w", 127) is not None
+
+
+def test_streaming_config_refuses_a_bad_reach():
+    with pytest.raises(ValueError, match="learn_reach"):
+        StreamingConfig(learn_reach=-1)
+    with pytest.raises(ValueError, match="learn_min_frames"):
+        StreamingConfig(learn_min_frames=0)
+
+
+def test_the_renderer_gives_its_statistics_with_the_same_audio(engine):
+    runtime = engine.runtime
+    pack = engine.voice_library.get("jf_alpha").pack
+    ids = engine.plan(SpeechRequest("Statistics come with every render.", voice="jf_alpha")).segments[0].token_ids[1:-1]
+    planned = runtime.plan(ids, pack[len(ids) - 1], 1.0)
+    audio, stats = runtime.render_with_statistics(planned, pack[len(ids) - 1])
+    np.testing.assert_array_equal(audio, runtime.render_planned(planned, pack[len(ids) - 1]))
+    windows = runtime.window_renderer()
+    assert sorted(stats) == sorted(windows.generator_names) and len(stats) == 88
+    assert all(v.shape[0] == 1 and v.shape[2] == 1 and np.isfinite(v).all() for v in stats.values())
+    assert windows.statistics_session() is runtime.renderer  # calibration loads no session of its own
+
+
+@pytest.mark.slow
+def test_a_voice_with_no_calibration_streams_once_its_speech_taught_it(engine, tmp_path):
+    """A voice never calibrated: its first long segment renders whole (the audio of a whole
+    render, bit for bit) and teaches its row; the next long segment streams window by window
+    with those statistics, as close to the whole render as a calibrated voice's windows."""
+    streaming = StreamingConfig(calibration_dir=tmp_path)
+    eng = Engine(replace(engine.config, streaming=streaming, cache_megabytes=0, first_segment_words=1000),
+                 runtime=engine.runtime)
+    whole_engine = Engine(replace(eng.config, streaming=replace(streaming, enabled=False)), runtime=engine.runtime)
+    request = SpeechRequest(LONG, voice="jm_kumo", accent_strength=1.0)
+    whole, whole_plan, _ = _collect(whole_engine, request)
+    first, plan, _ = _collect(eng, request)
+    assert [s.renderer for s in plan.segments] == ["kokoro"]
+    np.testing.assert_array_equal(first, whole)
+    ((key, row),) = eng.wanted_calibrations()
+    assert key.startswith("jm_kumo") and row == grid_row(len(plan.segments[0].token_ids) - 2)
+    (learnt,) = eng.renderer.learned.rows(key).items()
+    assert learnt[0] == row and learnt[1] >= plan.segments[0].samples // 600  # every frame, pads included
+    second, plan, _ = _collect(eng, request)
+    assert len(plan.segments) >= 3 and {s.renderer for s in plan.segments} == {"kokoro-window"}
+    assert len(second) == len(whole) and not plan.report.events
+    distance = log_mel_distance(second, whole)
+    print(f"streamed with learnt statistics vs whole: {distance:.3f}")
+    assert distance < 0.4
+    stats = eng.statistics()["streaming"]
+    assert stats["learned_segments"] == 1 and stats["windows"] == len(plan.segments)
+    assert eng.wanted_calibrations()  # an idle moment still calibrates it properly
+    off = Engine(replace(eng.config, streaming=replace(streaming, learn=False)), runtime=engine.runtime)
+    for _ in range(2):
+        _, plan, _ = _collect(off, request)
+        assert [s.renderer for s in plan.segments] == ["kokoro"]
+
+
+@pytest.mark.slow
+def test_bench_learn_prints_learning_against_whole_renders(engine, monkeypatch, capsys):
+    from engine import bench_learn
+
+    monkeypatch.setattr(bench_learn, "PARAGRAPH", (LONG, LONG))
+    rows = bench_learn.bench_say_all(voice="jm_kumo", engine=engine)
+    assert [r["windows"] for r in rows][0] == 0 and rows[1]["windows"] >= 2  # taught by the first
+    assert rows[0]["distance"] == 0.0 and 0.0 < rows[1]["distance"] < 0.4
+    out = capsys.readouterr().out
+    assert "learning from speech on against off" in out and "learnt rows" in out
