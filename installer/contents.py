@@ -15,12 +15,11 @@ MODEL_PACKAGES = (
 """Packages whose data files the runtime reads through importlib.resources."""
 
 EXCLUDED_MODULES = (
-    # The training side: the shipped daemon never imports torch (docs/installer.md).
+    # The training side: the shipped daemon never imports torch (docs/installer.md). It holds
+    # voice cloning's fit and its torch speaker encoder too (engine.train.clone_fit, .speaker):
+    # the frozen `echoic voice create` says to install the train extra; list, show, remove work.
     "engine.train", "torch", "torchaudio", "torchvision", "peft", "transformers", "accelerate",
     "safetensors", "huggingface_hub", "kokoro", "misaki",
-    # Voice cloning's fit and its torch speaker encoder (the `train` extra): without them the
-    # frozen `echoic voice create` says to install the train extra; list, show, remove still work.
-    "engine.cloning.fit", "engine.cloning.speaker",
     # Development tools and libraries nothing in the runtime imports; left out so that an
     # optional import inside a dependency cannot drag them in.
     "tests", "pytest", "hypothesis", "scipy", "sympy", "matplotlib", "IPython", "tkinter",

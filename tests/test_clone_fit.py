@@ -1,4 +1,4 @@
-"""Voice cloning's fit (engine/cloning/fit.py): the differentiable speaker meter matches Resemblyzer,
+"""Voice cloning's fit (engine/train/clone_fit.py): the differentiable speaker meter matches Resemblyzer,
 the prior keeps the pack a voice, a fit raises similarity above its starting pack, and an
 interrupted fit resumes identically."""
 
@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("resemblyzer")
 
-from engine.cloning.fit import FitConfig, FitError, fit_voice  # noqa: E402
+from engine.train.clone_fit import FitConfig, FitError, fit_voice  # noqa: E402
 from engine.cloning.prior import build_space, real_packs  # noqa: E402
 
 TARGET = "af_heart"
@@ -25,7 +25,7 @@ REFERENCE_TEXT = ("The morning train was late again, so we walked to the bakery 
 def reference():
     """About 10 s of the target pack's speech, by the shipped int8 runtime (24 kHz)."""
     from engine import model_store
-    from engine.cloning.fit import phoneme_chunks
+    from engine.train.clone_fit import phoneme_chunks
     from engine.runtime import KokoroRuntime
 
     torch.set_num_threads(2)
@@ -42,7 +42,7 @@ def test_torch_speaker_embedding_matches_resemblyzer(reference):
     from resemblyzer import VoiceEncoder, audio as raudio
     from scipy.signal import resample_poly
 
-    from engine.cloning.speaker import ResemblyzerTorch
+    from engine.train.speaker import ResemblyzerTorch
 
     encoder = VoiceEncoder("cpu", verbose=False)
     meter = ResemblyzerTorch(encoder)

@@ -1,6 +1,6 @@
 """`echoic voice create`: recording -> fit -> store, progress, Ctrl-C and resume.
 
-The plumbing tests run the command with a stand-in for engine/cloning/fit.py that keeps its
+The plumbing tests run the command with a stand-in for engine/train/clone_fit.py that keeps its
 contract (FitConfig, FitResult, a checkpoint written atomically each step and resumed from), so they
 say exactly what the command does around the fit; the last test runs the real fit (torch), one step.
 """
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 def stand_in_fit(interrupt_at: int | None = None):
     """A module with fit.py's interface; `calls` records each fit_voice call's (config, start step)."""
-    module = types.ModuleType("engine.cloning.fit")
+    module = types.ModuleType("engine.train.clone_fit")
 
     @dataclass(frozen=True)
     class FitConfig:
@@ -82,7 +82,7 @@ def voices(tmp_path, monkeypatch):
 
 def test_create_checks_fits_and_saves_with_the_fit_metadata(reference, voices, monkeypatch, capsys):
     fit = stand_in_fit()
-    monkeypatch.setitem(sys.modules, "engine.cloning.fit", fit)
+    monkeypatch.setitem(sys.modules, "engine.train.clone_fit", fit)
     assert echoic(["voice", "create", "me", "--audio", str(reference), "--locale", "en-GB", "--steps", "6",
                    "--text", "The old lighthouse keeper", "--keep-reference"]) == 0
     out, err = capsys.readouterr()
@@ -101,7 +101,7 @@ def test_create_checks_fits_and_saves_with_the_fit_metadata(reference, voices, m
 
 def test_ctrl_c_keeps_a_checkpoint_and_the_same_command_resumes(reference, voices, monkeypatch, capsys):
     fit = stand_in_fit(interrupt_at=3)
-    monkeypatch.setitem(sys.modules, "engine.cloning.fit", fit)
+    monkeypatch.setitem(sys.modules, "engine.train.clone_fit", fit)
     command = ["voice", "create", "me", "--audio", str(reference), "--steps", "5"]
     assert echoic(command) == 130
     assert "interrupted; the fit so far is kept in" in capsys.readouterr().err
@@ -117,7 +117,7 @@ def test_ctrl_c_keeps_a_checkpoint_and_the_same_command_resumes(reference, voice
 
 
 def test_without_the_train_extra_create_says_what_to_install(reference, voices, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "engine.cloning.fit", None)
+    monkeypatch.setitem(sys.modules, "engine.train.clone_fit", None)
     assert echoic(["voice", "create", "me", "--audio", str(reference)]) == 2
     assert "pip install 'echoic[train]'" in capsys.readouterr().err and voices.names() == []
 
@@ -126,7 +126,7 @@ def test_create_with_the_real_fit_one_step_then_the_engine_speaks_it(engine, ref
     """The real fit (torch twin, Resemblyzer): one step, from the nearest pack. The voice is saved
     with what the fit measured, and the engine speaks it in its own locale and in another."""
     pytest.importorskip("torch")
-    pytest.importorskip("resemblyzer")  # the fit's speaker loss (engine/cloning/speaker.py)
+    pytest.importorskip("resemblyzer")  # the fit's speaker loss (engine/train/speaker.py)
     from dataclasses import replace
 
     from engine.api import SpeechRequest

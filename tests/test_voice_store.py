@@ -193,7 +193,7 @@ def test_create_refuses_a_taken_name_and_a_bad_recording_before_fitting(tmp_path
     import sys
 
     monkeypatch.setenv("ECHOIC_VOICE_DIR", str(tmp_path))
-    monkeypatch.setitem(sys.modules, "engine.cloning.fit", None)  # importing it would fail loudly
+    monkeypatch.setitem(sys.modules, "engine.train.clone_fit", None)  # importing it would fail loudly
     VoiceStore(tmp_path).save(pack, metadata())
     assert echoic(["voice", "create", "anna", "--audio", str(tmp_path / "x.wav")]) == 2
     assert "already exists" in capsys.readouterr().err

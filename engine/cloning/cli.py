@@ -1,7 +1,7 @@
 """`echoic voice create|list|show|remove`: cloned voices from the command line (docs/cloning.md).
 
 `create` checks the name, then the recording (engine/cloning/recording.py), then fits the pack
-(engine/cloning/fit.py, imported only here and only then: it needs torch, the `train` extra), then
+(engine/train/clone_fit.py, imported only here and only then: it needs torch, the `train` extra), then
 saves it in the store (engine/cloning/store.py), where the engine and a running daemon find it.
 The fit writes a checkpoint beside the store every few steps; Ctrl-C leaves it there, and the same
 command run again resumes from it (a checkpoint made from another recording, text, locale or step
@@ -58,11 +58,11 @@ class ProgressBar:
 
 
 def _fit_module():
-    # import_module reads sys.modules first (where tests put a stand-in); `from . import fit`
+    # import_module reads sys.modules first (where tests put a stand-in); `from ..train import clone_fit`
     # would take the package's attribute once anything imported the real module.
     try:
-        return importlib.import_module("engine.cloning.fit")
-    except ImportError as exc:  # torch or peft absent, or fit.py not in this build
+        return importlib.import_module("engine.train.clone_fit")
+    except ImportError as exc:  # torch or peft absent, or the training side not in this build
         raise ConfigError(f"fitting a voice needs the train extra ({exc}): {TRAIN_EXTRA}") from exc
 
 

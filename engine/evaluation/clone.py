@@ -2,7 +2,7 @@
 
     echoic eval clone --audio REF.wav --held-out HELD/ [--text T] [--locales ...] [--set tune|held-out]
 
-1. Fits a voice to REF.wav (`engine/cloning/fit.py`; transcript from `--text` or REF.txt beside it).
+1. Fits a voice to REF.wav (`engine/train/clone_fit.py`; transcript from `--text` or REF.txt beside it).
 2. Per locale renders the accent evaluation's sentences (`accent_sentences.json`) through the engine
    with three voices: the **clone**, the **nearest** existing pack the fit started from, and the
    locale's native **default** voice; each utterance is measured by the accent meter's code
@@ -46,7 +46,7 @@ def _load(path: Path) -> tuple[np.ndarray, int]:
 
 
 def _to16k(audio: np.ndarray, rate: int) -> np.ndarray:
-    from ..cloning.fit import resample
+    from ..train.clone_fit import resample
 
     return resample(audio, rate, SAMPLE_RATE)
 
@@ -173,7 +173,7 @@ def plot(cache: Cache, path: Path) -> None:
 
 FIT_NOTES = """### How the fit works
 
-`engine/cloning/fit.py` (`fit_voice`, train extra; its docstring has the detail). It starts from the
+`engine/train/clone_fit.py` (`fit_voice`, train extra; its docstring has the detail). It starts from the
 existing pack whose speech is nearest to the reference by Resemblyzer (each pack's embedding of a
 fixed sentence is cached in the echoic cache dir), and moves the pack only inside the space of the
 39 real packs: per half (timbre columns 0-127, prosody 128-255) whole-pack principal components, one
@@ -287,7 +287,7 @@ def cmd_clone(args) -> int:
     # The fit (its own checkpoint makes it resumable).
     pack_path = cache_path.with_name(f"clone-eval-{name}.npz")
     if "fit" not in entry or not pack_path.exists():
-        from ..cloning.fit import FitConfig, fit_voice
+        from ..train.clone_fit import FitConfig, fit_voice
 
         a, r = _load(audio_path)
         started = time.monotonic()

@@ -7,7 +7,7 @@ How (docs/cloning.md, "Evaluation", has the measured effect):
 1. **Start** from the real pack whose speech sounds nearest: each pack renders a short fixed text in
    the locale's language once (int8 ONNX runtime), its Resemblyzer embedding is cached in the echoic
    cache dir, and the pack with the highest cosine to the reference's embedding wins.
-2. **Parameterise** the pack in the space of the real packs (`prior.py`): per half (timbre columns
+2. **Parameterise** the pack in the space of the real packs (engine/cloning/prior.py): per half (timbre columns
    0-127, prosody 128-255) whole-pack PCA coefficients z shared by all 510 length rows, plus a small
    residual row per half. The prior is z ~ N(0, 1) (a penalty on z^2 and on the residual) and a hard
    box: each z stays within 1.1x the largest |z| of any real pack, the residual within 0.5 of the
@@ -280,9 +280,9 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
     from .. import model_store
     from ..locales import get_locale
     from ..runtime import KokoroRuntime
-    from ..train.convert import load_from_onnx
-    from ..train.kokoro_torch import alignment_matrix
-    from .prior import build_space, real_packs
+    from .convert import load_from_onnx
+    from .kokoro_torch import alignment_matrix
+    from ..cloning.prior import build_space, real_packs
     from .speaker import ResemblyzerTorch, reference_embedding
 
     if config.steps < 0 or config.crop_frames < 8 or config.checkpoint_every < 1:
