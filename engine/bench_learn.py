@@ -13,7 +13,10 @@ the segment's own (exact), a calibration (six fixed sentences), learnt from one 
 of the voice, the voice's statistics at the grid rows one and two rows away, the mean of the
 other voices' calibrations, and plain windows (each window its own statistics).
 
-    PYTHONPATH=. python -m engine bench learn [--voice am_michael] [--sources]
+Words (`--words`): a word rendered without the model's pad frames, on statistics learnt from
+eight other words of the voice (`bench_word_cut`).
+
+    PYTHONPATH=. python -m engine bench learn [--voice am_michael] [--sources] [--words]
 """
 
 from __future__ import annotations
@@ -171,4 +174,52 @@ def bench_sources(voices: tuple[str, ...] = ("am_michael", "bf_emma", "jm_kumo",
     print(f"{'voice':12}" + "".join(f" {c:>18}" for c in columns))
     for r in rows:
         print(f"{r['voice']:12}" + "".join(f" {r[c]:18.3f}" for c in columns))
+    return rows
+
+
+TEACH_WORDS = ("Yes", "No", "File", "Edit", "Open", "Close", "Window", "Button")
+TEST_WORDS = ("Hello", "Save", "Menu", "Cancel", "Delete", "Desktop")
+
+
+def bench_word_cut(voices: tuple[str, ...] = ("am_michael", "bf_emma", "jm_kumo"), engine=None) -> list[dict]:
+    """A word rendered without the model's pad frames (3 frames of context), fed generator
+    statistics learnt from eight other words' whole renders of the same voice, against the whole
+    render of the word: could the pad cut (docs/latency.md) run on learnt statistics? Prints the
+    log-mel distance for the word's own statistics (exact), the learnt ones and none (plain)."""
+    from .streaming import Statistics, pool
+    from .synth import Engine
+    from .train.spectral import log_mel_distance
+
+    e = engine or Engine()
+    runtime, windows = e.runtime, e.runtime.window_renderer()
+
+    def planned(voice, word):
+        ids = [i for s in e.plan(SpeechRequest(word)).segments for i in s.token_ids[1:-1]]
+        style = e.conditioner.condition(voice, None, len(ids)).style
+        return runtime.plan(ids, style, 1.0), style
+
+    rows = []
+    for name in voices:
+        voice = e.voice_library.get(name)
+        taught = []
+        for word in TEACH_WORDS:
+            plan, style = planned(voice, word)
+            taught.append((plan.frames, Statistics(runtime.render_with_statistics(plan, style)[1])))
+        learnt = pool(taught)
+        for word in TEST_WORDS:
+            plan, style = planned(voice, word)
+            whole, exact = runtime.render_with_statistics(plan, style)
+            d = plan.durations
+            start, stop = int(d[0]) - 1, plan.frames - max(0, int(d[-1]) - 2)
+            reference = whole[start * 600:stop * 600]
+            row = {"voice": name, "word": word, "frames": plan.frames, "cut": stop - start}
+            for label, stats in (("exact", Statistics(exact)), ("learnt", learnt)):
+                prepared = windows.prepare(plan, style, stats)
+                row[label] = log_mel_distance(windows.render(prepared, start, stop, 3), reference)
+            row["plain"] = log_mel_distance(runtime.render_frames(plan, style, start, stop, 3), reference)
+            rows.append(row)
+    print("a word without its pad frames (3 context), log-mel distance to its whole render, by statistics:")
+    print(f"{'voice':12} {'word':8} {'frames':>6} {'cut':>4} {'exact':>6} {'learnt':>6} {'plain':>6}")
+    for r in rows:
+        print(f"{r['voice']:12} {r['word']:8} {r['frames']:6d} {r['cut']:4d} {r['exact']:6.3f} {r['learnt']:6.3f} {r['plain']:6.3f}")
     return rows

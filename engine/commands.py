@@ -120,11 +120,13 @@ def cmd_bench_stream(args) -> int:
 
 
 def cmd_bench_learn(args) -> int:
-    from .bench_learn import bench_say_all, bench_sources
+    from .bench_learn import bench_say_all, bench_sources, bench_word_cut
 
     bench_say_all(voice=args.voice, locale=args.locale)
     if args.sources:
         bench_sources()
+    if args.words:
+        bench_word_cut()
     return 0
 
 
@@ -232,6 +234,8 @@ def register(commands, bench) -> None:
     bench_learn.add_argument("--locale", default="en-US")
     bench_learn.add_argument("--sources", action="store_true",
                              help="also compare where window statistics can come from (calibrates four voices in memory)")
+    bench_learn.add_argument("--words", action="store_true",
+                             help="also render words without their pad frames on statistics learnt from other words")
     bench_learn.set_defaults(func=cmd_bench_learn)
 
     bench_latency = bench.add_parser("latency", help="first audio through the daemon vs eSpeak NG, Piper and stock Kokoro")

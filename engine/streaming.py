@@ -289,6 +289,11 @@ class LearnedStatistics:
             distance, negative = steps[0]
             return rows[-negative][1] if distance <= self.reach else None
 
+    def nbytes(self) -> int:
+        """Bytes of statistics held (for `status`: at most `voices` x 20 grid rows x about 90 KB)."""
+        with self._lock:
+            return sum(v.nbytes for rows in self._rows.values() for _, stats in rows.values() for v in stats.values())
+
     def rows(self, voice: str) -> dict[int, int]:
         """Grid row -> frames learnt, for `status` and tests."""
         with self._lock:

@@ -110,6 +110,7 @@ class Engine:
         """Guardrail counters and render-cache use since start, for `status` and logs."""
         with self.renderer.lock:
             streaming = {"windows": self.renderer.windows, "learned_segments": self.renderer.learned_segments,
+                         "learned_bytes": self.renderer.learned.nbytes(),
                          "uncalibrated": {f"{v}@{r}": n for (v, r), n in self.renderer.uncalibrated.items()}}
         with self.ladder.lock:
             guardrails = self.counters.snapshot()

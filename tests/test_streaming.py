@@ -515,7 +515,7 @@ def test_learnt_statistics_pool_exactly_and_borrow_only_a_near_row():
         np.testing.assert_allclose(pooled[var], together.var(-1, keepdims=True), rtol=1e-4, atol=1e-5)
     direct = pool([(50, a), (170, b)])
     assert sorted(direct) == sorted(pooled) and all(np.array_equal(direct[k], pooled[k]) for k in direct)
-    assert learned.rows("v") == {127: 220}
+    assert learned.rows("v") == {127: 220} and learned.nbytes() == sum(v.nbytes for v in pooled.values())
     at = GRID_ROWS.index(127)
     assert learned.get("v", GRID_ROWS[at + 1]) is pooled and learned.get("v", GRID_ROWS[at - 1]) is pooled
     assert learned.get("v", GRID_ROWS[at + 2]) is None  # farther rows have another timbre: render whole
@@ -573,6 +573,7 @@ def test_a_voice_with_no_calibration_streams_once_its_speech_taught_it(engine, t
     assert distance < 0.4
     stats = eng.statistics()["streaming"]
     assert stats["learned_segments"] == 1 and stats["windows"] == len(plan.segments)
+    assert 50_000 < stats["learned_bytes"] < 200_000  # one grid row of one voice
     assert eng.wanted_calibrations()  # an idle moment still calibrates it properly
     off = Engine(replace(eng.config, streaming=replace(streaming, learn=False)), runtime=engine.runtime)
     for _ in range(2):
