@@ -248,15 +248,14 @@ class SegmentRenderer:
         if isinstance(streamed, _Windows):
             yield from self._render_windows(piece, layout, planned, cut, streamed, timing, cancel, options)
             return
-        render = cached
+        render, learnt = cached, None
         if render is None:
             with self._timed(timing, cancel, options) as failed:
                 if cut_pads:
                     render = Render(self._render_without_pads(planned, conditioning, cut, cut + int(durations.sum()),
                                                               options), planned.durations)
                 elif streamed is not None:  # (voice key, row) to learn the statistics of
-                    audio, stats = self.runtime.render_with_statistics(planned, conditioning.style, options)
-                    self.learned.add(*streamed, planned.frames, stats)
+                    audio, learnt = self.runtime.render_with_statistics(planned, conditioning.style, options)
                     render = Render(audio, planned.durations)
                 else:
                     render = Render(self.runtime.render_planned(planned, conditioning.style, options,
@@ -268,6 +267,8 @@ class SegmentRenderer:
         result = check_words(piece, layout, kept, 0, len(piece.words), self.config.guardrails)
         if key and cached is None and not isinstance(result, list):
             self.cache.put(key, render)  # only renders that passed every check
+        if learnt is not None and not isinstance(result, list) and all(np.isfinite(v).all() for v in learnt.values()):
+            self.learned.add(*streamed, planned.frames, learnt)  # likewise: a failed render teaches nothing
         yield result
 
     def render_with_neighbours(self, word: Piece, before: Piece | None, after: Piece | None, timing: Timing,

@@ -591,3 +591,35 @@ def test_bench_learn_prints_learning_against_whole_renders(engine, monkeypatch, 
     assert rows[0]["distance"] == 0.0 and 0.0 < rows[1]["distance"] < 0.4
     out = capsys.readouterr().out
     assert "learning from speech on against off" in out and "learnt rows" in out
+
+
+class _Teaching:
+    """The real runtime, but its whole renders with statistics come back silent, or with NaN statistics."""
+
+    def __init__(self, real, broken: str):
+        self.real, self.broken = real, broken
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def render_with_statistics(self, plan, style, run_options=None):
+        audio, stats = self.real.render_with_statistics(plan, style, run_options)
+        if self.broken == "silent":
+            return np.zeros_like(audio), stats
+        return audio, {k: np.full_like(v, np.nan) for k, v in stats.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("broken", ["silent", "nan"])
+def test_a_render_that_fails_its_checks_teaches_nothing(engine, tmp_path, broken):
+    streaming = StreamingConfig(calibration_dir=tmp_path)
+    eng = Engine(replace(engine.config, streaming=streaming, cache_megabytes=0, first_segment_words=1000),
+                 runtime=_Teaching(engine.runtime, broken))
+    _, plan, _ = _collect(eng, SpeechRequest(LONG, voice="jm_kumo", accent_strength=1.0))
+    (key,) = {key for key, _ in eng.wanted_calibrations()}  # one voice, the segment's row and its halves'
+    assert eng.renderer.learned.rows(key) == {} and eng.renderer.learned.nbytes() == 0
+    assert [w.text for w in plan.words] == LONG.replace(",", "").replace(".", "").split()  # nothing lost
+    if broken == "silent":
+        assert plan.report.events  # the ladder took over; a silent render taught no statistics
+    else:
+        assert not plan.report.events and {s.renderer for s in plan.segments} == {"kokoro"}
