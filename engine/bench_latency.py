@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -486,3 +487,41 @@ def measure_pooled_statistics(held_out: str = "jm_kumo", others: tuple[str, ...]
         print(f"{held_out}, row {row}, {frames} frames, windows of {chunk} + {context} context, {label}: "
               f"(whole, mean join, worst join) = {value}")
     return out
+
+
+def measure_render_cache(keys: str = "aeiou", rounds: int = 5, engine=None) -> dict[str, float]:
+    """A spelled key's first audio in-process, median over `keys` x `rounds`: from the memory
+    cache, from the cache's copy on disk (a fresh cache in front of the same folder: a restart)
+    and uncached (a model call). Prints and returns the medians in ms.
+
+        PYTHONPATH=. python -c "from engine.bench_latency import measure_render_cache; measure_render_cache()"
+    """
+    import tempfile
+
+    from .render_store import RenderStore
+    from .rendering import RenderCache
+
+    if engine is None:
+        from .synth import Engine
+
+        engine = Engine()
+    folder = Path(tempfile.mkdtemp(prefix="echoic-bench-renders-"))
+    saved = engine.cache
+    times: dict[str, list[float]] = {"memory": [], "disk": [], "uncached": []}
+    try:
+        for _ in range(rounds):
+            for key in keys:
+                request = SpeechRequest(key, spell=True)
+                engine.cache = RenderCache(0)
+                times["uncached"].append(_in_process(engine, request))
+                engine.cache = RenderCache(2**26, RenderStore(folder, 2**26))
+                _in_process(engine, request)  # fills memory and disk
+                times["memory"].append(_in_process(engine, request))
+                engine.cache = RenderCache(2**26, RenderStore(folder, 2**26))  # a restart
+                times["disk"].append(_in_process(engine, request))
+    finally:
+        engine.cache = saved
+    medians = {k: statistics.median(v) * 1000 for k, v in times.items()}
+    print(f"spelled key, first audio in-process, median of {rounds * len(keys)}: "
+          + ", ".join(f"{k} {v:.2f} ms" for k, v in medians.items()))
+    return medians

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .guardrails import GuardrailConfig
 from .model_store import MAX_TOKEN_IDS, ModelStoreConfig
@@ -36,7 +37,12 @@ class EngineConfig:
     cache_max_tokens: int = 48
     """Renders of at most this many phoneme ids (characters, words, short phrases) are cached."""
     cache_megabytes: int = 64
-    """Memory bound of the render cache (0 turns it off)."""
+    """Memory bound of the render cache (0 turns it off, on disk too)."""
+    disk_cache_megabytes: int = 64
+    """Disk bound of the render cache's copy on disk, kept across restarts (engine/render_store.py;
+    0 turns it off)."""
+    disk_cache_dir: Path | None = None
+    """Where that copy lives; None: $ECHOIC_RENDER_CACHE_DIR, else "renders" in the model cache."""
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
     """Chunked rendering of long segments (window sizes; on only for calibrated voices)."""
 
@@ -49,6 +55,8 @@ class EngineConfig:
             raise ValueError(f"lead_frames must be a non-negative integer, got {self.lead_frames!r}")
         if not isinstance(self.cache_megabytes, int) or self.cache_megabytes < 0:
             raise ValueError(f"cache_megabytes must be a non-negative integer, got {self.cache_megabytes!r}")
+        if not isinstance(self.disk_cache_megabytes, int) or self.disk_cache_megabytes < 0:
+            raise ValueError(f"disk_cache_megabytes must be a non-negative integer, got {self.disk_cache_megabytes!r}")
         if self.runtime.graphs != "split":
             raise ValueError(f"the engine plans before it renders and needs graphs='split', got {self.runtime.graphs!r}")
         if not 0.01 <= self.chunk_seconds <= 5:

@@ -31,6 +31,7 @@ from .conditioning import Conditioner, Conditioning
 from .guardrails import Failure, GuardrailConfig, check_audio, check_plan
 from .model_store import FRAME_SAMPLES
 from .plan import PlannedWord, Segment
+from .render_store import RenderStore
 from .runtime import KokoroRuntime, PlannerOutput, Render
 from .segmenting import Piece, token_ids
 from .streaming import CalibrationStore, LearnedStatistics, Statistics, grid_row, word_windows
@@ -46,8 +47,10 @@ class RenderCache:
     same letters and words again and again (key echo, navigation), and the model is
     deterministic, so the second time costs a dictionary look-up instead of a model call."""
 
-    def __init__(self, max_bytes: int):
+    def __init__(self, max_bytes: int, store: RenderStore | None = None):
         self.max_bytes = max_bytes
+        self.store = store
+        """The same renders on disk, across restarts (engine/render_store.py), or None."""
         self.hits = 0
         self.misses = 0
         self._items: OrderedDict[tuple, Render] = OrderedDict()
@@ -57,12 +60,23 @@ class RenderCache:
     def get(self, key: tuple) -> Render | None:
         with self._lock:
             render = self._items.get(key)
+            if render is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return render
+        render = self.store.get(key) if self.store is not None and self.max_bytes else None
+        with self._lock:
             if render is None:
                 self.misses += 1
                 return None
-            self._items.move_to_end(key)
             self.hits += 1
-            return render
+        self.put(key, render)
+        return render
+
+    def persist(self, key: tuple, render: Render) -> None:
+        """Keep a render that passed every check on disk too (called after it was handed out)."""
+        if self.store is not None and self.max_bytes:
+            self.store.put(key, render)
 
     def put(self, key: tuple, render: Render) -> None:
         size = render.audio.nbytes + render.durations.nbytes
@@ -265,11 +279,14 @@ class SegmentRenderer:
                 return
         kept = render.audio[cut * FRAME_SAMPLES:(cut + int(durations.sum())) * FRAME_SAMPLES]
         result = check_words(piece, layout, kept, 0, len(piece.words), self.config.guardrails)
-        if key and cached is None and not isinstance(result, list):
+        passed = not isinstance(result, list)
+        if key and cached is None and passed:
             self.cache.put(key, render)  # only renders that passed every check
-        if learnt is not None and not isinstance(result, list) and all(np.isfinite(v).all() for v in learnt.values()):
+        if learnt is not None and passed and all(np.isfinite(v).all() for v in learnt.values()):
             self.learned.add(*streamed, planned.frames, learnt)  # likewise: a failed render teaches nothing
         yield result
+        if key and cached is None and passed:
+            self.cache.persist(key, render)  # the disk write after the audio went out, not before
 
     def render_with_neighbours(self, word: Piece, before: Piece | None, after: Piece | None, timing: Timing,
                                cancel: threading.Event) -> SegmentAudio | list[Failure]:

@@ -34,6 +34,7 @@ from .ladder import Ladder
 from .locales import LOCALES, Locale, get_locale
 from .model_store import ensure_model, load_vocab
 from .plan import Plan
+from .render_store import RenderStore, render_store_dir
 from .rendering import RenderCache, SegmentRenderer
 from .runtime import KokoroRuntime
 from .segmenting import Segmenter, pieces_of
@@ -83,8 +84,10 @@ class Engine:
         self.segmenter = Segmenter(self.vocab, {loc.tag: G2P(loc, self.vocab) for loc in LOCALES},
                                    config.max_segment_tokens, config.first_segment_words)
         store = CalibrationStore(calibration_dir(config.streaming, config.model))
+        disk = (RenderStore(render_store_dir(config.disk_cache_dir, config.model), config.disk_cache_megabytes * 2**20)
+                if config.disk_cache_megabytes else None)
         self.renderer = SegmentRenderer(config, runtime, self.vocab, self.conditioner,
-                                        RenderCache(config.cache_megabytes * 2**20), store)
+                                        RenderCache(config.cache_megabytes * 2**20, disk), store)
         self.ladder = Ladder(config, self.renderer, SystemVoice())
         self.calibrator = Calibrator(store, runtime, self.vocab, self.conditioner, config.max_segment_tokens)
 
@@ -115,7 +118,9 @@ class Engine:
         with self.ladder.lock:
             guardrails = self.counters.snapshot()
         return {"guardrails": guardrails,
-                "cache": {"hits": self.cache.hits, "misses": self.cache.misses},
+                "cache": {"hits": self.cache.hits, "misses": self.cache.misses,
+                          "disk": ({"hits": self.cache.store.hits, "misses": self.cache.store.misses,
+                                    "bytes": self.cache.store.bytes} if self.cache.store else None)},
                 "streaming": streaming,
                 "providers": list(self.runtime.providers)}
 

@@ -13,6 +13,9 @@ import pytest
 # always empty one, so its segments render whole as they did before chunked rendering. Tests of
 # chunked rendering calibrate into directories of their own.
 os.environ["ECHOIC_CALIBRATION_DIR"] = tempfile.mkdtemp(prefix="echoic-test-calibration-")
+# Likewise the render cache on disk (engine/render_store.py): renders this machine kept from an
+# earlier run must not answer a test's request; each session starts with an empty folder.
+os.environ["ECHOIC_RENDER_CACHE_DIR"] = tempfile.mkdtemp(prefix="echoic-test-renders-")
 
 
 @pytest.hookimpl(hookwrapper=True)

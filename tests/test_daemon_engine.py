@@ -101,7 +101,8 @@ def test_status_exposes_the_engines_guardrail_counters(daemon):
         status = c.status()
     assert status["engine"]["guardrails"]["segments"] == before + 1
     assert status["engine"]["providers"] == ["CPUExecutionProvider"]
-    assert set(status["engine"]["cache"]) == {"hits", "misses"}
+    assert set(status["engine"]["cache"]) == {"hits", "misses", "disk"}
+    assert set(status["engine"]["cache"]["disk"]) == {"hits", "misses", "bytes"}  # the copy kept across restarts
 
 
 def test_key_echo_is_warmed_up_after_the_first_key(daemon):
