@@ -40,7 +40,9 @@ def unless_cancelled(load, cancel: threading.Event):
         except BaseException as exc:  # handed to the waiting thread
             failure.append(exc)
 
-    thread = threading.Thread(target=run, name="echoic-load", daemon=True)
+    # Not a daemon thread: a process that exits while onnxruntime builds a session aborts
+    # (SIGABRT), so the interpreter waits for the load (a second or so) before it exits.
+    thread = threading.Thread(target=run, name="echoic-load", daemon=False)
     thread.start()
     while thread.is_alive():
         if cancel.wait(0.02):

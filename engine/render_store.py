@@ -4,9 +4,10 @@ The in-memory render cache (`rendering.RenderCache`) makes a repeated letter or 
 look-up; this store behind it keeps those renders on disk, so the first key echoes after a login
 or a daemon restart do not each cost a model call (issue #11). One `.npz` a render:
 
-- named by a hash of the model's identity and the cache key (phoneme ids, the conditioning digest:
-  voice pack row, accent and adapter; and the speed: rate, pitch), so a changed model, voice or
-  setting never reads an old render; the key is stored inside too and checked on reading;
+- named by a hash of the model's identity (with the locale adapters' weights) and the cache key
+  (phoneme ids; the conditioning digest: voice pack row, accent and adapter; the speed: rate,
+  pitch), so a changed model, adapter, voice or setting never reads an old render; the key is
+  stored inside too and checked on reading;
 - written through a temporary file and renamed (no fsync: a render lost to a power cut is a miss,
   never a half file read as audio); a file that does not read back as a render of its key is
   removed and counts as a miss;
@@ -44,6 +45,23 @@ def render_store_dir(configured: Path | None, model: model_store.ModelStoreConfi
     if configured is not None:
         return Path(configured)
     return Path(os.environ.get("ECHOIC_RENDER_CACHE_DIR") or Path(model.cache_dir) / "renders")
+
+
+def render_store_model_id(adapters=()) -> str:
+    """The model's identity for file names: the int8 model's hash and, when locale adapters are
+    loaded, a hash of each adapter's weights (a retrained adapter of the same locale is another
+    model)."""
+    identity = model_store.expected_sha256()[:16]
+    if not len(adapters):
+        return identity
+    digest = hashlib.sha256()
+    for tag in sorted(adapters):
+        digest.update(tag.encode() + b"\0")
+        for path, pair in sorted(adapters.get(tag).weights.items()):
+            digest.update(path.encode())
+            for array in pair:
+                digest.update(np.ascontiguousarray(array).tobytes())
+    return f"{identity}-{digest.hexdigest()[:16]}"
 
 
 class RenderStore:

@@ -34,7 +34,7 @@ from .ladder import Ladder
 from .locales import LOCALES, Locale, get_locale
 from .model_store import ensure_model, load_vocab
 from .plan import Plan
-from .render_store import RenderStore, render_store_dir
+from .render_store import RenderStore, render_store_dir, render_store_model_id
 from .rendering import RenderCache, SegmentRenderer
 from .runtime import KokoroRuntime
 from .segmenting import Segmenter, pieces_of
@@ -84,7 +84,8 @@ class Engine:
         self.segmenter = Segmenter(self.vocab, {loc.tag: G2P(loc, self.vocab) for loc in LOCALES},
                                    config.max_segment_tokens, config.first_segment_words)
         store = CalibrationStore(calibration_dir(config.streaming, config.model))
-        disk = (RenderStore(render_store_dir(config.disk_cache_dir, config.model), config.disk_cache_megabytes * 2**20)
+        disk = (RenderStore(render_store_dir(config.disk_cache_dir, config.model), config.disk_cache_megabytes * 2**20,
+                            render_store_model_id(adapters))
                 if config.disk_cache_megabytes else None)
         self.renderer = SegmentRenderer(config, runtime, self.vocab, self.conditioner,
                                         RenderCache(config.cache_megabytes * 2**20, disk), store)

@@ -40,4 +40,7 @@ def engine():
     # No calibration, and nothing learnt from speech: the shared engine renders every segment
     # whole, whatever ran before (tests/test_streaming.py asks for windows where it tests them).
     uncalibrated = StreamingConfig(calibration_dir=tempfile.mkdtemp(prefix="echoic-test-uncalibrated-"), learn=False)
-    return Engine(EngineConfig(runtime=RuntimeConfig(threads=2), streaming=uncalibrated))
+    # No render cache on disk either: tests build engines from this one's config around stand-in
+    # and fault-injecting runtimes, which must render what they are asked, not read a render
+    # another engine of the session kept (tests/test_render_store.py turns it on).
+    return Engine(EngineConfig(runtime=RuntimeConfig(threads=2), streaming=uncalibrated, disk_cache_megabytes=0))

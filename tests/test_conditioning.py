@@ -148,6 +148,7 @@ def test_a_bare_pack_row_keys_the_calibration_store_as_the_seam_does(voices, tmp
 
 def _engine(conditioner=None, **config) -> tuple[Engine, RecordingRuntime]:
     runtime = RecordingRuntime()
+    config.setdefault("disk_cache_megabytes", 0)  # the recording runtime must see every call
     return Engine(EngineConfig(**config), runtime=runtime, conditioner=conditioner), runtime
 
 

@@ -92,7 +92,7 @@ class _Counting:
 
 
 def test_a_word_spoken_before_a_restart_needs_no_model_call_after_it(engine, tmp_path):
-    config = replace(engine.config, disk_cache_dir=tmp_path)
+    config = replace(engine.config, disk_cache_dir=tmp_path, disk_cache_megabytes=64)
     before = Engine(config, runtime=engine.runtime)
     audio, _ = before.synthesize(SpeechRequest("Desktop", voice="af_heart"))
     assert before.statistics()["cache"]["disk"]["bytes"] > 0
@@ -119,3 +119,24 @@ def test_measure_render_cache_prints_memory_disk_and_uncached(engine, capsys):
     assert set(medians) == {"memory", "disk", "uncached"}
     assert medians["memory"] < medians["uncached"] and medians["disk"] < medians["uncached"] / 5
     assert "spelled key, first audio in-process" in capsys.readouterr().out
+
+
+def test_a_changed_adapter_is_another_model():
+    from engine.render_store import render_store_model_id
+
+    class Adapters:  # an AdapterSet's shape: tags, and each adapter's weights
+        def __init__(self, scale):
+            self.weights = {"decoder.fc": (np.ones((4, 2), np.float32), scale * np.ones((2, 4), np.float32))}
+
+        def __len__(self):
+            return 1
+
+        def __iter__(self):
+            return iter(["fr-FR"])
+
+        def get(self, tag):
+            return self
+
+    base = render_store_model_id()
+    one, again, retrained = (render_store_model_id(Adapters(s)) for s in (1.0, 1.0, 2.0))
+    assert one == again and one.startswith(base) and len({base, one, retrained}) == 3
