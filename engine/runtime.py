@@ -123,6 +123,15 @@ def _style(style: np.ndarray) -> np.ndarray:
     return np.asarray(style, dtype=np.float32).reshape(1, -1)  # (1, 256)
 
 
+def _renderer_feeds(plan: PlannerOutput, style: np.ndarray) -> dict[str, np.ndarray]:
+    """The renderer's inputs for a plan, its curves checked against its frames."""
+    frames = plan.frames
+    if plan.f0.shape[-1] != F0_STEPS_PER_FRAME * frames or plan.energy.shape[-1] != F0_STEPS_PER_FRAME * frames:
+        raise ValueError(f"plan of {frames} frames has f0 {plan.f0.shape} and energy {plan.energy.shape}, "
+                         f"expected (1, {F0_STEPS_PER_FRAME * frames})")
+    return {PLAN_FEATURES: plan.features, PLAN_F0: plan.f0, PLAN_ENERGY: plan.energy, INPUT_STYLE: _style(style)}
+
+
 class KokoroRuntime:
     """The model's sessions; every call is safe from several threads (calls are serialised).
 
@@ -270,11 +279,7 @@ class KokoroRuntime:
         half), with a loaded locale adapter or none (the base model)."""
         if self.renderer is None:
             raise ModelError("render_planned() needs the split graphs (RuntimeConfig(graphs='split'))")
-        frames = plan.frames
-        if plan.f0.shape[-1] != F0_STEPS_PER_FRAME * frames or plan.energy.shape[-1] != F0_STEPS_PER_FRAME * frames:
-            raise ValueError(f"plan of {frames} frames has f0 {plan.f0.shape} and energy {plan.energy.shape}, "
-                             f"expected (1, {F0_STEPS_PER_FRAME * frames})")
-        feeds = {PLAN_FEATURES: plan.features, PLAN_F0: plan.f0, PLAN_ENERGY: plan.energy, INPUT_STYLE: _style(style)}
+        feeds = _renderer_feeds(plan, style)
         feeds.update(self._adapter(adapter, 1))
         with self._lock:
             (audio,) = self.renderer.run([OUTPUT_AUDIO], feeds, run_options or self.run_options())
@@ -287,11 +292,7 @@ class KokoroRuntime:
         windows (`engine/streaming.py`, `LearnedStatistics`). Same audio, same cost."""
         if not self.statistics_names:
             raise ModelError("this renderer has no statistics outputs (adapted or single graph)")
-        frames = plan.frames
-        if plan.f0.shape[-1] != F0_STEPS_PER_FRAME * frames or plan.energy.shape[-1] != F0_STEPS_PER_FRAME * frames:
-            raise ValueError(f"plan of {frames} frames has f0 {plan.f0.shape} and energy {plan.energy.shape}, "
-                             f"expected (1, {F0_STEPS_PER_FRAME * frames})")
-        feeds = {PLAN_FEATURES: plan.features, PLAN_F0: plan.f0, PLAN_ENERGY: plan.energy, INPUT_STYLE: _style(style)}
+        feeds = _renderer_feeds(plan, style)
         names = [OUTPUT_AUDIO, *self.statistics_names]
         with self._lock:
             audio, *stats = self.renderer.run(names, feeds, run_options or self.run_options())
