@@ -384,6 +384,7 @@ class SegmentRenderer:
         # which `Engine.calibrate` resolves back to the same pack.
         key = self.conditioner.voice_for(piece.voice, piece.locale, piece.accent_strength).key
         learnable = cfg.learn and bool(getattr(self.runtime, "statistics_names", ()))
+        learnable = learnable and planned.frames >= cfg.learn_min_frames
         generator = self.learned.get(key, row) if learnable else None
         streams = len(windows) >= 2 and planned.frames >= cfg.min_frames
         with self.lock:
@@ -395,7 +396,7 @@ class SegmentRenderer:
                 self.uncalibrated[(key, row)] += 1
         if streams and generator is not None:
             return _Windows(grid, generator, windows)
-        return (key, row) if learnable and planned.frames >= cfg.learn_min_frames else None
+        return (key, row) if learnable else None
 
     @contextlib.contextmanager
     def _timed(self, timing: Timing, cancel: threading.Event, options):

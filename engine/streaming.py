@@ -91,8 +91,12 @@ class StreamingConfig:
     """Learn each voice's generator statistics from its own whole renders (`LearnedStatistics`),
     so a voice with no calibration streams its long segments after its first segment of
     `learn_min_frames` or more, instead of rendering them whole until an idle calibration."""
-    learn_min_frames: int = 96
-    """Shorter whole renders teach nothing (their statistics are mostly the model's pad silence)."""
+    learn_min_frames: int = 160
+    """Segments shorter than this (4 s at rate 1) neither teach nor use learnt statistics: they
+    render whole unless calibrated. A short render's statistics are a third pad silence, and a
+    short segment streamed on them once voiced its first word too quietly for the guardrails
+    (af_aoede, "I think it is going to rain later.", 91 frames; docs/guardrails.md), where its
+    whole render costs little anyway."""
     learn_reach: int = 1
     """A row with nothing learnt borrows the nearest learnt row of the same voice at most this
     many grid rows away (GRID_ROWS); farther, the segment renders whole and teaches its row."""
