@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import SAMPLE_RATE
-from .recording import (RecordingLimits, _resemblyzer_encoder, read_audio, resample, speaker_split_pitch,
-                        speaker_split_resemblyzer, speech_windows, voice_activity)
+from .recording import (RecordingLimits, read_audio, resample, resemblyzer_split, speaker_split_pitch, speech_windows,
+                        voice_activity)
 
 GAP = np.zeros(int(0.3 * SAMPLE_RATE), np.float32)
 
@@ -56,12 +56,12 @@ def build(sources: list[list[np.ndarray]], shares: list[float], seconds: float, 
     return np.concatenate(parts)
 
 
-def measure(audio: np.ndarray, encoder) -> dict:
+def measure(audio: np.ndarray, split) -> dict:
     activity = voice_activity(audio, SAMPLE_RATE)
     windows = speech_windows(audio, SAMPLE_RATE, activity)
     result = {"pitch": speaker_split_pitch(windows, SAMPLE_RATE)}
-    if encoder is not None:
-        result["resemblyzer"] = speaker_split_resemblyzer(windows, SAMPLE_RATE, encoder)
+    if split is not None:
+        result["resemblyzer"] = split(windows, SAMPLE_RATE)
     return result
 
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rng = random.Random(0)
     limits = RecordingLimits()
-    encoder = _resemblyzer_encoder()
+    split = resemblyzer_split()
     speakers = {Path(spec.split("+")[0]).name: prompts(spec, args.prompts) for spec in args.folders}
     cases: list[tuple[str, str, np.ndarray]] = []
     for name, clips in speakers.items():
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     thresholds = {"resemblyzer": limits.max_speaker_distance, "pitch": limits.max_pitch_ratio}
     rows: dict[tuple[str, str], list[tuple[float, bool]]] = {}
     for kind, name, audio in cases:
-        for method, (distance, share) in measure(audio, encoder).items():
+        for method, (distance, share) in measure(audio, split).items():
             several = distance > thresholds[method] and share >= limits.min_minority_share
             rows.setdefault((kind, method), []).append((distance, several))
             print(f"{kind:12} {name:34} {method:11} distance {distance:.3f} minority {share:.2f} "

@@ -23,7 +23,8 @@ thresholds and what they were measured on are in docs/cloning.md.
 
 WAV (PCM, float) and FLAC are read with soundfile (OGG, AIFF and the rest of libsndfile's formats
 too); without soundfile, PCM WAV is read with the standard library and anything else is refused
-with the extra to install. Nothing here imports torch unless Resemblyzer is used.
+with the extra to install. Nothing here imports torch: Resemblyzer's check is on the training side
+(engine/train/speaker.py), used when it is installed.
 """
 
 from __future__ import annotations
@@ -287,39 +288,17 @@ def two_groups(points: np.ndarray, iterations: int = 20) -> np.ndarray:
     return labels
 
 
-def _resemblyzer_encoder():
+def resemblyzer_split():
+    """Resemblyzer's speaker split (engine/train/speaker.py: torch, the train extra) as a function
+    of (windows, sample rate), or None where torch, Resemblyzer or the training side is missing."""
     try:
-        from resemblyzer import VoiceEncoder
-    except Exception:  # not installed, or its webrtcvad import broken (pkg_resources): use pitch
+        from ..train.speaker import resemblyzer_encoder, speaker_split_resemblyzer
+    except ImportError:
         return None
-    global _ENCODER
-    if _ENCODER is None:
-        _ENCODER = VoiceEncoder("cpu", verbose=False)
-    return _ENCODER
-
-
-_ENCODER = None
-
-
-def speaker_split_resemblyzer(windows: list[np.ndarray], sample_rate: int, encoder) -> tuple[float, float]:
-    """(1 - cosine of the two groups' centroid embeddings, the smaller group's share). Each 1.6 s
-    window is one of Resemblyzer's partial utterances; all go through the encoder in one batch."""
-    import torch
-    from resemblyzer.audio import wav_to_mel_spectrogram
-    from resemblyzer.hparams import partials_n_frames, sampling_rate
-
-    mels = np.stack([wav_to_mel_spectrogram(resample(w, sample_rate, sampling_rate))[:partials_n_frames]
-                     for w in windows])  # (W, 160, 40)
-    with torch.no_grad():
-        embeddings = encoder(torch.from_numpy(mels).to(encoder.device)).cpu().numpy().astype(np.float64)  # (W, 256)
-    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
-    labels = two_groups(embeddings)
-    share = min(np.mean(labels == 0), np.mean(labels == 1))
-    if share == 0:
-        return 0.0, 0.0
-    c0, c1 = embeddings[labels == 0].mean(axis=0), embeddings[labels == 1].mean(axis=0)
-    cosine = float(c0 @ c1 / (np.linalg.norm(c0) * np.linalg.norm(c1)))
-    return 1.0 - cosine, float(share)
+    encoder = resemblyzer_encoder()
+    if encoder is None:
+        return None
+    return lambda windows, sample_rate: speaker_split_resemblyzer(windows, sample_rate, encoder)
 
 
 def median_pitch(window: np.ndarray, sample_rate: int) -> float | None:
@@ -429,12 +408,13 @@ def check_recording(frames: np.ndarray, rate: int, limits: RecordingLimits = Rec
         return Recording(audio, SAMPLE_RATE, speech_seconds, seconds, rate, frames.shape[1], activity.loud_dbfs,
                          activity.snr_db, clipped, "none", float("nan"))
     windows = speech_windows(audio, SAMPLE_RATE, activity)
-    encoder = _resemblyzer_encoder() if speaker_method in ("auto", "resemblyzer") else None
-    if speaker_method == "resemblyzer" and encoder is None:
-        raise RecordingError("unreadable", "the speaker check needs Resemblyzer: pip install 'echoic[eval]'")
-    if encoder is not None:
+    split = resemblyzer_split() if speaker_method in ("auto", "resemblyzer") else None
+    if speaker_method == "resemblyzer" and split is None:
+        raise RecordingError("unreadable", "the speaker check needs Resemblyzer and the train extra: "
+                             "pip install 'echoic[train]' and Resemblyzer (see the README)")
+    if split is not None:
         method = "resemblyzer"
-        distance, share = speaker_split_resemblyzer(windows, SAMPLE_RATE, encoder)
+        distance, share = split(windows, SAMPLE_RATE)
         several = distance > limits.max_speaker_distance
         said = f"their voices differ by {distance:.2f} (1 - cosine; one speaker stays under {limits.max_speaker_distance:.2f})"
     else:

@@ -105,3 +105,42 @@ def reference_embedding(audio: np.ndarray, sample_rate: int, encoder=None) -> np
 
     encoder = encoder or VoiceEncoder("cpu", verbose=False)
     return encoder.embed_utterance(preprocess_wav(np.asarray(audio, dtype=np.float32), sample_rate))
+
+
+# --- the recording check's speaker split (engine/cloning/recording.py) ------------------------
+
+def resemblyzer_encoder():
+    """Resemblyzer's VoiceEncoder on the CPU, loaded once; None when Resemblyzer is not importable."""
+    try:
+        from resemblyzer import VoiceEncoder
+    except Exception:  # not installed, or its webrtcvad import broken (pkg_resources): use pitch
+        return None
+    global _ENCODER
+    if _ENCODER is None:
+        _ENCODER = VoiceEncoder("cpu", verbose=False)
+    return _ENCODER
+
+
+_ENCODER = None
+
+
+def speaker_split_resemblyzer(windows: list[np.ndarray], sample_rate: int, encoder) -> tuple[float, float]:
+    """(1 - cosine of the two groups' centroid embeddings, the smaller group's share). Each 1.6 s
+    window is one of Resemblyzer's partial utterances; all go through the encoder in one batch."""
+    from resemblyzer.audio import wav_to_mel_spectrogram
+    from resemblyzer.hparams import partials_n_frames, sampling_rate
+
+    from ..cloning.recording import resample, two_groups
+
+    mels = np.stack([wav_to_mel_spectrogram(resample(w, sample_rate, sampling_rate))[:partials_n_frames]
+                     for w in windows])  # (W, 160, 40)
+    with torch.no_grad():
+        embeddings = encoder(torch.from_numpy(mels).to(encoder.device)).cpu().numpy().astype(np.float64)  # (W, 256)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    labels = two_groups(embeddings)
+    share = min(np.mean(labels == 0), np.mean(labels == 1))
+    if share == 0:
+        return 0.0, 0.0
+    c0, c1 = embeddings[labels == 0].mean(axis=0), embeddings[labels == 1].mean(axis=0)
+    cosine = float(c0 @ c1 / (np.linalg.norm(c0) * np.linalg.norm(c1)))
+    return 1.0 - cosine, float(share)
