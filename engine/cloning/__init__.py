@@ -7,6 +7,7 @@
 
 The fit itself (`fit_voice`, analysis-by-synthesis through the torch twin) and its speaker encoder
 are on the training side, engine/train/clone_fit.py and engine/train/speaker.py (the `train`
-extra); nothing here imports torch (Resemblyzer, when installed, in the recording's speaker check
-aside). The daemon reads the stored packs through engine/voices.py.
+extra); nothing here imports torch (the recording's speaker check reaches Resemblyzer through
+engine/train/speaker.py when both are installed, else it compares pitch). The daemon reads the
+stored packs through engine/voices.py.
 """
