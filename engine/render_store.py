@@ -20,6 +20,7 @@ and a file another one removed is a miss.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -98,11 +99,8 @@ class RenderStore:
     def get(self, key: tuple) -> Render | None:
         name, text = self._name(key)
         path = self.directory / name
-        with self._lock:
-            index = self._scan()
-            if name not in index:
-                self.misses += 1
-                return None
+        # No folder scan here, on the way to first audio: a missing file is a miss (the index,
+        # for the bound, is read by the first `put`, after the audio went out).
         try:
             with np.load(path) as data:
                 stored = str(data["key"])
@@ -112,15 +110,17 @@ class RenderStore:
                 raise ValueError("not a render of this key")
             os.utime(path)
         except Exception as exc:  # gone, truncated, foreign: np.load and zipfile raise many kinds
-            if not isinstance(exc, FileNotFoundError):
+            if not isinstance(exc, OSError):  # OSError: no such file, or no such folder
                 log.warning("render cache file %s is unreadable (%s): removed", path, exc)
-            path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.unlink()
             with self._lock:
-                self._bytes -= self._index.pop(name, 0)
+                if self._index is not None:
+                    self._bytes -= self._index.pop(name, 0)
                 self.misses += 1
             return None
         with self._lock:
-            if name in self._index:
+            if self._index is not None and name in self._index:
                 self._index.move_to_end(name)
             self.hits += 1
         return Render(audio, durations)
