@@ -17,6 +17,8 @@ Words (`--words`): a word rendered without the model's pad frames, on statistics
 eight other words of the voice (`bench_word_cut`).
 
     PYTHONPATH=. python -m engine bench learn [--voice am_michael] [--sources] [--words]
+
+`render_peaks`: the peak memory of one whole render per segment length (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -223,3 +225,51 @@ def bench_word_cut(voices: tuple[str, ...] = ("am_michael", "bf_emma", "jm_kumo"
     for r in rows:
         print(f"{r['voice']:12} {r['word']:8} {r['frames']:6d} {r['cut']:4d} {r['exact']:6.3f} {r['learnt']:6.3f} {r['plain']:6.3f}")
     return rows
+
+
+def render_peaks(token_counts: tuple[int, ...] = (50, 150, 300), memory_pattern: bool = True) -> list[dict]:
+    """Peak resident memory of one whole renderer call per segment length (VmHWM reset before each
+    call; Linux), with onnxruntime's memory pattern on or off. Run each setting in a fresh process:
+
+        PYTHONPATH=. python -c "from engine.bench_learn import render_peaks; render_peaks(memory_pattern=False)"
+    """
+    import onnxruntime as ort
+
+    from .synth import Engine
+
+    plain = ort.SessionOptions
+
+    class Options(plain):
+        def __init__(self):
+            super().__init__()
+            self.enable_mem_pattern = memory_pattern
+
+    ort.SessionOptions = Options  # only for the sessions this process builds from here on
+    try:
+        engine = Engine()
+    finally:
+        ort.SessionOptions = plain
+    voice = engine.voice_library.get("am_michael")
+    text = "ðɪs ɪz ɐ sˈɛntəns ʌv ˈɔːɹdɪnəɹi pɹˈoʊz, ɹˈɛd ɐlˈaʊd. " * 20
+    rows = []
+    for n in token_counts:
+        ids = [engine.vocab[c] for c in text if c in engine.vocab][:n]
+        style = voice.style(len(ids))
+        plan = engine.runtime.plan(ids, style, 1.0)
+        _reset_peak()
+        before = _resident_mib()
+        engine.runtime.render_planned(plan, style)
+        rows.append({"tokens": len(ids), "frames": plan.frames, "before_mib": before, "peak_mib": _peak_mib()})
+    print(f"one whole render, memory pattern {'on' if memory_pattern else 'off'}:")
+    for r in rows:
+        print(f"  {r['tokens']:3d} tokens, {r['frames']:4d} frames: peak {r['peak_mib']:.0f} MiB, "
+              f"+{r['peak_mib'] - r['before_mib']:.0f} over the {r['before_mib']:.0f} MiB before the call")
+    return rows
+
+
+def _resident_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+    return float("nan")

@@ -623,3 +623,12 @@ def test_a_render_that_fails_its_checks_teaches_nothing(engine, tmp_path, broken
         assert plan.report.events  # the ladder took over; a silent render taught no statistics
     else:
         assert not plan.report.events and {s.renderer for s in plan.segments} == {"kokoro"}
+
+
+def test_render_peaks_grow_with_the_segment(capsys):
+    from engine.bench_learn import render_peaks
+
+    short, longer = render_peaks((20, 80))
+    assert short["frames"] < longer["frames"]
+    assert longer["peak_mib"] - longer["before_mib"] > short["peak_mib"] - short["before_mib"] > 0
+    assert "one whole render, memory pattern on" in capsys.readouterr().out
