@@ -1,7 +1,9 @@
 """`echoic bench nvda`: the NVDA driver's latencies, through the NVDA stand-ins, against a daemon.
 
 Key echo: speak a sentence, cancel it after a moment, speak one character: milliseconds from
-that speak() to the character's first audio reaching the (stand-in) speaker.
+that speak() to the character's first audio reaching the (stand-in) speaker. After each, the same
+is done on the daemon directly (the client core: `speak`, `cancel`, a spelled `speak` -> its first
+audio frame), so the driver's own cost is the difference, run by run.
 Say-all index lag: speak several sentences with an index before each; for every index, how late
 its synthIndexReached came compared with an uninterrupted stream (first audio + the audio before
 the mark): growth means the stream stalled (synthesis slower than playback) before that index.
@@ -84,13 +86,39 @@ def _wait_growth(player, start, timeout=10.0):
     return time.monotonic()
 
 
-def key_echo(synth, repeats):
+INTERRUPTED = "This sentence is interrupted by a key press before it ends."
+
+
+def daemon_key_echo(client, char: str) -> float | None:
+    """The daemon's own key echo after a cancel, through the client core: milliseconds from the
+    character's `speak` to its first audio frame (frames of the cancelled sentence are skipped)."""
+    from engine.client.wire import AudioFrame
+
+    sentence = client.start_speaking(INTERRUPTED)
+    time.sleep(0.4)
+    client.cancel(sentence)
+    t0 = time.monotonic()
+    uid = client.start_speaking(char, spell=True)
+    number = first = None
+    while True:
+        message = client.receive(30)
+        if isinstance(message, AudioFrame):
+            if message.utterance == number and first is None:
+                first = (time.monotonic() - t0) * 1000
+        elif message.get("type") == "accepted" and message.get("id") == uid:
+            number = message.get("utterance")
+        elif message.get("type") in ("done", "error") and message.get("id") == uid:
+            return first
+
+
+def key_echo(synth, repeats, direct=None):
+    """Driver key echoes (ms), and with `direct` (a client core connection) the daemon's own after each."""
     from speech.commands import CharacterModeCommand
 
     player = synth._player
-    results = []
+    results, own = [], []
     for i in range(repeats):
-        synth.speak(["This sentence is interrupted by a key press before it ends."])
+        synth.speak([INTERRUPTED])
         time.sleep(0.4)
         synth.cancel()
         start = len(player.played)
@@ -100,7 +128,10 @@ def key_echo(synth, repeats):
         results.append(None if first is None else (first - t0) * 1000)
         time.sleep(0.5)
         synth.cancel()
-    return results
+        if direct is not None:
+            own.append(daemon_key_echo(direct, "klmnopqrst"[i % 10]))
+            time.sleep(0.5)
+    return results, own
 
 
 def say_all(synth):
@@ -180,12 +211,19 @@ def _measure(context, synthDriverHandler, args) -> int:
             print("echoic bench nvda: the driver did not load (see the log above)", file=sys.stderr)
             return 2
         synth = synthDriverHandler.getSynth()
+        from engine.client import DaemonClient
+
+        direct = DaemonClient.connect(os.environ["ECHOIC_RUNTIME_DIR"], name="echoic-bench-direct")
         try:
             say_all(synth)  # warm-up: first-call costs are not what a user feels on each key
-            echoes = [e for e in key_echo(synth, args.repeats) if e is not None]
+            driver, own = key_echo(synth, args.repeats, direct)
             ttfa, rows = say_all(synth)
         finally:
+            direct.close()
             synthDriverHandler.setSynth(None)
+    echoes = [e for e in driver if e is not None]
+    added = [a - b for a, b in zip(driver, own) if a is not None and b is not None]
+    own = [e for e in own if e is not None]
     print("NVDA driver bench (stand-in player, real-time pacing; render cache off)")
     print(f"{'measure':<40}{'value':>12}")
     if echoes:
@@ -193,6 +231,10 @@ def _measure(context, synthDriverHandler, args) -> int:
         print(f"{'key echo after cancel, median ms':<40}{statistics.median(echoes):>12.1f}")
         print(f"{'key echo after cancel, worst ms':<40}{echoes[-1]:>12.1f}")
         print(f"{'key echo runs':<40}{len(echoes):>12d}")
+    if own:
+        print(f"{'daemon own key echo after cancel, median':<40}{statistics.median(own):>12.1f}")
+    if added:
+        print(f"{'driver minus daemon, run by run, median':<40}{statistics.median(added):>12.1f}")
     if ttfa is not None:
         print(f"{'say-all first audio ms':<40}{ttfa:>12.1f}")
     print()

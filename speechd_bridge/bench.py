@@ -4,10 +4,19 @@ One private speech-dispatcher with both modules, a PulseAudio null sink whose mo
 with `parec`: "first audio" is the first non-silent 10 ms at the sink after an SSIP SPEAK, "cancel"
 is SSIP CANCEL -> the CANCEL callback, and -> the last non-silent 10 ms at the sink.
 Both modules run in the same server, the same run, the same sink, so the sink's latency cancels out.
+
+Beside sd_echoic, the same kind of sentence goes to the daemon directly, before or after each SPEAK
+in turn (the client core on its WebSocket, `speak` -> first audio frame): the row "daemon" is
+Echoic's own first audio in the same run. Where the time goes inside a SPEAK comes from
+sd_echoic's log (`stages`): speech-dispatcher -> the module, the module -> the daemon's first
+audio, the module holding it, the module's first 705 -> the sink. The daemon started here keeps
+its render cache in a fresh folder, so every sentence is rendered (each text is spoken once).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -18,11 +27,15 @@ import time
 from array import array
 from pathlib import Path
 
+from engine.client import DaemonClient
+from engine.client.errors import ClientError
+
 from .daemon_client import read_runtime_file
 from .private_server import ModuleSpec, PrivateSpeechd, SpeechdUnavailable, _stop_pid, echoic_module_wrapper
 
 CHUNK_SAMPLES = 240  # 10 ms at 24 kHz
 LOUD = 300  # peak above which a 10 ms chunk counts as sound
+BENCH_VOICE = "am_michael"  # Echoic's en-US default, asked of sd_echoic and of the daemon alike
 
 
 class SinkMonitor:
@@ -74,11 +87,57 @@ def _ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:7.0f} / {p90 * 1000:5.0f}"
 
 
-def _measure(private: PrivateSpeechd, monitor: SinkMonitor, module: str, runs: int) -> dict[str, list[float]]:
+def _sentence(n: int) -> str:
+    return f"Sentence number {n}. The quick brown fox jumps over the lazy dog."
+
+
+def daemon_first_audio(client, text: str) -> float | None:
+    """Seconds from the client core's `speak` to the daemon's first audio frame; None without audio."""
+    from engine.client.wire import AudioFrame
+
+    started = time.monotonic()
+    uid = client.start_speaking(text, locale="en-US", voice=BENCH_VOICE)
+    first = None
+    while True:
+        message = client.receive(60)
+        if isinstance(message, AudioFrame):
+            first = first if first is not None else time.monotonic() - started
+        elif message.get("type") in ("done", "error") and message.get("id") == uid:
+            return first
+
+
+TIMELINE = re.compile(r"(sd\d+) timeline: read ([\d.]+), daemon audio ([\d.]+), first audio out ([\d.]+)")
+
+
+def stages(module_log: str, spoken: list[tuple[float, float]]) -> dict[str, list[float]]:
+    """Where a SPEAK's time goes, from sd_echoic's timeline lines (monotonic seconds, the same clock
+    as the bench's): each (SSIP speak, first sound at the sink) pair is matched with the timeline
+    whose `read` falls between them."""
+    lines = [tuple(float(x) for x in m.groups()[1:]) for m in TIMELINE.finditer(module_log)]
+    out: dict[str, list[float]] = {"speechd -> module": [], "module -> daemon audio": [],
+                                   "daemon audio -> module out": [], "module out -> sink": []}
+    for started, heard in spoken:
+        match = [t for t in lines if started <= t[0] <= heard]
+        if not match:
+            continue
+        read, daemon, out_at = match[0]
+        out["speechd -> module"].append(read - started)
+        out["module -> daemon audio"].append(daemon - read)
+        out["daemon audio -> module out"].append(out_at - daemon)
+        out["module out -> sink"].append(heard - out_at)
+    return out
+
+
+def _measure(private: PrivateSpeechd, monitor: SinkMonitor, module: str, runs: int,
+             direct=None) -> dict[str, list[float]]:
+    """One module's figures; with `direct` (a client core connection) also the daemon's own first
+    audio, one direct sentence after each SPEAK (texts numbered past the module's: never cached)."""
     import speechd
 
     client = speechd.SSIPClient(f"echoic-bench-{module}", address=f"unix_socket:{private.socket}", autospawn=False)
     client.set_output_module(module)
+    if direct is not None:
+        client.set_synthesis_voice(BENCH_VOICE)  # the voice the direct sentences use too
     events: dict[str, float] = {}
     changed = threading.Condition()
 
@@ -96,22 +155,34 @@ def _measure(private: PrivateSpeechd, monitor: SinkMonitor, module: str, runs: i
 
     cb = speechd.CallbackType
     kinds = (cb.BEGIN, cb.END, cb.CANCEL)
-    result: dict[str, list[float]] = {"first_audio": [], "cancel_event": [], "cancel_silence": [], "failed": []}
+    result: dict[str, list[float]] = {"first_audio": [], "cancel_event": [], "cancel_silence": [], "failed": [],
+                                      "daemon_first_audio": [], "added": [], "spoken": []}
     try:
         for i in range(runs + 1):  # the first is a warm-up (pulse opens its stream lazily)
+            own = None
+            if direct is not None and i % 2:  # the direct sentence before or after, in turn
+                own = daemon_first_audio(direct, _sentence(runs + 1 + i))
+                time.sleep(0.3)
             events.clear()
             started = time.monotonic()
-            client.speak(f"Sentence number {i}. The quick brown fox jumps over the lazy dog.", callback=callback,
-                         event_types=kinds)
+            client.speak(_sentence(i), callback=callback, event_types=kinds)
             heard = monitor.first_loud_after(started, 30)
             wait("end", 60)
             time.sleep(0.3)
+            if direct is not None and not i % 2:
+                own = daemon_first_audio(direct, _sentence(runs + 1 + i))
+                time.sleep(0.3)
             if i == 0:
                 continue
             if heard is None:
                 result["failed"].append(1.0)
             else:
                 result["first_audio"].append(heard - started)
+                result["spoken"].append((started, heard))
+            if own is not None:
+                result["daemon_first_audio"].append(own)
+                if heard is not None:
+                    result["added"].append(heard - started - own)
         for i in range(runs):
             events.clear()
             started = time.monotonic()
@@ -155,8 +226,9 @@ def run_bench(args) -> int:
         daemon = None
         runtime_dir = Path(args.runtime_dir) if args.runtime_dir else base / "run"
         if not args.runtime_dir:
+            env = dict(os.environ, ECHOIC_RENDER_CACHE_DIR=str(base / "render-cache"))
             daemon = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--port", "0", "--runtime-dir",
-                                       str(runtime_dir)], stdout=subprocess.DEVNULL,
+                                       str(runtime_dir)], stdout=subprocess.DEVNULL, env=env,
                                       stderr=open(base / "daemon.log", "wb"), start_new_session=True)
             deadline = time.monotonic() + 180
             while read_runtime_file(runtime_dir) is None:
@@ -172,15 +244,21 @@ def run_bench(args) -> int:
             [ModuleSpec("echoic", str(wrapper), "EchoicAutostart 0\n"), ModuleSpec("espeak-ng", "sd_espeak-ng")],
             default_module=modules[0],
             extra_env={"ECHOIC_RUNTIME_DIR": str(runtime_dir), "ECHOIC_AUTOSTART": "0"})
-        monitor = None
+        monitor = direct = None
         try:
             private.start()
             monitor = SinkMonitor(private.env)
-            rows = [(module, _measure(private, monitor, module, args.runs)) for module in modules]
-        except SpeechdUnavailable as exc:
+            direct = DaemonClient.connect(runtime_dir, name="echoic-bench-direct")
+            rows = [(module, _measure(private, monitor, module, args.runs, direct if module == "echoic" else None))
+                    for module in modules]
+            breakdown = {module: stages(private.module_log(module), r["spoken"]) for module, r in rows
+                         if module == "echoic"}
+        except (SpeechdUnavailable, ClientError) as exc:
             print(f"echoic: {exc}", file=sys.stderr)
             return 2
         finally:
+            if direct:
+                direct.close()
             if monitor:
                 monitor.stop()
             private.stop()
@@ -190,4 +268,11 @@ def run_bench(args) -> int:
     for module, r in rows:
         print(f"{module:<12} {_ms(r['first_audio']):>22} {_ms(r['cancel_event']):>18} "
               f"{_ms(r['cancel_silence']):>20} {len(r['failed']):>7}")
+        if r["daemon_first_audio"]:
+            print(f"{'daemon':<12} {_ms(r['daemon_first_audio']):>22} {'-':>18} {'-':>20} {0:>7}")
+        if r["added"]:
+            print(f"  {module} minus the daemon's own first audio, run by run: median "
+                  f"{statistics.median(r['added']) * 1000:.0f} ms (speech-dispatcher, the module and the sink)")
+        for stage, values in breakdown.get(module, {}).items():
+            print(f"  {stage:<28} {_ms(values):>15}")
     return 0

@@ -79,7 +79,7 @@ class SpeechJob(threading.Thread):
     """
 
     def __init__(self, output: Output, client: DaemonClient, utterance: Utterance, marks: tuple[str, ...],
-                 server_audio: bool, sample_rate: int, replied_at: float = 0.0):
+                 server_audio: bool, sample_rate: int, replied_at: float = 0.0, read_at: float = 0.0):
         super().__init__(name=f"speak-{utterance.id}", daemon=True)
         self.output = output
         self.client = client
@@ -91,6 +91,8 @@ class SpeechJob(threading.Thread):
         self.pause_requested = threading.Event()
         self._held: tuple[int, bytes] | None = None
         self._replied_at = replied_at
+        self._read_at = read_at
+        self._daemon_audio_at: float | None = None
         self._begun = False
 
     def _begin(self) -> None:
@@ -119,8 +121,13 @@ class SpeechJob(threading.Thread):
         for start in range(0, len(pcm), step):
             if self.stop_requested.is_set():
                 return False
+            first = not self._begun
             self._begin()
             self.output.write(p.audio_event(pcm[start:start + step], self.sample_rate))
+            if first:
+                # Monotonic seconds (one clock for every process here): `echoic bench speechd` reads them.
+                log.info("%s timeline: read %.4f, daemon audio %.4f, first audio out %.4f", self.utterance.id,
+                         self._read_at, self._daemon_audio_at or 0.0, time.monotonic())
         return True
 
     def _flush(self, up_to: int | None = None) -> bool:
@@ -174,6 +181,8 @@ class SpeechJob(threading.Thread):
             kind = event[0]
             if kind == "audio":
                 _, offset, pcm = event
+                if self._daemon_audio_at is None:
+                    self._daemon_audio_at = time.monotonic()
                 if not self.server_audio:
                     continue
                 if not self._flush():
@@ -355,6 +364,7 @@ class Module:
         block = self._read_block()
         if block is None:
             return False
+        read_at = time.monotonic()
         data = p.join_block(block)
         self._stop_job()
         if command.name == "SOUND_ICON":
@@ -386,7 +396,7 @@ class Module:
             return None
         self.output.reply(p.OK_SPEAKING)
         self.job = SpeechJob(self.output, self.client, utterance, job.marks, self.server_audio,
-                             self.client.sample_rate, replied_at=time.monotonic())
+                             self.client.sample_rate, replied_at=time.monotonic(), read_at=read_at)
         self.job.start()
         return None
 

@@ -87,3 +87,16 @@ def test_real_cancel_is_silent_at_once(real_synth):
         assert rec.indexes() == seen and 3 not in seen
     finally:
         rec.close()
+
+
+def test_bench_times_the_daemons_own_key_echo_after_a_cancel(real_synth):
+    """`echoic bench nvda`'s side-by-side figure: a sentence, a cancel, a spelled key; the key's
+    first frame is timed, not a late frame of the cancelled sentence."""
+    from engine.client import DaemonClient
+    from nvda_addon.bench import daemon_key_echo
+
+    with DaemonClient.connect(os.environ["ECHOIC_RUNTIME_DIR"], name="bench-test") as client:
+        first = daemon_key_echo(client, "q")
+        status = client.status()
+    assert first is not None and 0 < first < 60_000
+    assert status["type"] == "status"

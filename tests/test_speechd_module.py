@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from speechd_bridge import protocol as p
+from speechd_bridge.bench import stages
 from speechd_bridge.module import AUDIO_BLOCK_SAMPLES
 
 from .test_speechd_client import SAMPLES_PER_CHAR, FakeDaemon, plan_ssml
@@ -179,6 +180,23 @@ def test_conversation_with_marks_at_exact_samples(module, fake):
     sent = fake.speaks[-1]
     assert sent["ssml"] == SSML  # multi-line, dot line un-stuffed
     assert (sent["locale"], sent["voice"], sent["rate"]) == ("es-ES", "ff_two", 2.0)
+
+
+def test_the_log_says_where_a_speaks_time_went(module, fake):
+    """sd_echoic logs its first audio's timeline on the monotonic clock; `echoic bench speechd`
+    reads it back into stages that add up to the whole SPEAK."""
+    handshake(module)
+    set_block(module, rate=0, pitch=0, volume=100, voice="MALE1", language="es", synthesis_voice="NULL",
+              punctuation_mode="some", spelling_mode=0, cap_let_recogn="none", pitch_range=0)
+    started = time.monotonic()
+    assert speak(module, SSML) == [p.OK_SPEAKING]
+    module.events()
+    ended = time.monotonic()
+    found = stages(module.log(), [(started, ended)])
+    assert set(found) == {"speechd -> module", "module -> daemon audio", "daemon audio -> module out",
+                          "module out -> sink"}
+    assert all(len(v) == 1 and v[0] >= 0 for v in found.values()), found
+    assert found["module out -> sink"][0] < ended - started  # the first 705 went out before the last
 
 
 def test_stop_while_speaking_ends_with_703_promptly(module, fake):
