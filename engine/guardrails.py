@@ -29,7 +29,11 @@ class GuardrailConfig:
     """... is judged over its span widened by this much planned context on each side: the
     planner's token boundaries are whole 25 ms frames, and the energy of a vowel that short
     sits partly in its neighbours' frames. A short word lost to silence stays silent however
-    its span is widened by one frame; a word of a few frames is not a silence for being short."""
+    its span is widened by one frame; a word of a few frames is not a silence for being short.
+    Its span also runs on to its `reach` (check_audio) where that is further: the boundary tokens
+    (space, punctuation) planned between it and the next word, which are the word's own part of
+    the audio when a segment is cut (engine/rendering.py `word_bounds`); Kokoro may voice a
+    one-frame "I" there. It never runs into the next word's phonemes by more than the context."""
     clip_level: float = 0.999
     clip_run: int = 48
     """This many consecutive samples at or beyond clip_level is a clipping run (2 ms at 24 kHz)."""
@@ -100,8 +104,11 @@ def check_audio(
     word_spans: list[tuple[int, int]],
     sample_rate: int,
     config: GuardrailConfig,
+    reaches: list[int] | None = None,
 ) -> list[Failure]:
-    """Audio of one segment against its plan. `word_spans`: each word's phoneme samples (start, end)."""
+    """Audio of one segment against its plan. `word_spans`: each word's phoneme samples (start, end);
+    `reaches`: where each word's planned part ends (the next word's first phoneme, or the end pad),
+    used for short words only; None: a word's part ends with its phonemes."""
     failures = []
     if len(audio) != expected_samples:
         failures.append(Failure("length_mismatch", f"{len(audio)} samples, plan says {expected_samples}"))
@@ -113,7 +120,9 @@ def check_audio(
     if run >= config.clip_run:
         failures.append(Failure("clipping", f"{run} consecutive clipped samples"))
     short, context = int(config.short_word_seconds * sample_rate), int(config.context_seconds * sample_rate)
-    levels = [peak_level(audio[max(a - context, 0) : b + context] if b - a < short else audio[a:b]) for a, b in word_spans]
+    reaches = reaches or [b for _, b in word_spans]
+    levels = [peak_level(audio[max(a - context, 0) : max(b + context, reach)] if b - a < short else audio[a:b])
+              for (a, b), reach in zip(word_spans, reaches)]
     if levels:
         floor = max(config.silence_rms, config.relative_silence * float(np.median(levels)))
         for i, level in enumerate(levels):

@@ -165,7 +165,11 @@ def check_words(piece: Piece, layout: Layout, audio: np.ndarray, first: int, las
     frames = np.concatenate(([0], np.cumsum(layout.durations)))
     spans = [(int(frames[a] - lo) * FRAME_SAMPLES, int(frames[b] - lo) * FRAME_SAMPLES)
              for a, b in word_tokens[first:last] if b > a]
-    failures = check_audio(audio, (hi - lo) * FRAME_SAMPLES, spans, SAMPLE_RATE, config)
+    # A word's part runs on to the next word's first token (the end pad for the last word).
+    starts = [a for a, b in word_tokens if b > a] + [len(ids) + 1]
+    reaches = [int(min(frames[next(t for t in starts if t >= b)], hi) - lo) * FRAME_SAMPLES
+               for a, b in word_tokens[first:last] if b > a]
+    failures = check_audio(audio, (hi - lo) * FRAME_SAMPLES, spans, SAMPLE_RATE, config, reaches)
     if failures:
         return failures
     out_len = round((hi - lo) * FRAME_SAMPLES / piece.pitch)

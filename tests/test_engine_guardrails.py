@@ -55,6 +55,21 @@ def test_a_short_word_is_judged_with_its_planned_context():
     assert [f.check for f in check_audio(audio, len(audio), spans, SR, alone)] == ["silent_word"]
 
 
+def test_a_one_frame_word_voiced_late_is_judged_up_to_the_next_word():
+    # af_bella's "I put the rubbish out": "I" planned one frame (600-1200) after the leading pad,
+    # two boundary frames, then "put" at 2400; the model voiced the "I" at 1700-2400, in the
+    # boundary frames, which the plan gives the word (its part of the audio when a segment is cut).
+    spans, reaches = [(600, 1200), (2400, 9600)], [2400, 9600]
+    audio = np.concatenate([np.zeros(1700, np.float32), tone(0.03, 0.2)[:700], tone(0.3), np.zeros(SR // 10, np.float32)])
+    assert check_audio(audio, len(audio), spans, SR, GuardrailConfig(), reaches) == []
+    # Judged by its phonemes and one frame of context only, the same audio is a false alarm.
+    assert [f.check for f in check_audio(audio, len(audio), spans, SR, GuardrailConfig())] == ["silent_word"]
+    # A one-frame word truly lost (its frames and the boundary silent) is still caught.
+    lost = audio.copy()
+    lost[:2400] = 0.0
+    assert [f.check for f in check_audio(lost, len(lost), spans, SR, GuardrailConfig(), reaches)] == ["silent_word"]
+
+
 def test_a_short_word_lost_at_the_end_of_a_segment_is_still_caught():
     # Kokoro fading out a final clitic ("... piano et" with no punctuation): the short word's
     # span and the frames around it are silent, so the widened span is silent too.
