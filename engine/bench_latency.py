@@ -161,15 +161,14 @@ def _daemon_cancel(client) -> float:
 
 def settle(server, timeout: float = 60.0) -> None:
     """Drop the daemon's idle work (the key-echo alphabet warm-up, calibrations) and wait for a
-    warm-up render in flight to stop, so it does not run while the other engines are timed.
-    (It reads the server's private queue: a benchmark's privilege.)"""
+    warm-up render in flight to stop, so it does not run while the other engines are timed
+    (`Synthesis.drop_idle`: the item in flight is not queued again)."""
+    synthesis = server.synthesis
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with server.cv:
-            server._warm_queue.clear()
-            busy = server._warming is not None
-            if busy:
-                server._warm_cancel.set()
+            synthesis.drop_idle()
+            busy = synthesis.warming is not None
         if not busy:
             return
         time.sleep(0.005)
@@ -525,3 +524,39 @@ def measure_render_cache(keys: str = "aeiou", rounds: int = 5, engine=None) -> d
     print(f"spelled key, first audio in-process, median of {rounds * len(keys)}: "
           + ", ".join(f"{k} {v:.2f} ms" for k, v in medians.items()))
     return medians
+
+
+IDLE_VOICES = ("af_heart", "bf_emma", "am_adam", "af_nova", "bm_lewis", "af_sky", "am_echo", "af_river")
+
+
+def measure_idle_yield(rounds: int = 8, engine=None) -> dict[str, float]:
+    """A cached key echo through the daemon while the daemon renders the key-echo alphabet of
+    another voice in idle (a spelled key in that voice queued it 50 ms before), against the same
+    key when the daemon is idle: how fast idle work gives way. Prints and returns medians in ms.
+
+        PYTHONPATH=. python -c "from engine.bench_latency import measure_idle_yield; measure_idle_yield()"
+    """
+    from .client import DaemonClient
+    from .daemon.bench import _Daemon
+
+    if engine is None:
+        from .synth import Engine, EngineConfig
+
+        engine = Engine(EngineConfig(disk_cache_megabytes=0))
+    busy, quiet, pending = [], [], []
+    with tempfile.TemporaryDirectory(prefix="echoic-bench-idle-") as root, _Daemon(engine, Path(root)) as daemon:
+        with DaemonClient.connect(daemon.runtime, name="bench-idle") as client:
+            _daemon_first_audio(client, KEY, spell=True)  # now cached
+            settle(daemon.server)
+            for i in range(rounds):
+                _daemon_first_audio(client, "b", spell=True, voice=IDLE_VOICES[i % len(IDLE_VOICES)])
+                time.sleep(0.05)  # the new voice's alphabet is rendering now
+                pending.append(len(daemon.server.synthesis.pending()))
+                busy.append(_daemon_first_audio(client, KEY, spell=True))
+                settle(daemon.server)
+                quiet.append(_daemon_first_audio(client, KEY, spell=True))
+    medians = {"during idle work": statistics.median(busy) * 1000, "idle daemon": statistics.median(quiet) * 1000}
+    print(f"cached key echo through the daemon, median of {rounds}: "
+          + ", ".join(f"{k} {v:.1f} ms" for k, v in medians.items())
+          + f" (idle items queued when the key came: median {statistics.median(pending):.0f})")
+    return {**medians, "pending": statistics.median(pending)}

@@ -37,6 +37,7 @@ class Synthesis:
         """Set under `cv` to end the thread."""
         self.idle: list[idle.IdleWork] = [idle.Preload()]
         self.warming: idle.IdleWork | None = None
+        self._dropped: idle.IdleWork | None = None
         self.warm_cancel = Cancellation()
         self._warmed: set[tuple] = set()
         self._rr = 0
@@ -55,6 +56,14 @@ class Synthesis:
     def interrupt_idle(self) -> None:
         """Real speech first: an idle render in flight stops now (and is done again later)."""
         self.warm_cancel.set()
+
+    def drop_idle(self) -> None:
+        """Forget every idle item, the one in flight too: it stops now and is not queued again
+        (benchmarks, so that nothing idle runs while they time other engines)."""
+        self.idle.clear()
+        if self.warming is not None:
+            self._dropped = self.warming
+            self.warm_cancel.set()
 
     def preempt_for(self, newcomer: Utterance) -> bool:
         """A new utterance was queued: if it is its client's next and the step running belongs to
@@ -222,6 +231,7 @@ class Synthesis:
             log.exception("warm-up of %r failed", item)
         with self.cv:
             self.warming = None
+            dropped, self._dropped = self._dropped is item, None
             # Interrupted by real speech: later (a preload goes on loading on its own thread).
-            if self.warm_cancel.is_set() and not isinstance(item, idle.Preload):
+            if self.warm_cancel.is_set() and not isinstance(item, idle.Preload) and not dropped:
                 self.idle.insert(0, item)
