@@ -560,3 +560,45 @@ def measure_idle_yield(rounds: int = 8, engine=None) -> dict[str, float]:
           + ", ".join(f"{k} {v:.1f} ms" for k, v in medians.items())
           + f" (idle items queued when the key came: median {statistics.median(pending):.0f})")
     return {**medians, "pending": statistics.median(pending)}
+
+
+def measure_long_text(kilobytes: int = 190, rounds: int = 5, engine=None) -> dict[str, float]:
+    """First audio in-process of a paragraph alone and of the same paragraph followed by
+    `kilobytes` more of prose (the front end reads a long text as it speaks it), and the time
+    reading that text whole would take. Prints and returns medians in ms (render cache off).
+
+        PYTHONPATH=. python -c "from engine.bench_latency import measure_long_text; measure_long_text()"
+    """
+    from .rendering import RenderCache
+    from .text import FrontEndReport, read_text
+
+    if engine is None:
+        from .synth import Engine
+
+        engine = Engine()
+    prose = (Path(__file__).parent / "evaluation" / "data" / "prose_en.txt").read_text(encoding="utf-8")
+    rest = (prose + "\n") * (kilobytes * 1000 // (len(prose) + 1) + 1)
+    saved, engine.cache = engine.cache, RenderCache(0)
+    times: dict[str, list[float]] = {"paragraph": [], f"paragraph + {kilobytes} KB": [], "reading it whole": []}
+
+    def first_audio(text: str) -> float:  # then stop: the rest of the text is not rendered
+        started = time.perf_counter()
+        stream = engine.stream(SpeechRequest(text))
+        next(e for e in stream if isinstance(e, AudioChunk))
+        elapsed = time.perf_counter() - started
+        stream.close()
+        return elapsed
+
+    try:
+        for i in range(rounds):
+            first = f"Item {i + 1}. " + prose.split("\n")[0] + "\n"
+            times["paragraph"].append(first_audio(first))
+            times[f"paragraph + {kilobytes} KB"].append(first_audio(first + rest))
+            started = time.perf_counter()
+            read_text(first + rest, "en-US", FrontEndReport())
+            times["reading it whole"].append(time.perf_counter() - started)
+    finally:
+        engine.cache = saved
+    medians = {k: statistics.median(v) * 1000 for k, v in times.items()}
+    print(f"first audio in-process, median of {rounds}: " + ", ".join(f"{k} {v:.0f} ms" for k, v in medians.items()))
+    return medians

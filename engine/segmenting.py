@@ -12,7 +12,7 @@ a piece of its own for the system voice, and the guardrail report says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from .api import PITCH_RANGE, RATE_RANGE, SpeechRequest
@@ -92,25 +92,23 @@ def best_split(piece: Piece) -> int:
     return max(1, n // 2)
 
 
-def pieces_of(runs: list[Run], locale: Locale, voice: Voice, request: SpeechRequest,
-              max_words: int) -> list[Piece | Mark | Break]:
-    """Runs to pieces, marks outside words and breaks, in order. A piece ends at a sentence end,
-    a break or a run's end, and a long one (over `max_words`, or half of it at a clause end)
-    earlier, so G2P never holds the synthesis thread for one huge sentence."""
-    pieces: list = []
+def pieces_of(runs: Iterable[Run], locale: Locale, voice: Voice, request: SpeechRequest,
+              max_words: int) -> Iterator[Piece | Mark | Break]:
+    """Runs to pieces, marks outside words and breaks, in order, lazily (the runs may still be
+    being read). A piece ends at a sentence end, a break or a run's end, and a long one (over
+    `max_words`, or half of it at a clause end) earlier, so G2P never holds the synthesis thread
+    for one huge sentence."""
     current: Piece | None = None
 
-    def close():
+    def close() -> list:
         nonlocal current
-        if current is not None:
-            if current.words:
-                pieces.append(current)
-            else:
-                pieces.extend(Mark(name) for _, name in current.marks)
-        current = None
+        done, current = current, None
+        if done is None:
+            return []
+        return [done] if done.words else [Mark(name) for _, name in done.marks]
 
     for run in runs:
-        close()
+        yield from close()
         run_locale = get_locale(run.locale) if run.locale else locale
         rate = clamp((request.rate or 1.0) * run.rate, RATE_RANGE)
         pitch = clamp((request.pitch or 1.0) * run.pitch, PITCH_RANGE)
@@ -122,17 +120,16 @@ def pieces_of(runs: list[Run], locale: Locale, voice: Voice, request: SpeechRequ
                 current.words.append(item)
                 n = len(current.words)
                 if item.ends_sentence or n >= max_words or (item.ends_clause and n >= max_words // 2):
-                    close()
+                    yield from close()
             elif isinstance(item, Mark):
                 if current is None:
-                    pieces.append(item)
+                    yield item
                 else:
                     current.marks.append((len(current.words), item.name))
             elif isinstance(item, Break):
-                close()
-                pieces.append(item)
-    close()
-    return pieces
+                yield from close()
+                yield item
+    yield from close()
 
 
 Recorder = Callable[[Plan, list[Failure], str], None]

@@ -39,7 +39,7 @@ from .rendering import RenderCache, SegmentRenderer
 from .runtime import KokoroRuntime
 from .segmenting import Segmenter, pieces_of
 from .streaming import CalibrationStore, Calibrator, calibration_dir
-from .text import read_ssml, read_text, spell
+from .text import read_ssml, read_text_lazily, spell
 from .text.items import FrontEndReport
 from .voices import VoiceInfo, VoiceLibrary
 
@@ -175,15 +175,14 @@ class Engine:
         locale = get_locale(request.locale)
         self.voice_library.refresh()  # a voice created a moment ago speaks; a removed one is unknown
         voice = self.voice_library.get(request.voice or locale.default_voice)
-        report = FrontEndReport()
+        plan = Plan(locale=locale.tag, voice=voice.info.id, rate=request.rate or 1.0, sample_rate=self.sample_rate)
+        report = FrontEndReport(notes=plan.report.notes)  # the front end's notes go to the plan's report
         if request.spell:
             runs = spell(request.text, locale.tag, report)
         elif request.ssml:
             runs = read_ssml(request.text, locale.tag, report)
-        else:
-            runs = read_text(request.text, locale.tag, report)
+        else:  # a long text is read as it is spoken: its first sentence does not wait for the rest
+            runs = read_text_lazily(request.text, locale.tag, report)
         pieces = pieces_of(runs, locale, voice, request, self.config.max_piece_words)
-        plan = Plan(locale=locale.tag, voice=voice.info.id, rate=request.rate or 1.0, sample_rate=self.sample_rate)
-        plan.report.notes.extend(report.notes)
         return stream_events(pieces, plan, cancel or threading.Event(), self.segmenter, self.ladder,
                              self.config.chunk_seconds, self.sample_rate)

@@ -125,3 +125,27 @@ def test_idle_work_gives_way_to_a_cached_key_and_settles(engine):
     result = measure_idle_yield(rounds=2, engine=engine)
     assert result["pending"] >= 1  # the idle work was there when the key came
     assert 0 < result["during idle work"] < 60_000 and 0 < result["idle daemon"] < 60_000
+
+
+def test_a_long_text_speaks_before_the_rest_is_read(engine, monkeypatch):
+    """The front end streams: the first audio of a 100 KB text comes after reading its first
+    block only (engine.text.read_text_lazily), and the whole text is still spoken."""
+    import engine.text as front_end
+
+    read: list[int] = []
+    whole = front_end.split_words
+
+    def counting(text, *args, **kwargs):
+        read.append(len(text))
+        return whole(text, *args, **kwargs)
+
+    monkeypatch.setattr(front_end, "split_words", counting)
+    text = "The parcel arrived this morning.\n" * 3000
+    stream = engine.stream(SpeechRequest(text))
+    assert next(e for e in stream if isinstance(e, AudioChunk)).samples > 0
+    assert 0 < sum(read) <= 2 * front_end.FIRST_BLOCK_CHARS and len(read) == 1
+    stream.close()
+    short = "The parcel arrived this morning.\n" * 60
+    events = list(engine.stream(SpeechRequest(short)))
+    assert len(events[-1].plan.words) == 5 * 60  # every line spoken, across the blocks
+    assert sum(read[1:]) == len(short)

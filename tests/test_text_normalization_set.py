@@ -2,6 +2,7 @@
 that keep its new readers from misreading what they must leave alone."""
 
 from argparse import Namespace
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -153,3 +154,31 @@ def test_phone_and_roman_like_text_keeps_offsets_on_the_written_word(text, local
 ])
 def test_words_that_look_like_roman_numerals_with_endings(locale, text, expected):
     assert say(text, locale) == expected
+
+
+@pytest.mark.parametrize("lang, locale", [("en", "en-US"), ("fr", "fr-FR"), ("de", "de-DE"), ("es", "es-ES"), ("it", "it-IT")])
+def test_a_long_text_read_in_blocks_gives_the_words_read_whole(lang, locale):
+    """Engine.stream reads plain text a block at a time (cut at line breaks, or in a long line at a
+    plain word's full stop): the words, their normalisation and their offsets are unchanged."""
+    from engine.text import read_text_lazily
+    from engine.text.segment import text_blocks
+
+    data = Path(__file__).resolve().parents[1] / "engine" / "evaluation" / "data"
+    prose = (data / f"prose_{lang}.txt").read_text(encoding="utf-8")
+    everyday = (data / f"everyday_{lang}.txt").read_text(encoding="utf-8")
+    for text in ((prose + "\n") * 4 + everyday, prose.replace("\n", " ") * 4):
+        blocks = text_blocks(text, 300, 2000)
+        assert len(blocks) >= 3 and blocks[0][0] == 0 and blocks[-1][1] == len(text)
+        assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))  # contiguous: nothing skipped
+        whole = [w for run in read_text(text, locale, FrontEndReport()) for w in run.items]
+        lazily = [w for run in read_text_lazily(text, locale, FrontEndReport(), 300, 2000) for w in run.items]
+        assert lazily == whole
+
+
+def test_text_blocks_never_cut_after_an_abbreviation_or_inside_a_line():
+    from engine.text.segment import text_blocks
+
+    text = "Dr. Smith met Mr. Jones at No. 5 Main St. Then they left. " * 40
+    cuts = [end for _, end in text_blocks(text, 100, 100)[:-1]]
+    assert cuts and all(text[:cut].endswith("left. ") for cut in cuts)
+    assert text_blocks("no break at all " * 200, 100, 100) == [(0, len("no break at all " * 200))]

@@ -243,6 +243,34 @@ def _lines(text: str) -> list[tuple[int, str, bool]]:
     return out
 
 
+_SENTENCE_CUT = re.compile(r"[^\W\d_]{4,}[.!?][ \t]+(?=[^\W\d_])")
+"""A sentence end where a long text may be cut without changing a word: a plain word of four or
+more letters (not an abbreviation like "Dr." or "No."), its full stop, space, then a letter."""
+
+
+def text_blocks(text: str, first: int, size: int) -> list[tuple[int, int]]:
+    """(start, end) of the blocks a long plain text is read in: the first about `first`
+    characters, the others about `size`, each cut at the first line break at or after that
+    length (lines are read independently, so the words are the same as read whole) or, in a
+    line longer than that, at the first `_SENTENCE_CUT` (a new line's first word is read without
+    the previous sentence's last word as context). A text with neither is one block."""
+    blocks, start, length = [], 0, first
+    while len(text) - start > length:
+        near = start + length
+        line = _LINE_BREAK.search(text, near)
+        sentence = _SENTENCE_CUT.search(text, near)
+        cuts = [m.end() for m in (line, sentence) if m is not None]
+        if not cuts:
+            break
+        cut = min(cuts)
+        if cut >= len(text):
+            break
+        blocks.append((start, cut))
+        start, length = cut, size
+    blocks.append((start, len(text)))
+    return blocks
+
+
 def split_words(text: str, lang: Language, locale: str, report: FrontEndReport, offset: int = 0,
                 line_breaks_end_sentences: bool = True) -> tuple[str, list[Word]]:
     """Words of `text` (offsets are `offset` + position in `text`).
