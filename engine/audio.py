@@ -43,12 +43,3 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 def rms(audio: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0
-
-
-def fade_out(audio: np.ndarray, samples: int) -> np.ndarray:
-    """A copy of `audio` whose last `samples` fall to zero on a half cosine."""
-    audio = audio.copy()
-    samples = min(samples, len(audio))
-    if samples > 0:
-        audio[len(audio) - samples:] *= (0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, samples))).astype(audio.dtype)
-    return audio

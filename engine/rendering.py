@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import SAMPLE_RATE
-from .audio import fade_out, resample
+from .audio import resample
 from .cancelling import Cancelled, interrupting
 from .conditioning import Conditioner, Conditioning
 from .guardrails import Failure, GuardrailConfig, check_audio, check_plan
@@ -40,10 +40,6 @@ if TYPE_CHECKING:
     from .config import EngineConfig
 
 FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
-END_FADE_FRAMES = 3
-"""A segment's end pad is planned silence; its last frames (at most this many, never a phoneme's)
-fade to zero: the generator's edge can rise there (af_nicole: RMS 0.04-0.05 in the last 70 ms of a
-segment, heard as a breath or click at the join, and caught as speech after the end)."""
 
 
 class RenderCache:
@@ -166,8 +162,6 @@ def check_words(piece: Piece, layout: Layout, audio: np.ndarray, first: int, las
     segment) against the plan: that part as one plan Segment, or the failures."""
     bounds, word_tokens, ids = layout.bounds, layout.word_tokens, layout.ids
     lo, hi = bounds[first], bounds[last]
-    if last == len(piece.words):  # this part ends with the end pad
-        audio = fade_out(audio, min(int(layout.durations[-1]), END_FADE_FRAMES) * FRAME_SAMPLES)
     frames = np.concatenate(([0], np.cumsum(layout.durations)))
     spans = [(int(frames[a] - lo) * FRAME_SAMPLES, int(frames[b] - lo) * FRAME_SAMPLES)
              for a, b in word_tokens[first:last] if b > a]

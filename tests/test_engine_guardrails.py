@@ -7,7 +7,6 @@ import pytest
 
 from engine.api import SpeechRequest
 from engine.guardrails import GuardrailConfig, check_audio, check_plan
-from engine.rendering import END_FADE_FRAMES
 from engine.runtime import Render
 from engine.synth import Engine
 
@@ -297,23 +296,3 @@ def test_a_short_word_lost_by_the_renderer_is_still_caught(engine):
     assert [(e.check, e.action) for e in plan.report.events][:1] == [("silent_word", "split")]
     assert {s.renderer for s in plan.segments} == {"kokoro"}
     assert [w.text for w in plan.words] == [w.text for w in clean.words]
-
-
-def rising_end(render):
-    """The generator's edge rising in the last 70 ms of the end pad (as af_nicole's did)."""
-    audio = render.audio.copy()
-    n = 1680
-    audio[-n:] += (np.linspace(0.0, 0.3, n) * np.sin(np.arange(n) * 0.3)).astype(np.float32)
-    return Render(audio, render.durations)
-
-
-def test_the_end_pad_fades_out_and_nothing_else_changes(engine):
-    text = "The parcel arrived this morning."
-    clean, _ = engine.synthesize(SpeechRequest(text))
-    faulty = engine_with(engine, rising_end, times=100)
-    audio, plan = faulty.synthesize(SpeechRequest(text))
-    assert plan.report.events == [] and len(audio) == len(clean)
-    fade = END_FADE_FRAMES * 600
-    assert np.array_equal(audio[:-fade], clean[:-fade])  # the speech and most of the pad: untouched
-    assert np.abs(audio[-40:].astype(np.float64)).max() < 0.02 * 32768  # the rise is faded away
-    assert np.abs(audio[-fade:].astype(np.float64)).max() > 100  # ... which was there to fade
