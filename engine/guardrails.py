@@ -105,10 +105,15 @@ def check_audio(
     sample_rate: int,
     config: GuardrailConfig,
     reaches: list[int] | None = None,
+    ends_segment: bool = True,
 ) -> list[Failure]:
     """Audio of one segment against its plan. `word_spans`: each word's phoneme samples (start, end);
     `reaches`: where each word's planned part ends (the next word's first phoneme, or the end pad),
-    used for short words only; None: a word's part ends with its phonemes."""
+    used for short words only; None: a word's part ends with its phonemes. `ends_segment`: the
+    audio ends where the segment does; False for a window of words followed by more words, whose
+    audio ends at the next word's first phoneme: its pause before that word is between words, where
+    a whole render is not checked either, and the next word's onset (a breath, a consonant voiced
+    a frame early) is not speech after the end."""
     failures = []
     if len(audio) != expected_samples:
         failures.append(Failure("length_mismatch", f"{len(audio)} samples, plan says {expected_samples}"))
@@ -131,7 +136,7 @@ def check_audio(
         speech = rms(np.concatenate([audio[a:b] for a, b in word_spans]))
         tail_start = word_spans[-1][1] + int(config.tail_seconds * sample_rate)
         tail = audio[tail_start:]
-        if len(tail) >= sample_rate // 20 and rms(tail) > config.tail_rms_ratio * speech:
+        if ends_segment and len(tail) >= sample_rate // 20 and rms(tail) > config.tail_rms_ratio * speech:
             failures.append(Failure("speech_after_end", f"RMS {rms(tail):.4f} after the last word's tail"))
     return failures
 

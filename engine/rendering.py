@@ -169,7 +169,8 @@ def check_words(piece: Piece, layout: Layout, audio: np.ndarray, first: int, las
     starts = [a for a, b in word_tokens if b > a] + [len(ids) + 1]
     reaches = [int(min(frames[next(t for t in starts if t >= b)], hi) - lo) * FRAME_SAMPLES
                for a, b in word_tokens[first:last] if b > a]
-    failures = check_audio(audio, (hi - lo) * FRAME_SAMPLES, spans, SAMPLE_RATE, config, reaches)
+    failures = check_audio(audio, (hi - lo) * FRAME_SAMPLES, spans, SAMPLE_RATE, config, reaches,
+                           ends_segment=last == len(piece.words))
     if failures:
         return failures
     out_len = round((hi - lo) * FRAME_SAMPLES / piece.pitch)

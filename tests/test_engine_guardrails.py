@@ -55,6 +55,19 @@ def test_a_short_word_is_judged_with_its_planned_context():
     assert [f.check for f in check_audio(audio, len(audio), spans, SR, alone)] == ["silent_word"]
 
 
+def test_a_window_followed_by_more_words_is_not_judged_for_speech_after_its_end():
+    # af_nicole, a window of words 13-17 of 39: a pause after its last word, then the next word's
+    # onset (a breath) in the window's last 70 ms, before that word's first phoneme.
+    audio = np.concatenate([tone(0.3), tone(0.3), np.zeros(SR // 2, np.float32), tone(0.07)])
+    spans = [(0, 7200), (7200, 14400)]
+    assert [f.check for f in check_audio(audio, len(audio), spans, SR, GuardrailConfig())] == ["speech_after_end"]
+    assert check_audio(audio, len(audio), spans, SR, GuardrailConfig(), ends_segment=False) == []
+    # Every other check still holds inside such a window.
+    silent = np.concatenate([tone(0.3), np.zeros(7200, np.float32), np.zeros(SR // 2, np.float32)])
+    assert [f.check for f in check_audio(silent, len(silent), spans, SR, GuardrailConfig(), ends_segment=False)] \
+        == ["silent_word"]
+
+
 def test_a_one_frame_word_voiced_late_is_judged_up_to_the_next_word():
     # af_bella's "I put the rubbish out": "I" planned one frame (600-1200) after the leading pad,
     # two boundary frames, then "put" at 2400; the model voiced the "I" at 1700-2400, in the
