@@ -24,7 +24,7 @@ class GuardrailConfig:
     relative_silence: float = 0.015
     """... or below this fraction of the segment's median word level."""
     short_word_seconds: float = 0.1
-    """A word planned shorter than this (a one-vowel "à", "e", "y" of two to four frames) ..."""
+    """A word planned this long or shorter (a one-vowel "à", "e", "y", or "it", of one to four frames) ..."""
     context_seconds: float = 0.025
     """... is judged over its span widened by this much planned context on each side: the
     planner's token boundaries are whole 25 ms frames, and the energy of a vowel that short
@@ -126,7 +126,7 @@ def check_audio(
         failures.append(Failure("clipping", f"{run} consecutive clipped samples"))
     short, context = int(config.short_word_seconds * sample_rate), int(config.context_seconds * sample_rate)
     reaches = reaches or [b for _, b in word_spans]
-    levels = [peak_level(audio[max(a - context, 0) : max(b + context, reach)] if b - a < short else audio[a:b])
+    levels = [peak_level(audio[max(a - context, 0) : max(b + context, reach)] if b - a <= short else audio[a:b])
               for (a, b), reach in zip(word_spans, reaches)]
     if levels:
         floor = max(config.silence_rms, config.relative_silence * float(np.median(levels)))

@@ -83,6 +83,17 @@ def test_a_one_frame_word_voiced_late_is_judged_up_to_the_next_word():
     assert [f.check for f in check_audio(lost, len(lost), spans, SR, GuardrailConfig(), reaches)] == ["silent_word"]
 
 
+def test_a_four_frame_word_is_short_too():
+    # af_nicole's "Is it true ...": "it" planned four frames (4200-6600) after two boundary frames,
+    # voiced in the frame before its own (3600-4200), its closure silent.
+    spans = [(600, 3000), (4200, 6600), (9000, 16200)]
+    audio = np.concatenate([np.zeros(600, np.float32), tone(0.1), np.zeros(600, np.float32), tone(0.025, 0.05),
+                            np.zeros(4800, np.float32), tone(0.3), np.zeros(SR // 10, np.float32)])
+    assert check_audio(audio, len(audio), spans, SR, GuardrailConfig()) == []
+    shorter = GuardrailConfig(short_word_seconds=0.099)  # "it" judged alone
+    assert [f.check for f in check_audio(audio, len(audio), spans, SR, shorter)] == ["silent_word"]
+
+
 def test_a_short_word_lost_at_the_end_of_a_segment_is_still_caught():
     # Kokoro fading out a final clitic ("... piano et" with no punctuation): the short word's
     # span and the frames around it are silent, so the widened span is silent too.
