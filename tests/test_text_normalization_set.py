@@ -178,7 +178,7 @@ def test_a_long_text_read_in_blocks_gives_the_words_read_whole(lang, locale):
 def test_text_blocks_never_cut_after_an_abbreviation_or_inside_a_line():
     from engine.text.segment import text_blocks
 
-    text = "Dr. Smith met Mr. Jones at No. 5 Main St. Then they left. " * 40
+    text = "Dr. Smith met Prof. Jones at No. 5 Main St. Then they left. " * 40
     cuts = [end for _, end in text_blocks(text, 100, 100)[:-1]]
     assert cuts and all(text[:cut].endswith("left. ") for cut in cuts)
     assert text_blocks("no break at all " * 200, 100, 100) == [(0, len("no break at all " * 200))]

@@ -243,9 +243,17 @@ def _lines(text: str) -> list[tuple[int, str, bool]]:
     return out
 
 
-_SENTENCE_CUT = re.compile(r"[^\W\d_]{4,}[.!?][ \t]+(?=[^\W\d_])")
-"""A sentence end where a long text may be cut without changing a word: a plain word of four or
-more letters (not an abbreviation like "Dr." or "No."), its full stop, space, then a letter."""
+_SENTENCE_CUT = re.compile(r"(?<!\w)([^\W\d_]{4,})[.!?][ \t]+(?=[^\W\d_])")
+"""A sentence end where a long text may be cut without changing a word: a lower-case word of four
+or more letters (not an abbreviation like "Dr.", "Prof." or "No."), its full stop, space, then a
+letter (`_sentence_cut`)."""
+
+
+def _sentence_cut(text: str, start: int) -> int | None:
+    for m in _SENTENCE_CUT.finditer(text, start):
+        if m.group(1).islower():
+            return m.end()
+    return None
 
 
 def text_blocks(text: str, first: int, size: int) -> list[tuple[int, int]]:
@@ -258,8 +266,8 @@ def text_blocks(text: str, first: int, size: int) -> list[tuple[int, int]]:
     while len(text) - start > length:
         near = start + length
         line = _LINE_BREAK.search(text, near)
-        sentence = _SENTENCE_CUT.search(text, near)
-        cuts = [m.end() for m in (line, sentence) if m is not None]
+        sentence = _sentence_cut(text, near)
+        cuts = [cut for cut in (line and line.end(), sentence) if cut is not None]
         if not cuts:
             break
         cut = min(cuts)
