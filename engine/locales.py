@@ -109,6 +109,29 @@ def get_locale(tag: str | None) -> Locale:
 _EXTRA_LETTERS = {"en": "", "de": "äöüß", "es": "ñáéíóúü", "fr": "àâçéèêëîïôûùœ", "it": "àèéìòù"}
 
 
+_PUNCTUATION = ".,;:!?'\"()-/@"
+"""Named when spelled (cursor on a comma, typing an e-mail address)."""
+# The commonest short words of each language (function words, the top of any frequency list), which
+# a screen reader says alone when the user moves by word: rendered in idle after the characters.
+_FREQUENT_WORDS = {
+    "en": "the of and to a in is it you that he was for on are as with his they I at be this have "
+          "from or one had by not but what all were we when your can",
+    "de": "der die und in den von zu das mit sich des auf für ist im dem nicht ein eine als auch es an "
+          "werden aus er hat dass sie nach wird bei noch wie",
+    "es": "de la que el en y a los se del las un por con no una su para es al lo como más o pero sus le "
+          "ha me si sin sobre este ya",
+    "fr": "de la le et les des en un du une que est pour qui dans a par plus pas au sur ne se ce il sont "
+          "avec ou son mais elle nous vous",
+    "it": "di e il la che a per un in è non una del le si con i da della al ma come sono lo gli più anche "
+          "se ha nel questo",
+}
+
+
 def key_echo_characters(tag: str) -> str:
     """The characters worth pre-rendering for key echo in a locale."""
-    return "abcdefghijklmnopqrstuvwxyz0123456789" + _EXTRA_LETTERS[get_locale(tag).language]
+    return "abcdefghijklmnopqrstuvwxyz0123456789" + _EXTRA_LETTERS[get_locale(tag).language] + _PUNCTUATION
+
+
+def frequent_words(tag: str) -> list[str]:
+    """The words worth pre-rendering for moving by word in a locale."""
+    return _FREQUENT_WORDS[get_locale(tag).language].split()

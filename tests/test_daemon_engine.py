@@ -115,10 +115,12 @@ def test_key_echo_is_warmed_up_after_the_first_key(daemon):
             time.sleep(0.5)
         assert c.status()["warm_up_pending"] == 0
         hits = c.status()["engine"]["cache"]["hits"]
-        for key in "xß7":
+        for key in "xß7,":
             result = c.speak(key, spell=True, rate=1.21, locale="de-DE")
             assert result.samples > 0
-        assert c.status()["engine"]["cache"]["hits"] == hits + 3
+        for word in ("und", "nicht"):  # moving by word: the commonest words are rendered too
+            assert c.speak(word, rate=1.21, locale="de-DE").samples > 0
+        assert c.status()["engine"]["cache"]["hits"] == hits + 6
 
 
 def test_a_long_sentence_gets_its_calibration_in_idle_time_then_streams(engine, daemon):

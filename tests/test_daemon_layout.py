@@ -53,6 +53,8 @@ def test_key_echo_replaces_older_keys_and_goes_first():
     assert [getattr(i, "text", None) for i in planned] == ["a", "b", None]
     assert all(i.spell and i.voice == "jf_alpha" for i in planned[:2])
     assert idle.pending(planned) == {"warm_up_pending": 2, "calibrations_pending": 1}
+    with_words = idle.plan_key_echo(queue, SpeechRequest("a", locale="en-US"), "jf_alpha", "en-US", ["a"], ["the"])
+    assert [(i.text, i.spell) for i in with_words[:2]] == [("a", True), ("the", False)]
 
 
 @pytest.mark.parametrize("path", sorted(DAEMON.glob("*.py")), ids=lambda p: p.name)

@@ -2,7 +2,8 @@
 
 The idle queue holds, in order: a `Preload` (first idle moment after start: load the chunked
 rendering sessions); key-echo warm-up requests (after a spelled key, the rest of that locale's
-keys with the same voice and prosody, so later keys come from the engine's cache); then
+keys and punctuation, then its commonest words, with the same voice and prosody, so later keys
+and words said alone come from the engine's cache); then
 `Calibration`s for chunked rendering (engine/streaming.py): first the (voice, row)s long
 segments rendered whole for want of one, then, with `ahead`, the rest of those voices' rows.
 Real speech interrupts any of it; an interrupted item goes back to the front (server.py).
@@ -38,13 +39,16 @@ def key_echo_key(request: SpeechRequest, voice: str, locale: str) -> tuple:
 
 
 def plan_key_echo(queue: list[IdleWork], request: SpeechRequest, voice: str, locale: str,
-                  characters: list[str]) -> list[IdleWork]:
+                  characters: list[str], words: list[str] = ()) -> list[IdleWork]:
     """The idle queue after a key echo: only the newest voice, locale and rate are worth the idle
-    time, so earlier key warm-ups go; the keys come before every other idle item."""
+    time, so earlier key warm-ups go; the keys (spelled), then the frequent words (said as a
+    screen reader says a word alone), come before every other idle item."""
     other = [item for item in queue if not isinstance(item, SpeechRequest)]
     keys = [dataclasses.replace(request, text=char, ssml=False, spell=True, voice=voice, locale=locale)
             for char in characters]
-    return keys + other
+    said = [dataclasses.replace(request, text=word, ssml=False, spell=False, voice=voice, locale=locale)
+            for word in words]
+    return keys + said + other
 
 
 def plan_calibrations(queue: list[IdleWork], wanted: list[tuple[str, int]],

@@ -17,7 +17,7 @@ from typing import Callable
 
 from ..api import AudioChunk, Cancellation, Finished, MarkReached
 from ..errors import EchoicError
-from ..locales import key_echo_characters
+from ..locales import frequent_words, key_echo_characters
 from . import idle, limits, memory
 from .interface import SpeechEngine
 from .preemption import MAX_PREEMPTIONS, PREEMPTED
@@ -204,7 +204,7 @@ class Synthesis:
                 self._warmed.clear()
             self._warmed.add(key)
             self.idle = idle.plan_key_echo(self.idle, utt.request, utt.voice, locale,
-                                           list(key_echo_characters(locale)))
+                                           list(key_echo_characters(locale)), frequent_words(locale))
 
     def _plan_calibrations(self) -> None:
         wanted = self.engine.wanted_calibrations()
