@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .api import SpeechRequest
+from .daemon.memory import resident_memory_bytes
 
 PARAGRAPH = (
     "The library closes at six on weekdays, but on Saturday it stays open until nine in the evening, "
@@ -257,7 +258,7 @@ def render_peaks(token_counts: tuple[int, ...] = (50, 150, 300), memory_pattern:
         style = voice.style(len(ids))
         plan = engine.runtime.plan(ids, style, 1.0)
         _reset_peak()
-        before = _resident_mib()
+        before = resident_memory_bytes() / 2**20
         engine.runtime.render_planned(plan, style)
         rows.append({"tokens": len(ids), "frames": plan.frames, "before_mib": before, "peak_mib": _peak_mib()})
     print(f"one whole render, memory pattern {'on' if memory_pattern else 'off'}:")
@@ -265,11 +266,3 @@ def render_peaks(token_counts: tuple[int, ...] = (50, 150, 300), memory_pattern:
         print(f"  {r['tokens']:3d} tokens, {r['frames']:4d} frames: peak {r['peak_mib']:.0f} MiB, "
               f"+{r['peak_mib'] - r['before_mib']:.0f} over the {r['before_mib']:.0f} MiB before the call")
     return rows
-
-
-def _resident_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
