@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .api import AudioChunk, SpeechRequest
+from .daemon.bench import first_audio
 
 WORD = "Hello"
 SENTENCE = "Screen readers need speech that starts at once, every time."
@@ -126,22 +127,6 @@ def _in_process(engine, request: SpeechRequest) -> float:
         if isinstance(event, AudioChunk) and elapsed is None:
             elapsed = time.perf_counter() - started
     return elapsed if elapsed is not None else float("nan")
-
-
-def _daemon_first_audio(client, text: str, **fields) -> float:
-    from .client import AudioFrame
-
-    started = time.perf_counter()
-    uid = client.start_speaking(text, **fields)
-    first = None
-    while True:
-        message = client.receive(300)
-        if isinstance(message, AudioFrame):
-            first = first or time.perf_counter() - started
-        elif message.get("type") in ("done", "error") and message.get("id") == uid:
-            if message["type"] == "error":
-                raise RuntimeError(f"the daemon refused {text!r}: {message}")
-            return first if first is not None else float("nan")
 
 
 def _daemon_cancel(client) -> float:
@@ -236,7 +221,7 @@ def bench_latency(repeats: int = 5, threads: int = 2, engine=None, plot: Path | 
             return result
 
         if True:
-            connected(_daemon_first_audio, "warm up")
+            connected(first_audio, "warm up")
             for label, text, fields in cases:
                 row: dict[str, list[float]] = {"echoic daemon": [], "echoic in-process": [], "stock kokoro": [],
                                                "piper joe": [], "espeak-ng": []}
@@ -247,12 +232,12 @@ def bench_latency(repeats: int = 5, threads: int = 2, engine=None, plot: Path | 
                     engine.cache = RenderCache(0)
                 try:
                     if cached:
-                        connected(_daemon_first_audio, text, **fields)  # fills the cache
+                        connected(first_audio, text, **fields)  # fills the cache
                     for _ in range(repeats):  # the engines take turns, so load spikes hit them all
                         if text is None:
                             row["echoic daemon"].append(connected(_daemon_cancel))
                             continue
-                        row["echoic daemon"].append(connected(_daemon_first_audio, text, **fields))
+                        row["echoic daemon"].append(connected(first_audio, text, **fields))
                         row["echoic in-process"].append(_in_process(engine, SpeechRequest(text, **fields)))
                         if not cached:
                             row["stock kokoro"].append(_stock(engine, text, "en-US")[0])
@@ -546,15 +531,15 @@ def measure_idle_yield(rounds: int = 8, engine=None) -> dict[str, float]:
     busy, quiet, pending = [], [], []
     with tempfile.TemporaryDirectory(prefix="echoic-bench-idle-") as root, _Daemon(engine, Path(root)) as daemon:
         with DaemonClient.connect(daemon.runtime, name="bench-idle") as client:
-            _daemon_first_audio(client, KEY, spell=True)  # now cached
+            first_audio(client, KEY, spell=True)  # now cached
             settle(daemon.server)
             for i in range(rounds):
-                _daemon_first_audio(client, "b", spell=True, voice=IDLE_VOICES[i % len(IDLE_VOICES)])
+                first_audio(client, "b", spell=True, voice=IDLE_VOICES[i % len(IDLE_VOICES)])
                 time.sleep(0.05)  # the new voice's alphabet is rendering now
                 pending.append(len(daemon.server.synthesis.pending()))
-                busy.append(_daemon_first_audio(client, KEY, spell=True))
+                busy.append(first_audio(client, KEY, spell=True))
                 settle(daemon.server)
-                quiet.append(_daemon_first_audio(client, KEY, spell=True))
+                quiet.append(first_audio(client, KEY, spell=True))
     medians = {"during idle work": statistics.median(busy) * 1000, "idle daemon": statistics.median(quiet) * 1000}
     print(f"cached key echo through the daemon, median of {rounds}: "
           + ", ".join(f"{k} {v:.1f} ms" for k, v in medians.items())

@@ -15,6 +15,7 @@ its render cache in a fresh folder, so every sentence is rendered (each text is 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ from array import array
 from pathlib import Path
 
 from engine.client import DaemonClient
+from engine.daemon.bench import first_audio
 from engine.client.errors import ClientError
 
 from .daemon_client import read_runtime_file
@@ -91,21 +93,6 @@ def _sentence(n: int) -> str:
     return f"Sentence number {n}. The quick brown fox jumps over the lazy dog."
 
 
-def daemon_first_audio(client, text: str) -> float | None:
-    """Seconds from the client core's `speak` to the daemon's first audio frame; None without audio."""
-    from engine.client.wire import AudioFrame
-
-    started = time.monotonic()
-    uid = client.start_speaking(text, locale="en-US", voice=BENCH_VOICE)
-    first = None
-    while True:
-        message = client.receive(60)
-        if isinstance(message, AudioFrame):
-            first = first if first is not None else time.monotonic() - started
-        elif message.get("type") in ("done", "error") and message.get("id") == uid:
-            return first
-
-
 TIMELINE = re.compile(r"(sd\d+) timeline: read ([\d.]+), daemon audio ([\d.]+), first audio out ([\d.]+)")
 
 
@@ -161,7 +148,7 @@ def _measure(private: PrivateSpeechd, monitor: SinkMonitor, module: str, runs: i
         for i in range(runs + 1):  # the first is a warm-up (pulse opens its stream lazily)
             own = None
             if direct is not None and i % 2:  # the direct sentence before or after, in turn
-                own = daemon_first_audio(direct, _sentence(runs + 1 + i))
+                own = first_audio(direct, _sentence(runs + 1 + i), locale="en-US", voice=BENCH_VOICE)
                 time.sleep(0.3)
             events.clear()
             started = time.monotonic()
@@ -170,7 +157,7 @@ def _measure(private: PrivateSpeechd, monitor: SinkMonitor, module: str, runs: i
             wait("end", 60)
             time.sleep(0.3)
             if direct is not None and not i % 2:
-                own = daemon_first_audio(direct, _sentence(runs + 1 + i))
+                own = first_audio(direct, _sentence(runs + 1 + i), locale="en-US", voice=BENCH_VOICE)
                 time.sleep(0.3)
             if i == 0:
                 continue
@@ -179,7 +166,7 @@ def _measure(private: PrivateSpeechd, monitor: SinkMonitor, module: str, runs: i
             else:
                 result["first_audio"].append(heard - started)
                 result["spoken"].append((started, heard))
-            if own is not None:
+            if own is not None and math.isfinite(own):
                 result["daemon_first_audio"].append(own)
                 if heard is not None:
                     result["added"].append(heard - started - own)

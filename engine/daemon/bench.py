@@ -59,17 +59,21 @@ class _Daemon:
         self._thread.join(15)
 
 
-def _socket_ttfa(client, text: str) -> float:
+def first_audio(client, text: str, **fields) -> float:
+    """Seconds from a client core's `speak` (with `fields`) to the daemon's first audio frame of
+    it, nan without audio; an `error` answer raises. The benches' one timer over the socket."""
     from . import protocol as p
 
-    start = time.perf_counter()
-    uid = client.start_speaking(text)
+    started = time.perf_counter()
+    uid = client.start_speaking(text, **fields)
     first = None
     while True:
-        message = client.receive(120)
+        message = client.receive(300)
         if isinstance(message, p.AudioFrame):
-            first = first or time.perf_counter() - start
+            first = first or time.perf_counter() - started
         elif message.get("type") in ("done", "error") and message.get("id") == uid:
+            if message["type"] == "error":
+                raise RuntimeError(f"the daemon refused {text!r}: {message}")
             return first if first is not None else float("nan")
 
 
@@ -144,8 +148,8 @@ def run_bench(clients: list[int], repeats: int = 5, threads: int = 2, engine=Non
     local = [_in_process_ttfa(engine, SENTENCE) for _ in range(repeats)]
     with tempfile.TemporaryDirectory(prefix="echoic-bench-") as root, _Daemon(engine, Path(root)) as daemon:
         with DaemonClient.connect(daemon.runtime, name="bench") as client:
-            _socket_ttfa(client, SENTENCE)  # warm-up
-            remote = [_socket_ttfa(client, SENTENCE) for _ in range(repeats)]
+            first_audio(client, SENTENCE)  # warm-up
+            remote = [first_audio(client, SENTENCE) for _ in range(repeats)]
             cancels = [_cancel_to_last_byte(client) for _ in range(repeats)]
             yield ""
             yield f"{'measure':44} {'median ms':>9} {'max ms':>8}"
