@@ -167,7 +167,7 @@ def test_a_long_text_read_in_blocks_gives_the_words_read_whole(lang, locale):
     prose = (data / f"prose_{lang}.txt").read_text(encoding="utf-8")
     everyday = (data / f"everyday_{lang}.txt").read_text(encoding="utf-8")
     for text in ((prose + "\n") * 4 + everyday, prose.replace("\n", " ") * 4):
-        blocks = text_blocks(text, 300, 2000)
+        blocks = list(text_blocks(text, 300, 2000))
         assert len(blocks) >= 3 and blocks[0][0] == 0 and blocks[-1][1] == len(text)
         assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))  # contiguous: nothing skipped
         whole = [w for run in read_text(text, locale, FrontEndReport()) for w in run.items]
@@ -179,6 +179,6 @@ def test_text_blocks_never_cut_after_an_abbreviation_or_inside_a_line():
     from engine.text.segment import text_blocks
 
     text = "Dr. Smith met Prof. Jones at No. 5 Main St. Then they left. " * 40
-    cuts = [end for _, end in text_blocks(text, 100, 100)[:-1]]
+    cuts = [end for _, end in list(text_blocks(text, 100, 100))[:-1]]
     assert cuts and all(text[:cut].endswith("left. ") for cut in cuts)
-    assert text_blocks("no break at all " * 200, 100, 100) == [(0, len("no break at all " * 200))]
+    assert list(text_blocks("no break at all " * 200, 100, 100)) == [(0, len("no break at all " * 200))]

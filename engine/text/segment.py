@@ -10,6 +10,8 @@ unit, currency or "pm" written after it become one Word ("5 €", "2:30 pm").
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import re
 import unicodedata
 from dataclasses import dataclass, replace
@@ -256,27 +258,22 @@ def _sentence_cut(text: str, start: int) -> int | None:
     return None
 
 
-def text_blocks(text: str, first: int, size: int) -> list[tuple[int, int]]:
-    """(start, end) of the blocks a long plain text is read in: the first about `first`
-    characters, the others about `size`, each cut at the first line break at or after that
-    length (lines are read independently, so the words are the same as read whole) or, in a
-    line longer than that, at the first `_SENTENCE_CUT` (a new line's first word is read without
-    the previous sentence's last word as context). A text with neither is one block."""
-    blocks, start, length = [], 0, first
+def text_blocks(text: str, first: int, size: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of the blocks a long plain text is read in, each found when it is wanted: the
+    first about `first` characters, the others about `size`, each cut at the first line break at
+    or after that length (lines are read independently, so the words are the same as read whole)
+    or, in a line longer than that, at the first `_SENTENCE_CUT` (a new line's first word is read
+    without the previous sentence's last word as context). A text with neither is one block."""
+    start, length = 0, first
     while len(text) - start > length:
         near = start + length
         line = _LINE_BREAK.search(text, near)
-        sentence = _sentence_cut(text, near)
-        cuts = [cut for cut in (line and line.end(), sentence) if cut is not None]
-        if not cuts:
+        cuts = [cut for cut in (line and line.end(), _sentence_cut(text, near)) if cut is not None]
+        if not cuts or min(cuts) >= len(text):
             break
-        cut = min(cuts)
-        if cut >= len(text):
-            break
-        blocks.append((start, cut))
-        start, length = cut, size
-    blocks.append((start, len(text)))
-    return blocks
+        yield start, min(cuts)
+        start, length = min(cuts), size
+    yield start, len(text)
 
 
 def split_words(text: str, lang: Language, locale: str, report: FrontEndReport, offset: int = 0,
