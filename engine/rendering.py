@@ -165,10 +165,10 @@ def check_words(piece: Piece, layout: Layout, audio: np.ndarray, first: int, las
     frames = np.concatenate(([0], np.cumsum(layout.durations)))
     spans = [(int(frames[a] - lo) * FRAME_SAMPLES, int(frames[b] - lo) * FRAME_SAMPLES)
              for a, b in word_tokens[first:last] if b > a]
-    # A word's part runs on to the next word's first token (the end pad for the last word).
-    starts = [a for a, b in word_tokens if b > a] + [len(ids) + 1]
-    reaches = [int(min(frames[next(t for t in starts if t >= b)], hi) - lo) * FRAME_SAMPLES
-               for a, b in word_tokens[first:last] if b > a]
+    # A word's part runs on to the next word's first token (`bounds`), the last word's to the end pad.
+    end_pad = int(frames[len(ids) + 1])
+    reaches = [(min(bounds[i + 1], end_pad) - lo) * FRAME_SAMPLES
+               for i, (a, b) in enumerate(word_tokens) if first <= i < last and b > a]
     failures = check_audio(audio, (hi - lo) * FRAME_SAMPLES, spans, SAMPLE_RATE, config, reaches,
                            ends_segment=last == len(piece.words))
     if failures:
