@@ -587,3 +587,71 @@ def measure_long_text(kilobytes: int = 190, rounds: int = 5, engine=None) -> dic
     medians = {k: statistics.median(v) * 1000 for k, v in times.items()}
     print(f"first audio in-process, median of {rounds}: " + ", ".join(f"{k} {v:.0f} ms" for k, v in medians.items()))
     return medians
+
+
+def measure_words_ahead(lines: int = 3, rate: float = 1.0, listen: float = 1.0, interval: float = 0.3,
+                        engine=None) -> dict[str, float]:
+    """Moving by word through a line just read, through the daemon, as a user does it: the line is
+    spoken, the user listens to `listen` of its audio (at `rate`), then steps through its words one
+    by one (each bare word sent alone, as a screen reader sends it), `interval` seconds after each
+    word's audio ended. The same lines with the words-ahead warm-up on and off (`limits.WORDS_AHEAD`),
+    alternated line by line, each line with an empty memory cache (disk cache off); Piper joe's
+    whole render of each word in the same run. Prints and returns the words' first-audio p50 / p95
+    in ms and the share served from the cache.
+
+        PYTHONPATH=. python -c "from engine.bench_latency import measure_words_ahead; measure_words_ahead()"
+    """
+    import re
+
+    from .client import DaemonClient
+    from .daemon import limits
+    from .daemon.bench import _Daemon
+    from .evaluation.accent import sentences
+    from .rendering import RenderCache
+
+    if engine is None:
+        from .synth import Engine, EngineConfig
+
+        engine = Engine(EngineConfig(disk_cache_megabytes=0))
+    piper = Piper(2)
+    texts = sentences("en-US", lines)
+    times: dict[str, list[float]] = {"words ahead on": [], "words ahead off": [], "piper joe": []}
+    served = {"words ahead on": [0, 0], "words ahead off": [0, 0]}  # [hits, words]
+    saved_cache, saved_limit = engine.cache, limits.WORDS_AHEAD
+    try:
+        with tempfile.TemporaryDirectory(prefix="echoic-bench-words-") as root, _Daemon(engine, Path(root)) as daemon:
+            with DaemonClient.connect(daemon.runtime, name="bench-words") as client:
+                first_audio(client, "warm up", rate=rate)
+                for text in texts:
+                    words = [w for w in (re.sub(r"^\W+|\W+$", "", t) for t in text.split()) if w]
+                    for case in ("words ahead on", "words ahead off"):
+                        settle(daemon.server)
+                        limits.WORDS_AHEAD = saved_limit if case.endswith("on") else 0
+                        engine.cache = RenderCache(2**26)
+                        samples = client.speak(text, rate=rate).samples
+                        time.sleep(listen * samples / 24000)
+                        for word in words:
+                            hits = engine.cache.hits
+                            times[case].append(first_audio(client, word, rate=rate))
+                            served[case][0] += engine.cache.hits > hits
+                            served[case][1] += 1
+                            time.sleep(interval)
+                    for word in words:
+                        times["piper joe"].append(piper.whole_render(Piper.phonemes(word)))
+                settle(daemon.server)
+    finally:
+        engine.cache, limits.WORDS_AHEAD = saved_cache, saved_limit
+    out: dict[str, float] = {}
+    for name, values in times.items():
+        out[f"{name} p50"], out[f"{name} p95"] = _percentiles(values)
+    for name, (hits, n) in served.items():
+        out[f"{name} from cache"] = hits / n if n else float("nan")
+    print(f"moving by word through a line just read ({len(texts)} lines, {len(times['piper joe'])} words, rate {rate:g}, "
+          f"listening to {listen:.0%} of the line, {interval * 1000:.0f} ms between words); first audio p50 / p95 ms:")
+    for name in times:
+        share = f", {out[name + ' from cache']:.0%} from the cache" if name in served else ""
+        print(f"  {name:16} {out[name + ' p50']:7.1f} / {out[name + ' p95']:7.1f}{share}")
+    piper_p50 = out["piper joe p50"]
+    print(f"  ratio to Piper's whole render (p50): on {out['words ahead on p50'] / piper_p50:.2f}, "
+          f"off {out['words ahead off p50'] / piper_p50:.2f}")
+    return out

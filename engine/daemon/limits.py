@@ -28,3 +28,6 @@ TRIM_EVERY_S = 30.0
 """After any synthesis, an idle moment this long after the last trim trims again."""
 KEY_ECHO_VOICES = 16
 """(locale, voice, rate, pitch) combinations remembered as already warmed up for key echo."""
+WORDS_AHEAD = 32
+"""Words of the utterance just spoken that idle time renders alone, so that moving by word through
+it is served from the render cache (with punctuation attached counted as another word); 0: none."""

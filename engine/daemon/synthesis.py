@@ -185,6 +185,8 @@ class Synthesis:
             self._plan_calibrations()
             if not event.cancelled and idle.is_key_echo(event.plan.words):
                 self._plan_key_echo(utt, event.plan.locale)
+            elif len(event.plan.words) > 1:  # also when cancelled: moving by word cancels the line
+                self._plan_words_ahead(utt, event.plan)
         if not isinstance(event, (AudioChunk, MarkReached)):
             utt.synth_done = True
             self._since_trim += len(utt.request.text) + 1
@@ -206,6 +208,14 @@ class Synthesis:
             self.idle = idle.plan_key_echo(self.idle, utt.request, utt.voice, locale,
                                            list(key_echo_characters(locale)), frequent_words(locale))
 
+    def _plan_words_ahead(self, utt: Utterance, plan) -> None:
+        if limits.WORDS_AHEAD <= 0:
+            return
+        text = None if utt.request.ssml else utt.request.text
+        words = idle.words_ahead([w.text for w in plan.words], text, limits.WORDS_AHEAD)
+        with self.cv:
+            self.idle = idle.plan_words_ahead(self.idle, utt.request, utt.voice, plan.locale, words)
+
     def _plan_calibrations(self) -> None:
         wanted = self.engine.wanted_calibrations()
         if not wanted:
@@ -223,7 +233,8 @@ class Synthesis:
                 if self.engine.calibrate(item.voice, (item.row,), self.warm_cancel):
                     log.info("calibrated row %d of voice %s for chunked rendering", item.row, item.voice)
             else:
-                for _ in self.engine.stream(item, self.warm_cancel):
+                request = item.request if isinstance(item, idle.WordAhead) else item
+                for _ in self.engine.stream(request, self.warm_cancel):
                     pass
         except EchoicError as exc:
             log.info("warm-up of %r skipped: %s", item, exc)
