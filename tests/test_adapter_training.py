@@ -164,3 +164,18 @@ def test_written_adapter_loads_with_the_contract_reader(dataset_dir, base_state,
     delta = float((got - expected).abs().max())
     assert delta < 1e-3, delta
     assert float((expected - base).abs().max()) > 100 * delta  # the trained adapter does change the features
+
+
+def test_targets_narrow_the_adapted_modules(dataset_dir, base_state, tmp_path):
+    """`targets` adapts only the matching modules of the default set, names them in the file and
+    in the checkpoint's configuration; a pattern that matches nothing is an error."""
+    cfg = config(dataset_dir, steps=2, targets=(r"predictor\..*", "bert_encoder"))
+    trainer = train(cfg, tmp_path / "fr-FR.npz", tmp_path / "t.ckpt", model=fresh_model(base_state))
+    assert trainer.targets and all(t.startswith("predictor.") or t == "bert_encoder" for t in trainer.targets)
+    assert "bert_encoder" in trainer.targets and any(".duration_proj." in t for t in trainer.targets)
+    assert set(read_adapter(tmp_path / "fr-FR.npz").targets) == set(trainer.targets)
+    assert cfg.identity()["targets"] == [r"predictor\..*", "bert_encoder"]
+    assert "targets" not in config(dataset_dir).identity()  # checkpoints from before the option still resume
+    with pytest.raises(ConfigError, match="no module of the model matches"):
+        AdapterTrainer(config(dataset_dir, targets=("decoder.generator.*",)), read_dataset(dataset_dir, "fr-FR"),
+                       model=fresh_model(base_state))

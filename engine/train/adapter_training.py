@@ -83,6 +83,9 @@ class AdapterTrainingConfig:
     """Utterances longer than this many frames (80 per second) are skipped: short ones train faster."""
     voices: tuple[str, ...] = ()
     """Student voices; empty: every bundled voice except HELD_OUT_VOICES."""
+    targets: tuple[str, ...] = ()
+    """Module paths or regexes (full match) of the modules to adapt, within the runtime's
+    `DEFAULT_TARGETS`; empty: all of them that the objective reaches (`adapter_targets`)."""
     held_out: tuple[str, ...] = HELD_OUT_VOICES
     weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
     """Loss weights, in the order of LOSS_NAMES."""
@@ -113,6 +116,9 @@ class AdapterTrainingConfig:
         for k in ("steps", "checkpoint_every", "device", "threads", "data_dir"):
             d.pop(k)
         d["voices"], d["held_out"], d["weights"] = list(self.voices), list(self.held_out), list(self.weights)
+        d.pop("targets")
+        if self.targets:  # checkpoints from before the option stay resumable
+            d["targets"] = list(self.targets)
         return d
 
 
@@ -304,8 +310,12 @@ class AdapterTrainer:
         model = model.to(self.device).eval()  # eval: the text encoder's dropout off, deterministic
         model.requires_grad_(False)
         self.targets = adapter_targets(model, lora.DEFAULT_TARGETS)
+        if config.targets:
+            chosen = set(adapter_targets(model, config.targets))
+            self.targets = [t for t in self.targets if t in chosen]
         if not self.targets:
-            raise ConfigError(f"no module of the model matches the adapter targets {lora.DEFAULT_TARGETS!r}")
+            raise ConfigError(f"no module of the model matches the adapter targets "
+                              f"{list(config.targets or lora.DEFAULT_TARGETS)!r}")
         torch.manual_seed(config.seed)  # peft draws lora_A from the global generator: same seed, same start
         self.peft = lora.attach_lora(model, rank=config.rank, alpha=config.alpha, targets=self.targets,
                                      init="zero", seed=config.seed)
@@ -578,7 +588,7 @@ def cmd_train_adapter(args) -> int:
     config = AdapterTrainingConfig(
         locale=tag, data_dir=data_dir, steps=args.steps, rank=args.rank, alpha=args.alpha, lr=args.lr,
         drop_style=args.drop_style, batch=args.batch, max_frames=args.max_frames,
-        voices=tuple(args.voices or ()), seed=args.seed, checkpoint_every=args.checkpoint_every,
+        voices=tuple(args.voices or ()), targets=tuple(args.targets or ()), seed=args.seed, checkpoint_every=args.checkpoint_every,
         device=args.device, threads=args.threads)
     print(f"echoic train adapter: {tag}, data {data_dir}, checkpoint {checkpoint}, out {out}", file=sys.stderr)
     if args.build_plans and not (data_dir / "dataset.json").exists():
@@ -606,6 +616,8 @@ def register(trainings) -> None:
     p.add_argument("--batch", type=int, default=1, help="(utterance, voice) pairs per step")
     p.add_argument("--max-frames", type=int, default=200, help="skip longer utterances (80 frames a second)")
     p.add_argument("--voices", nargs="+", help="student voices (default: all but the held-out ones)")
+    p.add_argument("--targets", nargs="+", metavar="REGEX",
+                   help="adapt only these modules (paths or regexes, within the default targets; default: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=10)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
