@@ -309,3 +309,21 @@ def test_the_goal_table_says_what_each_locale_reaches():
     ranked = accent_report.ranking(summaries, {"en-US": "am_michael", "fr-FR": "ff_siwis", "de-DE": "ef_dora"})
     assert ranked[0].startswith("- **en-US** (2): af_bella 0.900 (A, MOS 3.00), **am_michael** 0.864 (A, MOS 3.00)")
     assert len(ranked) == 2 and "de-DE" not in "".join(ranked)
+
+
+def test_eval_accent_takes_adapters_from_a_folder(tmp_path, capsys):
+    """`--adapters DIR` measures with that folder's adapters (here the base model, `none`, from the
+    cache alone); a folder that does not exist is refused before anything loads."""
+    from engine.cli import main as echoic
+
+    with pytest.raises(SystemExit, match="--adapters .*: no such folder"):
+        echoic(["eval", "accent", "--report-only", "--adapters", str(tmp_path / "missing"),
+                "--cache", str(tmp_path / "c.json"), "--locales", "fr-FR", "--voices", "af_heart"])
+    cache = tmp_path / "c.json"
+    record = {"target": 0.5, "wer": 0.25, "heard": "x", "confidence": 0.6, "emb": [1.0, 0.0], "emb2": [1.0, 0.0],
+              "mos": 3.0, "per": None}
+    cache.write_text(json.dumps({accent._key(accent.Row("af_heart", "fr-FR"), i, t): record
+                                 for i, t in enumerate(accent.sentences("fr-FR", 2))}))
+    assert echoic(["eval", "accent", "--report-only", "--adapters", "none", "--cache", str(cache), "--sentences", "2",
+                   "--locales", "fr-FR", "--voices", "af_heart"]) == 0
+    assert "| af_heart | fr-FR | 1 |" in capsys.readouterr().out

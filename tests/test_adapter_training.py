@@ -152,15 +152,15 @@ def test_written_adapter_loads_with_the_contract_reader(dataset_dir, base_state,
     # The torch twin with the file applied computes what the trainer's model computes.
     u = trainer.dataset.utterances[0]
     with torch.no_grad():
-        expected = trainer._student(u, "am_michael", trainer._style("am_michael", len(u.tokens) - 2)[:, 128:])[2]
+        expected = trainer._student(u, "am_michael", trainer._style("am_michael", len(u.tokens) - 2)[:, 128:])[3]
         loaded = load_adapter(fresh_model(base_state).eval(), tmp_path / "fr-FR.npz")  # eval: no dropout
         trainer_model, trainer.model = trainer.model, loaded.get_base_model()
         try:
-            got = trainer._student(u, "am_michael", trainer._style("am_michael", len(u.tokens) - 2)[:, 128:])[2]
+            got = trainer._student(u, "am_michael", trainer._style("am_michael", len(u.tokens) - 2)[:, 128:])[3]
         finally:
             trainer.model = trainer_model
         with trainer.peft.disable_adapter():
-            base = trainer._student(u, "am_michael", trainer._style("am_michael", len(u.tokens) - 2)[:, 128:])[2]
+            base = trainer._student(u, "am_michael", trainer._style("am_michael", len(u.tokens) - 2)[:, 128:])[3]
     delta = float((got - expected).abs().max())
     assert delta < 1e-3, delta
     assert float((expected - base).abs().max()) > 100 * delta  # the trained adapter does change the features
@@ -173,6 +173,9 @@ def test_targets_narrow_the_adapted_modules(dataset_dir, base_state, tmp_path):
     trainer = train(cfg, tmp_path / "fr-FR.npz", tmp_path / "t.ckpt", model=fresh_model(base_state))
     assert trainer.targets and all(t.startswith("predictor.") or t == "bert_encoder" for t in trainer.targets)
     assert "bert_encoder" in trainer.targets and any(".duration_proj." in t for t in trainer.targets)
+    # Never the energy predictor: loudness is the voice's (adapting it muted first words).
+    assert any(t.startswith("predictor.F0.") for t in trainer.targets)
+    assert not any(t.startswith("predictor.N.") for t in trainer.targets)
     assert set(read_adapter(tmp_path / "fr-FR.npz").targets) == set(trainer.targets)
     assert cfg.identity()["targets"] == [r"predictor\..*", "bert_encoder"]
     assert "targets" not in config(dataset_dir).identity()  # checkpoints from before the option still resume

@@ -362,7 +362,15 @@ def cmd_accent(args) -> int:
     from .accent_meters import OfflineMeters, engine_synthesizer
     from .accent_report import document, goal, plot, ranking, table
 
-    engine = Engine()
+    if args.adapters is not None:  # another folder of adapters than the shipped ones ("none": the base model)
+        from ..adapters import AdapterSet, load_adapters
+
+        folder = Path(args.adapters)
+        if args.adapters != "none" and not folder.is_dir():
+            raise SystemExit(f"echoic eval accent: --adapters {args.adapters}: no such folder")
+        engine = Engine(adapters=AdapterSet() if args.adapters == "none" else load_adapters(folder))
+    else:
+        engine = Engine()
     library = engine.voice_library
     locales = [get_locale(t).tag for t in (args.locales or [loc.tag for loc in LOCALES])]
     voices = args.voices
@@ -456,6 +464,8 @@ def register(evals) -> None:
     p.add_argument("--sentences", type=int, default=4, help="sentences per row (at most 6; default 4)")
     p.add_argument("--cache", help="results cache (default: the echoic cache dir, accent-eval.json)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--adapters", help="a folder of locale adapters (<locale>.npz) instead of the shipped ones, or "
+                   "'none' for the base model; the results cache does not key by adapter: give it its own --cache")
     p.add_argument("--phones", action="store_true",
                    help="also the English phone error rate (pnm; slow), added to English rows measured without it")
     p.add_argument("--human", action="store_true",

@@ -17,6 +17,7 @@ teacher's durations forced, so student and teacher frames align one to one. Per 
   for a step against 30 s on the 2-core machine), which is what lets training fit on a CPU.
 - **duration**: the student's predicted log-durations against the teacher's;
 - **pitch contour**: z-normalised log-F0 (speaker-normalised prosody) on the teacher's voiced steps;
+- **energy**: the planner's energy contour held to X's own unadapted one (loudness is the voice's);
 - **identity**: the per-channel mean and standard deviation of the student's decoder features, and
   its log-F0 mean and spread, equal to X's own *unadapted* rendering of the same tokens (the base
   model, X's style, the same durations). The renderer's generator keeps X's timbre conditioning
@@ -55,9 +56,11 @@ from ..errors import ConfigError
 
 HELD_OUT_VOICES = ("af_heart", "bf_emma", "if_sara", "jm_kumo")
 """Never trained on: the voices the accent meter's adapter rows use (docs/accent.md)."""
-LOSS_NAMES = ("content", "duration", "pitch", "identity")
+LOSS_NAMES = ("content", "duration", "pitch", "identity", "energy")
 CHECKPOINT_FORMAT = 1
 PITCH_LEVEL_WEIGHT = 30.0
+ENERGY_SCALE = 4.0
+"""Energy difference (the planner's units) that costs 1 in the energy term."""
 """Scale of the log-F0 mean / spread part of the identity term: 10% off in pitch costs about 0.27."""
 
 
@@ -87,7 +90,7 @@ class AdapterTrainingConfig:
     """Module paths or regexes (full match) of the modules to adapt, within the runtime's
     `DEFAULT_TARGETS`; empty: all of them that the objective reaches (`adapter_targets`)."""
     held_out: tuple[str, ...] = HELD_OUT_VOICES
-    weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+    weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
     """Loss weights, in the order of LOSS_NAMES."""
     seed: int = 0
     checkpoint_every: int = 10
@@ -251,11 +254,13 @@ def build_plans(locale: str, out: Path, progress: Callable[[str], None] = lambda
 
 def adapter_targets(model, targets) -> list[str]:
     """Module paths of `model` matching the runtime's targets (a regex, or a list of paths/regexes)
-    that the training objective reaches: the generator lies after the content features, so its maps
-    would stay at their initial zero and only bloat the file."""
+    that the training objective reaches and should: not the generator (it lies after the content
+    features, so its maps would stay at their initial zero and only bloat the file), and not the
+    energy predictor (`predictor.N`: loudness belongs to the voice, and adapting it muted the first
+    word of every sentence, docs/training.md)."""
     patterns = [targets] if isinstance(targets, str) else list(targets)
     names = [n for n, _ in model.named_modules() if n and any(re.fullmatch(p, n) for p in patterns)]
-    return [n for n in names if not n.startswith("decoder.generator")]
+    return [n for n in names if not n.startswith(("decoder.generator", "predictor.N."))]
 
 
 def _znorm(x, dim: int, eps: float = 1e-4):
@@ -393,7 +398,7 @@ class AdapterTrainer:
 
     def _student(self, u: Utterance, voice: str, prosody):
         """The model (adapter as it is now) speaking `u` as `voice` with `prosody` as the planner's
-        style half: predicted durations (T,), f0 (2F,), decoder features (1, 512, 2F)."""
+        style half: predicted durations (T,), f0 (2F,), energy (2F,), decoder features (1, 512, 2F)."""
         tokens, durations, aln = self._tensors(u)
         m = self.model
         d = m.predictor.text_encoder(self._bert(u, tokens), prosody)  # (1, T, 640)
@@ -401,7 +406,7 @@ class AdapterTrainer:
         f0, energy = m.predictor.F0Ntrain(d.transpose(1, 2) @ aln, prosody)  # (1, 2F) each
         asr = m.text_encoder(tokens) @ aln  # (1, 512, F)
         x = decoder_features(m, asr, f0, energy, self._style(voice, len(u.tokens) - 2)[:, :128])
-        return predicted, f0[0], x
+        return predicted, f0[0], energy[0], x
 
     def _reference(self, u: Utterance, voice: str):
         """X's own unadapted rendering of `u` (teacher durations): per-channel mean/std, log-F0 stats."""
@@ -410,9 +415,9 @@ class AdapterTrainer:
             import torch
 
             with torch.no_grad(), self.peft.disable_adapter():
-                _, f0, x = self._student(u, voice, self._style(voice, len(u.tokens) - 2)[:, 128:])
+                _, f0, energy, x = self._student(u, voice, self._style(voice, len(u.tokens) - 2)[:, 128:])
             voiced = self._teacher(u)[1]
-            self._reference_cache[key] = (x.mean(2), x.std(2), *_log_f0_stats(f0, voiced))
+            self._reference_cache[key] = (x.mean(2), x.std(2), *_log_f0_stats(f0, voiced), energy)
         return self._reference_cache[key]
 
     # -- the objective --
@@ -422,9 +427,9 @@ class AdapterTrainer:
         import torch
 
         teacher_z, voiced, t_mean, t_std = self._teacher(u)
-        ref_mu, ref_sd, x_mean, x_std = self._reference(u, voice)
+        ref_mu, ref_sd, x_mean, x_std, ref_energy = self._reference(u, voice)
         prosody = self.null_style[None] if drop else self._style(voice, len(u.tokens) - 2)[:, 128:]
-        predicted, f0, x = self._student(u, voice, prosody)
+        predicted, f0, energy, x = self._student(u, voice, prosody)
         target_durations = torch.from_numpy(u.durations).to(self.device).float()
         inner = slice(1, -1)  # the pads' durations are the model's business, not the accent's
         duration = torch.mean((torch.log(predicted[inner].clamp(min=0.5)) - torch.log(target_durations[inner])) ** 2)
@@ -437,7 +442,12 @@ class AdapterTrainer:
         level_mean, level_std = (t_mean, t_std) if drop else (x_mean, x_std)
         identity = torch.mean(torch.abs(mu - ref_mu) / scale) + torch.mean(torch.abs(sd - ref_sd) / scale) \
             + PITCH_LEVEL_WEIGHT * ((lf.mean() - level_mean) ** 2 + (lf.std() - level_std) ** 2)
-        return {"content": content, "duration": duration, "pitch": pitch, "identity": identity}
+        # Loudness is the voice's own: the energy contour held to X's unadapted one (in the
+        # planner's units, about -10 for silence to +9; ENERGY_SCALE is a typical swing within
+        # speech). An adapter free to move it learnt the teacher's slow onsets and muted a
+        # sentence's first word, which the content term, normalised per channel, does not see.
+        loudness = torch.mean(torch.abs(energy - ref_energy)) / ENERGY_SCALE
+        return {"content": content, "duration": duration, "pitch": pitch, "identity": identity, "energy": loudness}
 
     def _draw(self, step: int, k: int) -> tuple[Utterance, str, bool]:
         """What pair k of step `step` trains on: a pure function of (seed, step, k), so resuming
@@ -531,7 +541,8 @@ class AdapterTrainer:
                              "teachers": sorted({u.teacher for u in self.dataset.utterances})},
                     "voices": list(self.voices), "held_out": list(self.config.held_out),
                     "objective": "decoder-feature content (per-channel normalised) + log-duration + z log-F0 "
-                                 "+ identity (feature and F0 statistics of the unadapted voice); style dropout",
+                                 "+ identity (feature and F0 statistics of the unadapted voice) + energy of the unadapted voice; "
+                                 "style dropout",
                     "config": self.config.identity(),
                     "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), **(extra or {})}
         lora.save_adapter(self.peft, Path(path), self.config.locale,
@@ -588,7 +599,8 @@ def cmd_train_adapter(args) -> int:
     config = AdapterTrainingConfig(
         locale=tag, data_dir=data_dir, steps=args.steps, rank=args.rank, alpha=args.alpha, lr=args.lr,
         drop_style=args.drop_style, batch=args.batch, max_frames=args.max_frames,
-        voices=tuple(args.voices or ()), targets=tuple(args.targets or ()), seed=args.seed, checkpoint_every=args.checkpoint_every,
+        voices=tuple(args.voices or ()), targets=tuple(args.targets or ()), seed=args.seed,
+        weights=tuple(args.weights) if args.weights else AdapterTrainingConfig.weights, checkpoint_every=args.checkpoint_every,
         device=args.device, threads=args.threads)
     print(f"echoic train adapter: {tag}, data {data_dir}, checkpoint {checkpoint}, out {out}", file=sys.stderr)
     if args.build_plans and not (data_dir / "dataset.json").exists():
@@ -618,6 +630,8 @@ def register(trainings) -> None:
     p.add_argument("--voices", nargs="+", help="student voices (default: all but the held-out ones)")
     p.add_argument("--targets", nargs="+", metavar="REGEX",
                    help="adapt only these modules (paths or regexes, within the default targets; default: all)")
+    p.add_argument("--weights", nargs=len(LOSS_NAMES), type=float, metavar="W",
+                   help=f"loss weights, in the order {', '.join(LOSS_NAMES)} (default all 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=10)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
