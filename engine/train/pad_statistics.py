@@ -125,11 +125,21 @@ def _nothing():
     yield
 
 
-def measure(voice: str, words=WORDS, model=None, engine=None, say=print) -> list[dict]:
-    """For each word of `voice`: the cut render plain, with its own pad statistics and with those
-    pooled from the other words. Returns one dict a word."""
+def _words(voice: str, words, model, engine) -> dict[str, Word]:
     from ..api import SpeechRequest
 
+    rendered = {}
+    for text in words:
+        ids = [i for s in engine.plan(SpeechRequest(text, voice=voice)).segments for i in s.token_ids[1:-1]]
+        style = torch.from_numpy(np.array(engine.voice_library.get(voice).style(len(ids)), dtype=np.float32))
+        rendered[text] = Word(model, ids, style)
+    return rendered
+
+
+def measure(voice: str, words=WORDS, model=None, engine=None, say=print, pad_from: str | None = None) -> list[dict]:
+    """For each word of `voice`: the cut render plain, with its own pad statistics and with those
+    pooled from the other words (and, with `pad_from`, from that other voice's renders of all the
+    words). Returns one dict a word."""
     if model is None:
         from .. import model_store
         from .convert import load_from_onnx
@@ -139,19 +149,21 @@ def measure(voice: str, words=WORDS, model=None, engine=None, say=print) -> list
         from ..synth import Engine
 
         engine = Engine()
-    rendered = {}
-    for text in words:
-        ids = [i for s in engine.plan(SpeechRequest(text, voice=voice)).segments for i in s.token_ids[1:-1]]
-        style = torch.from_numpy(np.array(engine.voice_library.get(voice).style(len(ids)), dtype=np.float32))
-        rendered[text] = Word(model, ids, style)
+    rendered = _words(voice, words, model, engine)
+    borrowed = pooled([w.pad for w in _words(pad_from, words, model, engine).values()]) if pad_from else None
     rows = []
     for text, word in rendered.items():
         others = pooled([w.pad for t, w in rendered.items() if t != text])
         row = {"voice": voice, "word": text, "frames": word.frames, "share": word.share,
                "plain": word.cut_distance(None), "own pad": word.cut_distance(word.pad),
                OTHERS: word.cut_distance(others)}
-        say(f"{voice:10} {text:9} {word.frames:3} frames, {word.share:.0%} left out: plain {row['plain']:.2f}, "
-            f"own pad statistics {row['own pad']:.2f}, other words' {row[OTHERS]:.2f}")
+        line = (f"{voice:10} {text:9} {word.frames:3} frames, {word.share:.0%} left out: plain {row['plain']:.2f}, "
+                f"own pad statistics {row['own pad']:.2f}, other words' {row[OTHERS]:.2f}")
+        if borrowed is not None:
+            key = f"{pad_from}'s pad"
+            row[key] = word.cut_distance(borrowed)
+            line += f", {key} {row[key]:.2f}"
+        say(line)
         rows.append(row)
     return rows
 
@@ -160,6 +172,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--voices", nargs="+", default=["af_heart"])
     parser.add_argument("--words", nargs="+", default=list(WORDS))
+    parser.add_argument("--pad-from", help="also cut with the pad statistics of this other voice's words")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -168,7 +181,7 @@ def main(argv=None) -> int:
     from .convert import load_from_onnx
 
     model, engine = load_from_onnx(model_store.read_stock_model()).eval(), Engine()
-    rows = [row for voice in args.voices for row in measure(voice, args.words, model, engine)]
+    rows = [row for voice in args.voices for row in measure(voice, args.words, model, engine, pad_from=args.pad_from)]
     for voice in args.voices:
         mine = [r for r in rows if r["voice"] == voice]
         print(f"{voice}: medians over {len(mine)} words: plain {np.median([r['plain'] for r in mine]):.2f}, "
