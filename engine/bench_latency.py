@@ -355,6 +355,86 @@ def measure_pad_cut(texts=("Hello", "Yes", SENTENCE), contexts=(0, 2, 3, 4, 8), 
     return rows
 
 
+PAD_WORDS = ("Hello", "Yes", "Save", "window", "Tomorrow", "quickly", "file", "seven")
+
+
+def measure_pad_statistics(words=PAD_WORDS, voices=("af_heart",), repeats: int = 5, engine=None) -> list[dict]:
+    """The pad cut on learnt pad statistics (engine/pad_cut.py, `StreamingConfig.cut_pads`), per
+    voice and word: the log-mel distance of the kept frames (3 context frames) to the word's whole
+    render, cut plainly and with the pad statistics pooled from the voice's other words; the
+    renderer's time whole and cut (alternating, medians); and the first audio in-process of each
+    word uncached, the engine with the cut (after one other word taught it) against without.
+    Prints and returns one row a (voice, word).
+
+        PYTHONPATH=. python -c "from engine.bench_latency import measure_pad_statistics; measure_pad_statistics()"
+    """
+    from dataclasses import replace
+
+    from .model_store import FRAME_SAMPLES
+    from .pad_cut import PadStatistics
+    from .rendering import RenderCache
+    from .train.spectral import log_mel_distance
+
+    if engine is None:
+        from .synth import Engine, EngineConfig
+
+        engine = Engine(EngineConfig(disk_cache_megabytes=0))
+    runtime, pads = engine.runtime, engine.runtime.pad_renderer()
+    context = engine.config.streaming.pad_context_frames
+    cut_engine = type(engine)(replace(engine.config, streaming=replace(engine.config.streaming, cut_pads=True)),
+                              runtime=runtime)
+    saved = engine.cache
+    engine.cache, cut_engine.cache = RenderCache(0), RenderCache(0)
+    rows = []
+    try:
+        for voice_id in voices:
+            voice = engine.voice_library.get(voice_id)
+            planned = {}
+            for text in words:
+                ids = [i for s in engine.plan(SpeechRequest(text, voice=voice_id)).segments for i in s.token_ids[1:-1]]
+                style = engine.conditioner.condition(voice, None, len(ids)).style
+                plan = runtime.plan(ids, style, 1.0)
+                d = plan.durations
+                start, stop = int(d[0]) - engine.config.lead_frames, plan.frames - max(0, int(d[-1]) - 2)
+                lo, hi = max(0, start - context), min(plan.frames, stop + context)
+                whole, learnt = pads.render_learning(plan, style, lo, hi)
+                planned[text] = (plan, style, start, stop, lo, hi, whole, learnt)
+            _speak_first_audio = lambda eng, text: _in_process(eng, SpeechRequest(text, voice=voice_id))  # noqa: E731
+            _speak_first_audio(cut_engine, "Hello there")  # teaches the cut engine this voice's pad
+            for text, (plan, style, start, stop, lo, hi, whole, learnt) in planned.items():
+                others = [planned[t][7] for t in planned if t != text]
+                pooled = PadStatistics({n: np.mean([o[n] for o in others], axis=0) for n in learnt})
+                reference = whole[start * FRAME_SAMPLES:stop * FRAME_SAMPLES]
+                kept = slice((start - lo) * FRAME_SAMPLES, (stop - lo) * FRAME_SAMPLES)
+                row = {"voice": voice_id, "word": text, "frames": plan.frames, "cut frames": hi - lo,
+                       "plain": log_mel_distance(runtime.render_frames(plan, style, start, stop, context), reference),
+                       "learnt pad": log_mel_distance(pads.render_cut(plan, style, lo, hi, pooled)[kept], reference)}
+                times: dict[str, list[float]] = {"whole": [], "cut": [], "first audio whole": [], "first audio cut": []}
+                for _ in range(repeats):
+                    t = time.perf_counter()
+                    runtime.render_planned(plan, style)
+                    times["whole"].append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    pads.render_cut(plan, style, lo, hi, pooled)
+                    times["cut"].append(time.perf_counter() - t)
+                    times["first audio whole"].append(_speak_first_audio(engine, text))
+                    times["first audio cut"].append(_speak_first_audio(cut_engine, text))
+                row.update({f"{k} ms": float(np.median(v) * 1000) for k, v in times.items()})
+                rows.append(row)
+                print(f"{voice_id} {text!r}: {plan.frames} frames, cut to {hi - lo}: log-mel to the whole render "
+                      f"plain {row['plain']:.2f}, learnt pad {row['learnt pad']:.2f}; renderer {row['whole ms']:.0f} -> "
+                      f"{row['cut ms']:.0f} ms; first audio {row['first audio whole ms']:.0f} -> "
+                      f"{row['first audio cut ms']:.0f} ms (medians of {repeats})", flush=True)
+    finally:
+        engine.cache = saved
+    for voice_id in voices:
+        mine = [r for r in rows if r["voice"] == voice_id]
+        print(f"{voice_id}: medians over {len(mine)} words: log-mel plain {np.median([r['plain'] for r in mine]):.2f}, "
+              f"learnt pad {np.median([r['learnt pad'] for r in mine]):.2f}; first audio "
+              f"{np.median([r['first audio whole ms'] for r in mine]):.0f} -> {np.median([r['first audio cut ms'] for r in mine]):.0f} ms")
+    return rows
+
+
 def measure_sessions(rounds: int = 12, text: str = WORD, engine=None) -> dict[str, float]:
     """onnxruntime session options on the renderer (the plan of `text`), the sessions taking
     turns one call each for `rounds` rounds; prints and returns each one's median ms.

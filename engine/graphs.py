@@ -252,3 +252,131 @@ def frame_statistics_graph(renderer_bytes: bytes) -> tuple[bytes, list[str]]:
         whole.write_bytes(renderer_bytes)
         onnx.utils.extract_model(str(whole), str(part), list(RENDERER_INPUTS), [*names, STOCK_PHASE], check_model=False)
         return part.read_bytes(), names
+
+
+# --- pad statistics (docs/latency.md, "The pad's statistics"): a word rendered without its pad ----
+
+PAD_MASK = "pad_mask"
+"""float32 [1, 1, F]: 1 on the frames a cut render will leave out (the pad), 0 on those it keeps."""
+PAD_SHARE = "pad_share"
+"""float32 [1]: the left-out frames' share of the whole render's frames."""
+
+
+def _pad_names(i: int) -> tuple[str, str]:
+    """The i-th norm's pad statistics (graph order): mean and mean of squares, [1, C, 1] each."""
+    return f"pad_mean_{i}", f"pad_m2_{i}"
+
+
+def norm_pairs(names: list[str]) -> list[tuple[str, str]]:
+    """(mean, variance) statistic names per norm, in the means' order: '.../ReduceMean_output_0'
+    and '.../ReduceMean_2_output_0' (`_norm_statistics` lists both, interleaved by graph order)."""
+    means = [n for n in names if n.endswith("/ReduceMean_output_0")]
+    pairs = [(m, m.replace("/ReduceMean_output_0", "/ReduceMean_2_output_0")) for m in means]
+    if sorted(n for p in pairs for n in p) != sorted(names):
+        raise ModelError("the renderer's norm statistics do not pair up as mean and variance")
+    return pairs
+
+
+def pad_statistics_renderer(renderer_bytes: bytes) -> tuple[bytes, int]:
+    """The renderer with, per norm, the mean and mean of squares of its input over the frames that
+    `PAD_MASK` marks, as extra outputs (`_pad_names`; the mask is resized to each norm's time axis,
+    nearest frame). The audio is the plain renderer's. Returns the graph and the number of norms."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load_from_string(renderer_bytes)
+    producers = {o: n for n in model.graph.node for o in n.output}
+    nodes = list(model.graph.node)
+    def constant(name, value, dtype=onnx.TensorProto.INT64):
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, dtype, [1], [value]))
+
+    # The mask's frame count F, as a float; each norm's time axis T maps to frames floor(i F / T).
+    const = [constant("pad_c_axis2", 2), constant("pad_c_start", 2), constant("pad_c_stop", 3),
+             constant("pad_c_zero", 0), constant("pad_c_one", 1),
+             helper.make_node("Shape", [PAD_MASK], ["pad_mask_shape"]),
+             helper.make_node("Slice", ["pad_mask_shape", "pad_c_start", "pad_c_stop"], ["pad_frames"]),
+             helper.make_node("Cast", ["pad_frames"], ["pad_frames_f"], to=onnx.TensorProto.FLOAT),
+             helper.make_node("Squeeze", ["pad_c_zero"], ["pad_c_zero_s"]),
+             helper.make_node("Squeeze", ["pad_c_one"], ["pad_c_one_s"])]
+    added = []
+    pairs = norm_pairs(_norm_statistics(model))
+    for i, (mean, _) in enumerate(pairs):
+        x = producers[mean].input[0]
+        p = f"echoic_pad{i}_"
+        mean_out, m2_out = _pad_names(i)
+        added += [
+            helper.make_node("Shape", [x], [p + "shape"]),
+            helper.make_node("Slice", [p + "shape", "pad_c_start", "pad_c_stop"], [p + "t"]),
+            helper.make_node("Squeeze", [p + "t"], [p + "t0"]),
+            helper.make_node("Range", ["pad_c_zero_s", p + "t0", "pad_c_one_s"], [p + "steps"]),
+            helper.make_node("Cast", [p + "steps"], [p + "steps_f"], to=onnx.TensorProto.FLOAT),
+            helper.make_node("Cast", [p + "t"], [p + "t_f"], to=onnx.TensorProto.FLOAT),
+            helper.make_node("Mul", [p + "steps_f", "pad_frames_f"], [p + "scaled"]),
+            helper.make_node("Div", [p + "scaled", p + "t_f"], [p + "frame_f"]),
+            helper.make_node("Floor", [p + "frame_f"], [p + "floor"]),
+            helper.make_node("Cast", [p + "floor"], [p + "frame"], to=onnx.TensorProto.INT64),
+            helper.make_node("Gather", [PAD_MASK, p + "frame"], [p + "mask"], axis=2),
+            helper.make_node("ReduceSum", [p + "mask", "pad_c_axis2"], [p + "count"], keepdims=1),
+            helper.make_node("Mul", [x, p + "mask"], [p + "xm"]),
+            helper.make_node("ReduceSum", [p + "xm", "pad_c_axis2"], [p + "sum"], keepdims=1),
+            helper.make_node("Div", [p + "sum", p + "count"], [mean_out]),
+            helper.make_node("Mul", [p + "xm", x], [p + "x2m"]),
+            helper.make_node("ReduceSum", [p + "x2m", "pad_c_axis2"], [p + "sum2"], keepdims=1),
+            helper.make_node("Div", [p + "sum2", p + "count"], [m2_out]),
+        ]
+        model.graph.output.extend([helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [1, None, 1])
+                                   for n in (mean_out, m2_out)])
+    del model.graph.node[:]
+    model.graph.node.extend(const + nodes + added)  # the added nodes read only what the renderer computed
+    model.graph.input.append(helper.make_tensor_value_info(PAD_MASK, onnx.TensorProto.FLOAT, [1, 1, None]))
+    onnx.checker.check_model(model)
+    return model.SerializeToString(), len(pairs)
+
+
+def pad_mixing_renderer(renderer_bytes: bytes) -> tuple[bytes, int]:
+    """The renderer for a cut: every norm mixes its own frames' statistics with given pad
+    statistics (inputs `_pad_names`, [1, C, 1] each, and `PAD_SHARE` s):
+
+        mean = (1 - s) mean(x) + s pad_mean
+        var  = (1 - s) mean((x - mean)^2) + s (pad_m2 - 2 mean pad_mean + mean^2)
+
+    (the second term is the pad frames' mean squared deviation from the mixed mean). s = 0 is the
+    plain renderer. Returns the graph and the number of norms."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load_from_string(renderer_bytes)
+    producers = {o: n for n in model.graph.node for o in n.output}
+    pairs = norm_pairs(_norm_statistics(model))
+    after: dict[str, list] = {}
+    for i, (mean, var) in enumerate(pairs):
+        pad_mean, pad_m2 = _pad_names(i)
+        p = f"echoic_mix{i}_"
+        producers[mean].output[0] = p + "own_mean"
+        producers[var].output[0] = p + "own_var"
+        after[p + "own_mean"] = [
+            helper.make_node("Mul", [p + "own_mean", "echoic_keep_share"], [p + "a"]),
+            helper.make_node("Mul", [pad_mean, PAD_SHARE], [p + "b"]),
+            helper.make_node("Add", [p + "a", p + "b"], [mean]),
+        ]
+        after[p + "own_var"] = [
+            helper.make_node("Mul", [p + "own_var", "echoic_keep_share"], [p + "c"]),
+            helper.make_node("Add", [pad_mean, pad_mean], [p + "2pm"]),
+            helper.make_node("Sub", [p + "2pm", mean], [p + "d"]),
+            helper.make_node("Mul", [mean, p + "d"], [p + "e"]),
+            helper.make_node("Sub", [pad_m2, p + "e"], [p + "pad_dev"]),
+            helper.make_node("Mul", [p + "pad_dev", PAD_SHARE], [p + "f"]),
+            helper.make_node("Add", [p + "c", p + "f"], [var]),
+        ]
+        model.graph.input.extend([helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [1, None, 1])
+                                  for n in (pad_mean, pad_m2)])
+    nodes = [helper.make_node("Constant", [], ["echoic_one"], value=helper.make_tensor("one", onnx.TensorProto.FLOAT, [1], [1.0])),
+             helper.make_node("Sub", ["echoic_one", PAD_SHARE], ["echoic_keep_share"])]
+    for node in list(model.graph.node):
+        nodes.append(node)
+        nodes.extend(after.get(node.output[0], []) if node.output else [])  # right after the statistic
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    model.graph.input.append(helper.make_tensor_value_info(PAD_SHARE, onnx.TensorProto.FLOAT, [1]))
+    onnx.checker.check_model(model)
+    return model.SerializeToString(), len(pairs)

@@ -30,6 +30,7 @@ from .cancelling import Cancelled, interrupting
 from .conditioning import Conditioner, Conditioning
 from .guardrails import Failure, GuardrailConfig, check_audio, check_plan
 from .model_store import FRAME_SAMPLES
+from .pad_cut import PadStatistics, PadStore
 from .plan import PlannedWord, Segment
 from .render_store import RenderStore
 from .runtime import KokoroRuntime, PlannerOutput, Render
@@ -226,6 +227,10 @@ class SegmentRenderer:
         """Generator statistics learnt from whole renders, for voices with no calibration."""
         self.learned_segments = 0
         """Long segments streamed with learnt statistics (no calibration) since start."""
+        self.pads = PadStore(config.streaming.learn_voices)
+        """Each voice's pad statistics, learnt from its whole renders, for `cut_pads`."""
+        self.pad_cuts = 0
+        """Segments rendered without their pad on learnt pad statistics (`cut_pads`) since start."""
         self._wanted: dict[tuple[str, int], None] = {}
 
     def take_wanted(self) -> list[tuple[str, int]]:
@@ -267,14 +272,19 @@ class SegmentRenderer:
         if isinstance(streamed, _Windows):
             yield from self._render_windows(piece, layout, planned, cut, streamed, timing, cancel, options)
             return
-        render, learnt = cached, None
+        render, learnt, pad_learnt = cached, None, None
+        # A pad cut needs the pad graphs (not the adapted ones) and is keyed by the pack spoken.
+        pads_from = None
+        if cut_pads and render is None and not conditioning.adapter and self._pads_loaded():
+            pads_from = self.conditioner.voice_for(piece.voice, piece.locale, piece.accent_strength).key
         if render is None:
             with self._timed(timing, cancel, options) as failed:
-                if cut_pads:
-                    render = Render(self._render_without_pads(planned, conditioning, cut, cut + int(durations.sum()),
-                                                              options), planned.durations)
-                elif streamed is not None:  # (voice key, row) to learn the statistics of
+                if streamed is not None:  # (voice key, row) to learn the statistics of
                     audio, learnt = self.runtime.render_with_statistics(planned, conditioning.style, options)
+                    render = Render(audio, planned.durations)
+                elif pads_from is not None:
+                    audio, pad_learnt = self._render_without_pads(planned, conditioning, cut, cut + int(durations.sum()),
+                                                                  pads_from, options)
                     render = Render(audio, planned.durations)
                 else:
                     render = Render(self.runtime.render_planned(planned, conditioning.style, options,
@@ -289,6 +299,8 @@ class SegmentRenderer:
             self.cache.put(key, render)  # only renders that passed every check
         if learnt is not None and passed and all(np.isfinite(v).all() for v in learnt.values()):
             self.learned.add(*streamed, planned.frames, learnt)  # likewise: a failed render teaches nothing
+        if pad_learnt is not None and passed and all(np.isfinite(v).all() for v in pad_learnt.values()):
+            self.pads.add(pads_from, pad_learnt)
         yield result
         if key and cached is None and passed:
             self.cache.persist(key, render)  # the disk write after the audio went out, not before
@@ -331,16 +343,31 @@ class SegmentRenderer:
         result.marks = [(name, 0 if i == 0 else end) for i, name in word.marks]
         return result
 
+    def _pads_loaded(self) -> bool:
+        """The pad-cut sessions are loaded (never loaded here: a segment must not wait for them)."""
+        pad_renderer = getattr(self.runtime, "pad_renderer", None)
+        return pad_renderer is not None and pad_renderer(load=False) is not None
+
     def _render_without_pads(self, planned: PlannerOutput, conditioning: Conditioning, start: int, stop: int,
-                             options) -> np.ndarray:
-        """The whole plan's length of audio with only frames [start, stop) rendered (with context)
-        and silence outside: the renderer never sees the pad frames that would be trimmed, and
-        the audio keeps the whole render's sample offsets, so the plan still tiles it."""
+                             voice: str, options) -> tuple[np.ndarray, PadStatistics | None]:
+        """The whole plan's length of audio with frames [start, stop) rendered without the pad
+        (`engine/pad_cut.py`): with `pad_context_frames` of context either side and each norm
+        mixing its own statistics with the pad statistics learnt from the voice's earlier renders,
+        silence outside, so the plan's sample offsets still tile it. With nothing learnt yet for
+        the voice the plan renders whole and teaches its pad statistics (returned, to be kept
+        once the audio passed its checks)."""
+        pads = self.runtime.pad_renderer(load=False)
+        context = self.config.streaming.pad_context_frames
+        lo, hi = max(0, start - context), min(planned.frames, stop + context)
+        learnt = self.pads.get(voice)
+        if learnt is None:
+            return pads.render_learning(planned, conditioning.style, lo, hi, options)
         audio = np.zeros(planned.frames * FRAME_SAMPLES, dtype=np.float32)
-        audio[start * FRAME_SAMPLES:stop * FRAME_SAMPLES] = self.runtime.render_frames(
-            planned, conditioning.style, start, stop, self.config.streaming.pad_context_frames, options,
-            **conditioning.renderer_options())
-        return audio
+        cut = pads.render_cut(planned, conditioning.style, lo, hi, learnt, options)
+        audio[start * FRAME_SAMPLES:stop * FRAME_SAMPLES] = cut[(start - lo) * FRAME_SAMPLES:(stop - lo) * FRAME_SAMPLES]
+        with self.lock:
+            self.pad_cuts += 1
+        return audio, None
 
     def _render_windows(self, piece: Piece, layout: Layout, planned: PlannerOutput, cut: int, streamed: _Windows,
                         timing: Timing, cancel: threading.Event, options) -> Iterator[SegmentAudio | list[Failure]]:

@@ -186,6 +186,7 @@ class KokoroRuntime:
         self._model_path = Path(model_path)
         self._windows = None
         self._windows_lock = threading.Lock()
+        self._pads = None
 
     def window_renderer(self):
         """The chunked-rendering sessions (`engine/streaming.py`), loaded on first use; they share
@@ -200,6 +201,27 @@ class KokoroRuntime:
                                                pick_providers(self.config.use_gpu), self._lock, spin=self.config.spin,
                                                statistics_session=self.renderer if self.statistics_names else None)
             return self._windows
+
+    def pads_possible(self) -> bool:
+        """Whether this runtime can render without the pad: the split graphs, no adapter loaded."""
+        return self.renderer is not None and not len(self.adapters)
+
+    def pad_renderer(self, load: bool = True):
+        """The pad-cut sessions (`engine/pad_cut.py`); loaded here on first use (their graphs are
+        made once, a few seconds), or, with `load=False`, only if already loaded (else None: the
+        engine renders whole meanwhile and loads them in idle time, `Engine.preload_streaming`).
+        None where `pads_possible` is not."""
+        if not self.pads_possible():
+            return None
+        if self._pads is not None or not load:
+            return self._pads  # no lock: a segment must not wait for a load in progress
+        from .pad_cut import PadRenderer
+
+        with self._windows_lock:
+            if self._pads is None:
+                self._pads = PadRenderer(ModelStoreConfig(cache_dir=self._model_path.parent), self.config.threads,
+                                         pick_providers(self.config.use_gpu), self._lock, spin=self.config.spin)
+            return self._pads
 
     @staticmethod
     def _feeds(ids: list[int], style: np.ndarray, speed: float) -> dict[str, np.ndarray]:

@@ -75,12 +75,13 @@ class StreamingConfig:
     """Later windows double in length up to this many frames (each costs 2 * context more)."""
     context_frames: int = 8
     """Frames rendered either side of a window and thrown away (8 measured as good as 16)."""
-    cut_pads: bool = False
-    """Render a whole segment without the model's pad silence: the renderer sees only the frames
-    from the kept lead to `tail_frames` past the last word, with `pad_context_frames` of context
-    either side. About 40% less renderer time for a word, but its norms then see no pad, and the
-    word is 1.4 log-mel from the whole render (floor 0.2): off until the generator statistics of
-    the cut frames can be had without the whole render (docs/latency.md)."""
+    cut_pads: bool = True
+    """Render a segment that renders whole without the model's pad silence: the renderer sees only
+    the frames from the kept lead to `tail_frames` past the last word, with `pad_context_frames`
+    of context either side, and its norms mix their own statistics with pad statistics learnt from
+    the voice's earlier whole renders (engine/pad_cut.py). A voice's first segment renders whole
+    and teaches them. A word's first audio 0.6-0.77x, 0.27-0.32 log-mel from its whole render
+    (medians; plain cut 0.9-1.8, floor 0.2; docs/latency.md). Adapted segments render whole."""
     pad_context_frames: int = 3
     """Frames of pad rendered either side of the kept stretch and thrown away when `cut_pads`."""
     tail_frames: int = 2
@@ -154,22 +155,19 @@ def _session(path: Path, threads: int, providers: list[str], spin: bool = False)
         raise ModelError(f"cannot load a streaming graph: {exc}") from exc
 
 
-def _pairs(names: list[str]) -> list[tuple[str, str]]:
-    """(mean, variance) statistic names per norm: '.../ReduceMean_output_0' and '..._2_output_0'."""
-    means = [n for n in names if n.endswith("/ReduceMean_output_0")]
-    pairs = [(m, m.replace("/ReduceMean_output_0", "/ReduceMean_2_output_0")) for m in means]
-    if sorted(n for p in pairs for n in p) != sorted(names):
-        raise ModelError("the renderer's norm statistics do not pair up as mean and variance")
-    return pairs
-
-
 STREAMING_GRAPHS = {"frame-statistics": graphs.frame_statistics_graph, "window-renderer": graphs.window_renderer,
-                    "statistics-renderer": graphs.statistics_renderer}
+                    "statistics-renderer": graphs.statistics_renderer,
+                    "pad-statistics-renderer": graphs.pad_statistics_renderer,
+                    "pad-mixing-renderer": graphs.pad_mixing_renderer}
 """The graphs made from the split renderer, by the name their file ends with."""
 
 
+WINDOW_GRAPHS = ("frame-statistics", "window-renderer", "statistics-renderer")
+"""What chunked rendering needs; the pad graphs are made only where a pad cut asks for them."""
+
+
 def ensure_streaming_models(config: ModelStoreConfig | None = None,
-                            names: tuple[str, ...] = tuple(STREAMING_GRAPHS)) -> tuple[Path, ...]:
+                            names: tuple[str, ...] = WINDOW_GRAPHS) -> tuple[Path, ...]:
     """Paths of the frame-statistics graph, the window renderer and the statistics renderer (the
     renderer with every norm statistic as an output: the runtime's renderer, engine/runtime.py)
     in the model cache, or of those `names`, made from the split renderer on first use (a few
@@ -341,7 +339,7 @@ class WindowRenderer:
         self.generator_names = [n for n in self.window_names if graphs.is_generator_statistic(n)]
         if sorted(self.frame_names) != sorted(n for n in self.window_names if not graphs.is_generator_statistic(n)):
             raise ModelError("the frame-statistics graph and the window renderer disagree on the norm statistics")
-        self._pairs = _pairs(self.generator_names)
+        self._pairs = graphs.norm_pairs(self.generator_names)
         self._threads, self._providers, self._spin = threads, providers, spin
         self._lock = lock
 
@@ -408,7 +406,7 @@ class WindowRenderer:
 def pool(parts: list[tuple[int, Statistics]], pairs: list[tuple[str, str]] | None = None) -> Statistics:
     """Mean and variance over all the parts' frames together, exactly, from each part's own
     (frames, statistics); `pairs`: the (mean, variance) names (default: every pair in the parts)."""
-    pairs = pairs if pairs is not None else _pairs(list(parts[0][1]))
+    pairs = pairs if pairs is not None else graphs.norm_pairs(list(parts[0][1]))
     frames = sum(n for n, _ in parts)
     stats = Statistics()
     for mean, var in pairs:

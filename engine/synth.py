@@ -114,6 +114,7 @@ class Engine:
         """Guardrail counters and render-cache use since start, for `status` and logs."""
         with self.renderer.lock:
             streaming = {"windows": self.renderer.windows, "learned_segments": self.renderer.learned_segments,
+                         "pad_cuts": self.renderer.pad_cuts,
                          "learned_bytes": self.renderer.learned.nbytes(),
                          "uncalibrated": {f"{v}@{r}": n for (v, r), n in self.renderer.uncalibrated.items()}}
         with self.ladder.lock:
@@ -132,14 +133,18 @@ class Engine:
 
     def preload_streaming(self, cancel: threading.Event) -> bool:
         """Load the chunked-rendering sessions (0.3 s once their graphs are cut) when they will be
-        used, streaming on and a calibration on disk or statistics to learn from speech, so the
-        first long segment does not pay for them; waits only until `cancel` (the load then
-        finishes on its own thread). Returns whether they are loaded."""
+        used, streaming on and a calibration on disk or statistics to learn from speech, and the
+        pad-cut sessions (engine/pad_cut.py) when `cut_pads` is on, so no segment pays for loading
+        them (until they are loaded, segments render whole); waits only until `cancel` (a load
+        then finishes on its own thread). Returns whether everything wanted is loaded."""
         streaming = self.config.streaming
+        loaded = True
+        if streaming.cut_pads and getattr(self.runtime, "pads_possible", lambda: False)():
+            loaded = unless_cancelled(self.runtime.pad_renderer, cancel) is not None
         learns = streaming.learn and bool(getattr(self.runtime, "statistics_names", ()))
         if not streaming.enabled or not (learns or self.calibration.any()):
             return False
-        return unless_cancelled(self.runtime.window_renderer, cancel) is not None
+        return unless_cancelled(self.runtime.window_renderer, cancel) is not None and loaded
 
     def calibration_rows(self, voice: str) -> tuple[int, ...]:
         """The grid rows a segment of this engine can use with this voice that are not calibrated yet."""

@@ -18,6 +18,7 @@ import argparse
 import hashlib
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -126,6 +127,7 @@ def run(args) -> int:
             raise SystemExit(f"echoic eval guardrails: no text file {path}"
                              + (" (no everyday corpus for this language)" if not args.text_file else ""))
     engine = Engine()
+    engine.preload_streaming(threading.Event())  # as the daemon does in its first idle moment (pad cut, windows)
     voices = args.voices or [locale.default_voice]
     for voice in voices:
         engine.voice_library.get(voice)  # an unknown voice fails before any work
@@ -153,6 +155,9 @@ def run(args) -> int:
     _save(results_path, results)
     wanted = {_key(locale.tag, v, p, read_lines(p)) for p in paths for v in voices}
     print(table({k: v for k, v in results.items() if k in wanted}))
+    streaming = engine.statistics()["streaming"]  # how the segments measured in this run rendered
+    print(f"this run: {streaming['pad_cuts']} segments rendered without their pad, {streaming['windows']} windows "
+          f"({streaming['learned_segments']} segments streamed on learnt statistics)", file=sys.stderr)
     print(f"results: {results_path}", file=sys.stderr)
     return 0
 

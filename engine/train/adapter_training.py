@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import re
 import sys
 import time
