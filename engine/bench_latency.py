@@ -172,19 +172,29 @@ def profile_word(engine, text: str = WORD, repeats: int = 5) -> dict[str, float]
         plan = engine.plan(SpeechRequest(text))  # renders once: its token ids
         ids = [i for s in plan.segments for i in s.token_ids[1:-1]]
         style = engine.conditioner.condition(voice, locale, len(ids)).style
-        rows: dict[str, list[float]] = {"planner": [], "renderer": [], "first audio": []}
+        pads = engine.runtime.pad_renderer(load=False) if engine.config.streaming.cut_pads else None
+        learnt = engine.renderer.pads.get(voice.key) if pads is not None else None
+        cut = learnt is not None  # the engine renders this word without its pad (engine/pad_cut.py)
+        renderer = "renderer, without the pad" if cut else "renderer"
+        rows: dict[str, list[float]] = {"planner": [], renderer: [], "first audio": []}
         for _ in range(repeats):
             t = time.perf_counter()
             planned = engine.runtime.plan(ids, style, 1.0)
             rows["planner"].append(time.perf_counter() - t)
+            d, context = planned.durations, engine.config.streaming.pad_context_frames
+            lo = max(0, int(d[0]) - engine.config.lead_frames - context)
+            hi = min(planned.frames, planned.frames - max(0, int(d[-1]) - engine.config.streaming.tail_frames) + context)
             t = time.perf_counter()
-            engine.runtime.render_planned(planned, style)
-            rows["renderer"].append(time.perf_counter() - t)
+            if cut:
+                pads.render_cut(planned, style, lo, hi, learnt)
+            else:
+                engine.runtime.render_planned(planned, style)
+            rows[renderer].append(time.perf_counter() - t)
             rows["first audio"].append(_in_process(engine, SpeechRequest(text)))
         out = {name: float(np.median(v) * 1000) for name, v in rows.items()}
-        out["frames"] = float(planned.frames)
+        out["frames"] = float(hi - lo if cut else planned.frames)
         out["pad frames"] = float(planned.durations[0] + planned.durations[-1])
-        out["the rest: front end, checks, trimming, chunks"] = out["first audio"] - out["planner"] - out["renderer"]
+        out["the rest: front end, checks, trimming, chunks"] = out["first audio"] - out["planner"] - out[renderer]
         return out
     finally:
         engine.cache = saved
@@ -266,9 +276,10 @@ def _print(results: dict, profile: dict) -> None:
         ratio = (lambda other: f"{echoic / other:.1f}x" if other == other and other > 0 else "-")
         print(f"{label:26} {cells} {ratio(piper):>7} {ratio(espeak):>8}")
     print()
-    print(f"where an uncached {WORD!r} spends its first audio (in-process medians, ms; "
-          f"{profile['frames']:.0f} frames, {profile['pad frames']:.0f} of them pad):")
-    for name in ("planner", "renderer", "the rest: front end, checks, trimming, chunks", "first audio"):
+    renderer = "renderer, without the pad" if "renderer, without the pad" in profile else "renderer"
+    print(f"where an uncached {WORD!r} spends its first audio (in-process medians, ms; {profile['frames']:.0f} "
+          f"frames rendered, the plan's pad {profile['pad frames']:.0f}):")
+    for name in ("planner", renderer, "the rest: front end, checks, trimming, chunks", "first audio"):
         print(f"  {name:44} {profile[name]:8.1f}")
 
 
