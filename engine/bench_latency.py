@@ -172,7 +172,7 @@ def profile_word(engine, text: str = WORD, repeats: int = 5) -> dict[str, float]
         plan = engine.plan(SpeechRequest(text))  # renders once: its token ids
         ids = [i for s in plan.segments for i in s.token_ids[1:-1]]
         style = engine.conditioner.condition(voice, locale, len(ids)).style
-        pads = engine.runtime.pad_renderer(load=False) if engine.config.streaming.cut_pads else None
+        pads = engine.runtime.pad_renderer() if engine.config.streaming.cut_pads else None
         learnt = engine.renderer.pads.get(voice.key) if pads is not None else None
         cut = learnt is not None  # the engine renders this word without its pad (engine/pad_cut.py)
         renderer = "renderer, without the pad" if cut else "renderer"
@@ -394,50 +394,48 @@ def measure_pad_statistics(words=PAD_WORDS, voices=("af_heart",), repeats: int =
     context = engine.config.streaming.pad_context_frames
     cut_engine = type(engine)(replace(engine.config, streaming=replace(engine.config.streaming, cut_pads=True)),
                               runtime=runtime)
-    saved = engine.cache
+    engine = type(engine)(replace(engine.config, streaming=replace(engine.config.streaming, cut_pads=False)),
+                          runtime=runtime)  # the baseline renders every word whole
     engine.cache, cut_engine.cache = RenderCache(0), RenderCache(0)
     rows = []
-    try:
-        for voice_id in voices:
-            voice = engine.voice_library.get(voice_id)
-            planned = {}
-            for text in words:
-                ids = [i for s in engine.plan(SpeechRequest(text, voice=voice_id)).segments for i in s.token_ids[1:-1]]
-                style = engine.conditioner.condition(voice, None, len(ids)).style
-                plan = runtime.plan(ids, style, 1.0)
-                d = plan.durations
-                start, stop = int(d[0]) - engine.config.lead_frames, plan.frames - max(0, int(d[-1]) - 2)
-                lo, hi = max(0, start - context), min(plan.frames, stop + context)
-                whole, learnt = pads.render_learning(plan, style, lo, hi)
-                planned[text] = (plan, style, start, stop, lo, hi, whole, learnt)
-            _speak_first_audio = lambda eng, text: _in_process(eng, SpeechRequest(text, voice=voice_id))  # noqa: E731
-            _speak_first_audio(cut_engine, "Hello there")  # teaches the cut engine this voice's pad
-            for text, (plan, style, start, stop, lo, hi, whole, learnt) in planned.items():
-                others = [planned[t][7] for t in planned if t != text]
-                pooled = PadStatistics({n: np.mean([o[n] for o in others], axis=0) for n in learnt})
-                reference = whole[start * FRAME_SAMPLES:stop * FRAME_SAMPLES]
-                kept = slice((start - lo) * FRAME_SAMPLES, (stop - lo) * FRAME_SAMPLES)
-                row = {"voice": voice_id, "word": text, "frames": plan.frames, "cut frames": hi - lo,
-                       "plain": log_mel_distance(runtime.render_frames(plan, style, start, stop, context), reference),
-                       "learnt pad": log_mel_distance(pads.render_cut(plan, style, lo, hi, pooled)[kept], reference)}
-                times: dict[str, list[float]] = {"whole": [], "cut": [], "first audio whole": [], "first audio cut": []}
-                for _ in range(repeats):
-                    t = time.perf_counter()
-                    runtime.render_planned(plan, style)
-                    times["whole"].append(time.perf_counter() - t)
-                    t = time.perf_counter()
-                    pads.render_cut(plan, style, lo, hi, pooled)
-                    times["cut"].append(time.perf_counter() - t)
-                    times["first audio whole"].append(_speak_first_audio(engine, text))
-                    times["first audio cut"].append(_speak_first_audio(cut_engine, text))
-                row.update({f"{k} ms": float(np.median(v) * 1000) for k, v in times.items()})
-                rows.append(row)
-                print(f"{voice_id} {text!r}: {plan.frames} frames, cut to {hi - lo}: log-mel to the whole render "
-                      f"plain {row['plain']:.2f}, learnt pad {row['learnt pad']:.2f}; renderer {row['whole ms']:.0f} -> "
-                      f"{row['cut ms']:.0f} ms; first audio {row['first audio whole ms']:.0f} -> "
-                      f"{row['first audio cut ms']:.0f} ms (medians of {repeats})", flush=True)
-    finally:
-        engine.cache = saved
+    for voice_id in voices:
+        voice = engine.voice_library.get(voice_id)
+        planned = {}
+        for text in words:
+            ids = [i for s in engine.plan(SpeechRequest(text, voice=voice_id)).segments for i in s.token_ids[1:-1]]
+            style = engine.conditioner.condition(voice, None, len(ids)).style
+            plan = runtime.plan(ids, style, 1.0)
+            d = plan.durations
+            start, stop = int(d[0]) - engine.config.lead_frames, plan.frames - max(0, int(d[-1]) - 2)
+            lo, hi = max(0, start - context), min(plan.frames, stop + context)
+            whole, learnt = pads.render_learning(plan, style, lo, hi)
+            planned[text] = (plan, style, start, stop, lo, hi, whole, learnt)
+        _speak_first_audio = lambda eng, text: _in_process(eng, SpeechRequest(text, voice=voice_id))  # noqa: E731
+        _speak_first_audio(cut_engine, "Hello there")  # teaches the cut engine this voice's pad
+        for text, (plan, style, start, stop, lo, hi, whole, learnt) in planned.items():
+            others = [planned[t][7] for t in planned if t != text]
+            pooled = PadStatistics({n: np.mean([o[n] for o in others], axis=0) for n in learnt})
+            reference = whole[start * FRAME_SAMPLES:stop * FRAME_SAMPLES]
+            kept = slice((start - lo) * FRAME_SAMPLES, (stop - lo) * FRAME_SAMPLES)
+            row = {"voice": voice_id, "word": text, "frames": plan.frames, "cut frames": hi - lo,
+                   "plain": log_mel_distance(runtime.render_frames(plan, style, start, stop, context), reference),
+                   "learnt pad": log_mel_distance(pads.render_cut(plan, style, lo, hi, pooled)[kept], reference)}
+            times: dict[str, list[float]] = {"whole": [], "cut": [], "first audio whole": [], "first audio cut": []}
+            for _ in range(repeats):
+                t = time.perf_counter()
+                runtime.render_planned(plan, style)
+                times["whole"].append(time.perf_counter() - t)
+                t = time.perf_counter()
+                pads.render_cut(plan, style, lo, hi, pooled)
+                times["cut"].append(time.perf_counter() - t)
+                times["first audio whole"].append(_speak_first_audio(engine, text))
+                times["first audio cut"].append(_speak_first_audio(cut_engine, text))
+            row.update({f"{k} ms": float(np.median(v) * 1000) for k, v in times.items()})
+            rows.append(row)
+            print(f"{voice_id} {text!r}: {plan.frames} frames, cut to {hi - lo}: log-mel to the whole render "
+                  f"plain {row['plain']:.2f}, learnt pad {row['learnt pad']:.2f}; renderer {row['whole ms']:.0f} -> "
+                  f"{row['cut ms']:.0f} ms; first audio {row['first audio whole ms']:.0f} -> "
+                  f"{row['first audio cut ms']:.0f} ms (medians of {repeats})", flush=True)
     for voice_id in voices:
         mine = [r for r in rows if r["voice"] == voice_id]
         print(f"{voice_id}: medians over {len(mine)} words: log-mel plain {np.median([r['plain'] for r in mine]):.2f}, "

@@ -256,15 +256,24 @@ def frame_statistics_graph(renderer_bytes: bytes) -> tuple[bytes, list[str]]:
 
 # --- pad statistics (docs/latency.md, "The pad's statistics"): a word rendered without its pad ----
 
-PAD_MASK = "pad_mask"
-"""float32 [1, 1, F]: 1 on the frames a cut render will leave out (the pad), 0 on those it keeps."""
+PAD_LEAD = "pad_lead"
+"""int64 [1]: the plan's first frames a cut render will leave out (the leading pad)."""
+PAD_TRAIL = "pad_trail"
+"""int64 [1]: the plan's last frames a cut render will leave out (the trailing pad)."""
 PAD_SHARE = "pad_share"
 """float32 [1]: the left-out frames' share of the whole render's frames."""
 
 
 def _pad_names(i: int) -> tuple[str, str]:
-    """The i-th norm's pad statistics (graph order): mean and mean of squares, [1, C, 1] each."""
+    """The i-th norm's pad statistics (graph order) as the pad-statistics renderer outputs them:
+    mean and mean of squares, [1, C, 1] each."""
     return f"pad_mean_{i}", f"pad_m2_{i}"
+
+
+def pad_input(name: str) -> str:
+    """The pad-mixing renderer's input for a pad statistic of `_pad_names` (both can live in one
+    graph, so they are named apart)."""
+    return f"in_{name}"
 
 
 def norm_pairs(names: list[str]) -> list[tuple[str, str]]:
@@ -278,27 +287,23 @@ def norm_pairs(names: list[str]) -> list[tuple[str, str]]:
 
 
 def pad_statistics_renderer(renderer_bytes: bytes) -> tuple[bytes, int]:
-    """The renderer with, per norm, the mean and mean of squares of its input over the frames that
-    `PAD_MASK` marks, as extra outputs (`_pad_names`; the mask is resized to each norm's time axis,
-    nearest frame). The audio is the plain renderer's. Returns the graph and the number of norms."""
+    """The renderer with, per norm, the mean and mean of squares of its input over the pad: the
+    first `PAD_LEAD` and last `PAD_TRAIL` frames of the plan (int64 [1] each, scaled to each
+    norm's time axis, rounded down), as extra outputs (`_pad_names`). Only those frames are read,
+    so a call with no pad (0, 0) costs nothing more. The audio is the plain renderer's. Returns the
+    graph and the number of norms."""
     import onnx
     from onnx import helper
 
     model = onnx.load_from_string(renderer_bytes)
     producers = {o: n for n in model.graph.node for o in n.output}
-    nodes = list(model.graph.node)
-    def constant(name, value, dtype=onnx.TensorProto.INT64):
-        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, dtype, [1], [value]))
 
-    # The mask's frame count F, as a float; each norm's time axis T maps to frames floor(i F / T).
-    const = [constant("pad_c_axis2", 2), constant("pad_c_start", 2), constant("pad_c_stop", 3),
-             constant("pad_c_zero", 0), constant("pad_c_one", 1),
-             helper.make_node("Shape", [PAD_MASK], ["pad_mask_shape"]),
-             helper.make_node("Slice", ["pad_mask_shape", "pad_c_start", "pad_c_stop"], ["pad_frames"]),
-             helper.make_node("Cast", ["pad_frames"], ["pad_frames_f"], to=onnx.TensorProto.FLOAT),
-             helper.make_node("Squeeze", ["pad_c_zero"], ["pad_c_zero_s"]),
-             helper.make_node("Squeeze", ["pad_c_one"], ["pad_c_one_s"])]
-    added = []
+    def constant(name, value):
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, onnx.TensorProto.INT64, [1], [value]))
+
+    added = [constant("pad_c_zero", 0), constant("pad_c_axis2", 2), constant("pad_c_three", 3),
+             helper.make_node("Shape", [PLAN_FEATURES], ["pad_features_shape"]),
+             helper.make_node("Slice", ["pad_features_shape", "pad_c_axis2", "pad_c_three"], ["pad_frames"])]
     pairs = norm_pairs(_norm_statistics(model))
     for i, (mean, _) in enumerate(pairs):
         x = producers[mean].input[0]
@@ -306,30 +311,27 @@ def pad_statistics_renderer(renderer_bytes: bytes) -> tuple[bytes, int]:
         mean_out, m2_out = _pad_names(i)
         added += [
             helper.make_node("Shape", [x], [p + "shape"]),
-            helper.make_node("Slice", [p + "shape", "pad_c_start", "pad_c_stop"], [p + "t"]),
-            helper.make_node("Squeeze", [p + "t"], [p + "t0"]),
-            helper.make_node("Range", ["pad_c_zero_s", p + "t0", "pad_c_one_s"], [p + "steps"]),
-            helper.make_node("Cast", [p + "steps"], [p + "steps_f"], to=onnx.TensorProto.FLOAT),
-            helper.make_node("Cast", [p + "t"], [p + "t_f"], to=onnx.TensorProto.FLOAT),
-            helper.make_node("Mul", [p + "steps_f", "pad_frames_f"], [p + "scaled"]),
-            helper.make_node("Div", [p + "scaled", p + "t_f"], [p + "frame_f"]),
-            helper.make_node("Floor", [p + "frame_f"], [p + "floor"]),
-            helper.make_node("Cast", [p + "floor"], [p + "frame"], to=onnx.TensorProto.INT64),
-            helper.make_node("Gather", [PAD_MASK, p + "frame"], [p + "mask"], axis=2),
-            helper.make_node("ReduceSum", [p + "mask", "pad_c_axis2"], [p + "count"], keepdims=1),
-            helper.make_node("Mul", [x, p + "mask"], [p + "xm"]),
-            helper.make_node("ReduceSum", [p + "xm", "pad_c_axis2"], [p + "sum"], keepdims=1),
+            helper.make_node("Slice", [p + "shape", "pad_c_axis2", "pad_c_three"], [p + "t"]),  # [1]
+            helper.make_node("Mul", [PAD_LEAD, p + "t"], [p + "lead_t"]),
+            helper.make_node("Div", [p + "lead_t", "pad_frames"], [p + "lead"]),  # integer: rounded down
+            helper.make_node("Mul", [PAD_TRAIL, p + "t"], [p + "trail_t"]),
+            helper.make_node("Div", [p + "trail_t", "pad_frames"], [p + "trail"]),
+            helper.make_node("Sub", [p + "t", p + "trail"], [p + "tail_start"]),
+            helper.make_node("Slice", [x, "pad_c_zero", p + "lead", "pad_c_axis2"], [p + "head"]),
+            helper.make_node("Slice", [x, p + "tail_start", p + "t", "pad_c_axis2"], [p + "tail"]),
+            helper.make_node("Concat", [p + "head", p + "tail"], [p + "pad"], axis=2),
+            helper.make_node("ReduceSum", [p + "pad", "pad_c_axis2"], [p + "sum"], keepdims=1),
+            helper.make_node("Mul", [p + "pad", p + "pad"], [p + "sq"]),
+            helper.make_node("ReduceSum", [p + "sq", "pad_c_axis2"], [p + "sum2"], keepdims=1),
+            helper.make_node("Add", [p + "lead", p + "trail"], [p + "n"]),
+            helper.make_node("Cast", [p + "n"], [p + "count"], to=onnx.TensorProto.FLOAT),
             helper.make_node("Div", [p + "sum", p + "count"], [mean_out]),
-            helper.make_node("Mul", [p + "xm", x], [p + "x2m"]),
-            helper.make_node("ReduceSum", [p + "x2m", "pad_c_axis2"], [p + "sum2"], keepdims=1),
             helper.make_node("Div", [p + "sum2", p + "count"], [m2_out]),
         ]
         model.graph.output.extend([helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [1, None, 1])
                                    for n in (mean_out, m2_out)])
-    del model.graph.node[:]
-    model.graph.node.extend(const + nodes + added)  # the added nodes read only what the renderer computed
-    model.graph.input.append(helper.make_tensor_value_info(PAD_MASK, onnx.TensorProto.FLOAT, [1, 1, None]))
-    onnx.checker.check_model(model)
+    model.graph.node.extend(added)  # they read only what the renderer computed, so they can go last
+    model.graph.input.extend([helper.make_tensor_value_info(n, onnx.TensorProto.INT64, [1]) for n in (PAD_LEAD, PAD_TRAIL)])
     return model.SerializeToString(), len(pairs)
 
 
@@ -350,7 +352,7 @@ def pad_mixing_renderer(renderer_bytes: bytes) -> tuple[bytes, int]:
     pairs = norm_pairs(_norm_statistics(model))
     after: dict[str, list] = {}
     for i, (mean, var) in enumerate(pairs):
-        pad_mean, pad_m2 = _pad_names(i)
+        pad_mean, pad_m2 = (pad_input(name) for name in _pad_names(i))
         p = f"echoic_mix{i}_"
         producers[mean].output[0] = p + "own_mean"
         producers[var].output[0] = p + "own_var"
@@ -378,5 +380,25 @@ def pad_mixing_renderer(renderer_bytes: bytes) -> tuple[bytes, int]:
     del model.graph.node[:]
     model.graph.node.extend(nodes)
     model.graph.input.append(helper.make_tensor_value_info(PAD_SHARE, onnx.TensorProto.FLOAT, [1]))
-    onnx.checker.check_model(model)
     return model.SerializeToString(), len(pairs)
+
+
+def pad_renderer(renderer_bytes: bytes) -> tuple[bytes, int]:
+    """The runtime's renderer: the statistics renderer (every norm statistic and the source phase
+    as outputs) with the pad statistics as outputs too (`pad_statistics_renderer`, `PAD_LEAD` / `PAD_TRAIL`) and
+    the pad mixing (`pad_mixing_renderer`, inputs `pad_input(...)` and `PAD_SHARE`), every added
+    input with a default (no pad frames, zero statistics, share 0), so a call that feeds only
+    `RENDERER_INPUTS` is the plain renderer, bit for bit. One graph, one session: a whole render, a
+    whole render that teaches pad statistics and a cut render are the same session's calls."""
+    import onnx
+    from onnx import numpy_helper
+
+    staged, _ = statistics_renderer(renderer_bytes)
+    staged, _ = pad_statistics_renderer(staged)
+    staged, norms = pad_mixing_renderer(staged)
+    model = onnx.load_from_string(staged)
+    defaults = {PAD_LEAD: np.zeros((1,), np.int64), PAD_TRAIL: np.zeros((1,), np.int64),
+                PAD_SHARE: np.zeros((1,), np.float32)}
+    defaults.update({pad_input(name): np.zeros((1, 1, 1), np.float32) for i in range(norms) for name in _pad_names(i)})
+    model.graph.initializer.extend(numpy_helper.from_array(value, name) for name, value in defaults.items())
+    return model.SerializeToString(), norms

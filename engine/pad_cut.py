@@ -3,15 +3,15 @@
 A word's whole render is more than half pad: 15-20 frames of silence either side that the engine
 then trims. Rendered without them the word costs about a third less, but every one of the
 renderer's 54 instance norms normalises over the frames it sees, so the word alone sounds
-different (2.1-2.6 log-mel from its whole render; the int8 floor is about 0.2). The frames left
-out are silence, and only their share of each norm's statistics is missing: the cut renderer
-(`graphs.pad_mixing_renderer`) mixes each norm's own statistics with pad statistics given as
-inputs, and those come from the voice's own earlier whole renders, which the pad-statistics
-renderer (`graphs.pad_statistics_renderer`: the plain renderer's audio plus, per norm, the mean
-and mean of squares over the pad frames) yields at no extra render. Measured on six words of
-af_heart (docs/latency.md, "The pad's statistics"): 0.20-0.25 log-mel with the statistics of the
-other five words, 0.16-0.21 with the word's own. Statistics belong to a voice (another voice's do
-worse), so they are kept per voice key, here, in memory.
+different (0.9-1.8 log-mel from its whole render, medians; the int8 floor is about 0.2). The frames left
+out are silence, and only their share of each norm's statistics is missing. The runtime's
+renderer (`graphs.pad_renderer`) therefore takes pad statistics and their share as inputs and
+mixes them into each norm's own, and also outputs, on a whole render, the pad statistics of the
+frames a cut would leave out: the voice's own earlier whole renders teach them at no extra
+render. Measured on eight words of each of four voices (docs/latency.md, "The pad's
+statistics"): 0.27-0.32 log-mel (medians) with the statistics of the voice's other words, and a
+word's first audio 0.66-0.82x. Statistics belong to a voice (another voice's do worse), so they
+are kept per voice key, here, in memory.
 
 onnx and numpy only (no torch). The engine uses it where `StreamingConfig.cut_pads` is on.
 """
@@ -22,9 +22,9 @@ import threading
 
 import numpy as np
 
-from .graphs import F0_STEPS_PER_FRAME, PAD_MASK, PAD_SHARE, PLAN_ENERGY, PLAN_F0, PLAN_FEATURES
-from .model_store import FRAME_SAMPLES, INPUT_STYLE, OUTPUT_AUDIO, ModelStoreConfig
-from .streaming import _session, ensure_streaming_models
+from .graphs import F0_STEPS_PER_FRAME, PAD_LEAD, PAD_SHARE, PAD_TRAIL, PLAN_ENERGY, PLAN_F0, PLAN_FEATURES, pad_input
+from .errors import ModelError
+from .model_store import FRAME_SAMPLES, INPUT_STYLE, OUTPUT_AUDIO
 
 
 class PadStatistics(dict):
@@ -66,16 +66,15 @@ class PadStore:
 
 
 class PadRenderer:
-    """The pad-statistics and pad-mixing renderers' sessions; calls hold the runtime's lock."""
+    """A whole render that teaches pad statistics, and a cut render, through the runtime's renderer
+    session (`graphs.pad_renderer`); calls hold the runtime's lock."""
 
-    NAMES = ("pad-statistics-renderer", "pad-mixing-renderer")
-
-    def __init__(self, model_config: ModelStoreConfig, threads: int, providers: list[str], lock: threading.Lock,
-                 spin: bool = False):
-        learning_path, mixing_path = ensure_streaming_models(model_config, self.NAMES)
-        self.learning = _session(learning_path, threads, providers, spin)
-        self.mixing = _session(mixing_path, threads, providers, spin)
-        self._outputs = [o.name for o in self.learning.get_outputs()]
+    def __init__(self, session, lock: threading.Lock):
+        self.session = session
+        self._outputs = [o.name for o in session.get_outputs()]
+        self._pad_outputs = [name for name in self._outputs if name.startswith("pad_")]
+        if not self._pad_outputs:
+            raise ModelError("the renderer has no pad statistics outputs (graphs.pad_renderer)")
         self._lock = lock
 
     @staticmethod
@@ -87,21 +86,20 @@ class PadRenderer:
     def render_learning(self, plan, style: np.ndarray, lo: int, hi: int, run_options=None) -> tuple[np.ndarray, PadStatistics]:
         """The whole plan rendered (float32 (600 F,), the plain renderer's audio exactly) and the
         pad statistics of the frames outside [lo, hi)."""
-        mask = np.ones((1, 1, plan.frames), dtype=np.float32)
-        mask[..., lo:hi] = 0.0
-        feeds = {**self._feeds(plan, style, 0, plan.frames), PAD_MASK: mask}
+        feeds = {**self._feeds(plan, style, 0, plan.frames), PAD_LEAD: np.array([lo], dtype=np.int64),
+                 PAD_TRAIL: np.array([plan.frames - hi], dtype=np.int64)}
+        names = [OUTPUT_AUDIO, *self._pad_outputs]
         with self._lock:
-            outputs = self.learning.run(None, feeds, run_options)
-        named = dict(zip(self._outputs, outputs))
-        stats = PadStatistics({name: value for name, value in named.items() if name.startswith("pad_")})
-        return np.asarray(named[OUTPUT_AUDIO], dtype=np.float32).reshape(-1), stats
+            outputs = self.session.run(names, feeds, run_options)
+        stats = PadStatistics(zip(self._pad_outputs, outputs[1:]))
+        return np.asarray(outputs[0], dtype=np.float32).reshape(-1), stats
 
     def render_cut(self, plan, style: np.ndarray, lo: int, hi: int, stats: PadStatistics,
                    run_options=None) -> np.ndarray:
         """Frames [lo, hi) of the plan rendered alone, each norm mixing its own statistics with
         `stats` for the frames left out: float32 (600 (hi - lo),)."""
         share = np.array([1.0 - (hi - lo) / plan.frames], dtype=np.float32)
-        feeds = {**self._feeds(plan, style, lo, hi), **stats, PAD_SHARE: share}
+        feeds = {**self._feeds(plan, style, lo, hi), **{pad_input(n): v for n, v in stats.items()}, PAD_SHARE: share}
         with self._lock:
-            (audio,) = self.mixing.run([OUTPUT_AUDIO], feeds, run_options)
+            (audio,) = self.session.run([OUTPUT_AUDIO], feeds, run_options)
         return np.asarray(audio, dtype=np.float32).reshape(-1)[: (hi - lo) * FRAME_SAMPLES]

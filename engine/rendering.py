@@ -275,7 +275,7 @@ class SegmentRenderer:
         render, learnt, pad_learnt = cached, None, None
         # A pad cut needs the pad graphs (not the adapted ones) and is keyed by the pack spoken.
         pads_from = None
-        if cut_pads and render is None and not conditioning.adapter and self._pads_loaded():
+        if cut_pads and render is None and not conditioning.adapter and getattr(self.runtime, "pad_renderer", lambda: None)():
             pads_from = self.conditioner.voice_for(piece.voice, piece.locale, piece.accent_strength).key
         if render is None:
             with self._timed(timing, cancel, options) as failed:
@@ -343,11 +343,6 @@ class SegmentRenderer:
         result.marks = [(name, 0 if i == 0 else end) for i, name in word.marks]
         return result
 
-    def _pads_loaded(self) -> bool:
-        """The pad-cut sessions are loaded (never loaded here: a segment must not wait for them)."""
-        pad_renderer = getattr(self.runtime, "pad_renderer", None)
-        return pad_renderer is not None and pad_renderer(load=False) is not None
-
     def _render_without_pads(self, planned: PlannerOutput, conditioning: Conditioning, start: int, stop: int,
                              voice: str, options) -> tuple[np.ndarray, PadStatistics | None]:
         """The whole plan's length of audio with frames [start, stop) rendered without the pad
@@ -356,7 +351,7 @@ class SegmentRenderer:
         silence outside, so the plan's sample offsets still tile it. With nothing learnt yet for
         the voice the plan renders whole and teaches its pad statistics (returned, to be kept
         once the audio passed its checks)."""
-        pads = self.runtime.pad_renderer(load=False)
+        pads = self.runtime.pad_renderer()
         context = self.config.streaming.pad_context_frames
         lo, hi = max(0, start - context), min(planned.frames, stop + context)
         learnt = self.pads.get(voice)

@@ -168,9 +168,11 @@ class KokoroRuntime:
                 from .streaming import ensure_streaming_models
 
                 planner_path = ensure_split_models(store)[0]
-                # The renderer with its norm statistics as extra outputs: the same audio, bit for
-                # bit and as fast, and a whole render also yields its voice's statistics.
-                (renderer_path,) = ensure_streaming_models(store, ("statistics-renderer",))
+                # The renderer with its norm statistics and pad statistics as extra outputs and
+                # the pad mixing as defaulted inputs (graphs.pad_renderer): fed the plain inputs,
+                # the same audio bit for bit; a whole render also yields its voice's statistics,
+                # and a segment can render without its pad (engine/pad_cut.py).
+                (renderer_path,) = ensure_streaming_models(store, ("pad-renderer",))
             self.planner = _session(planner_path, self.config)
             self.renderer = _session(renderer_path, self.config)
             self.statistics_names = tuple(o.name for o in self.renderer.get_outputs()
@@ -202,26 +204,17 @@ class KokoroRuntime:
                                                statistics_session=self.renderer if self.statistics_names else None)
             return self._windows
 
-    def pads_possible(self) -> bool:
-        """Whether this runtime can render without the pad: the split graphs, no adapter loaded."""
-        return self.renderer is not None and not len(self.adapters)
-
-    def pad_renderer(self, load: bool = True):
-        """The pad-cut sessions (`engine/pad_cut.py`); loaded here on first use (their graphs are
-        made once, a few seconds), or, with `load=False`, only if already loaded (else None: the
-        engine renders whole meanwhile and loads them in idle time, `Engine.preload_streaming`).
-        None where `pads_possible` is not."""
-        if not self.pads_possible():
+    def pad_renderer(self):
+        """Renders a segment without its pad, or whole while teaching pad statistics
+        (`engine/pad_cut.py`), through this runtime's own renderer session; None with the single
+        graph or the adapted graphs (no pad inputs: an adapted segment renders whole)."""
+        if self.renderer is None or len(self.adapters):
             return None
-        if self._pads is not None or not load:
-            return self._pads  # no lock: a segment must not wait for a load in progress
-        from .pad_cut import PadRenderer
+        if self._pads is None:
+            from .pad_cut import PadRenderer
 
-        with self._windows_lock:
-            if self._pads is None:
-                self._pads = PadRenderer(ModelStoreConfig(cache_dir=self._model_path.parent), self.config.threads,
-                                         pick_providers(self.config.use_gpu), self._lock, spin=self.config.spin)
-            return self._pads
+            self._pads = PadRenderer(self.renderer, self._lock)
+        return self._pads
 
     @staticmethod
     def _feeds(ids: list[int], style: np.ndarray, speed: float) -> dict[str, np.ndarray]:

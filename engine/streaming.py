@@ -80,7 +80,7 @@ class StreamingConfig:
     the frames from the kept lead to `tail_frames` past the last word, with `pad_context_frames`
     of context either side, and its norms mix their own statistics with pad statistics learnt from
     the voice's earlier whole renders (engine/pad_cut.py). A voice's first segment renders whole
-    and teaches them. A word's first audio 0.6-0.77x, 0.27-0.32 log-mel from its whole render
+    and teaches them. A word's first audio 0.66-0.82x, 0.27-0.32 log-mel from its whole render
     (medians; plain cut 0.9-1.8, floor 0.2; docs/latency.md). Adapted segments render whole."""
     pad_context_frames: int = 3
     """Frames of pad rendered either side of the kept stretch and thrown away when `cut_pads`."""
@@ -157,13 +157,12 @@ def _session(path: Path, threads: int, providers: list[str], spin: bool = False)
 
 STREAMING_GRAPHS = {"frame-statistics": graphs.frame_statistics_graph, "window-renderer": graphs.window_renderer,
                     "statistics-renderer": graphs.statistics_renderer,
-                    "pad-statistics-renderer": graphs.pad_statistics_renderer,
-                    "pad-mixing-renderer": graphs.pad_mixing_renderer}
+                    "pad-renderer": graphs.pad_renderer}
 """The graphs made from the split renderer, by the name their file ends with."""
 
 
 WINDOW_GRAPHS = ("frame-statistics", "window-renderer", "statistics-renderer")
-"""What chunked rendering needs; the pad graphs are made only where a pad cut asks for them."""
+"""What chunked rendering needs (the runtime's own renderer is the pad renderer, engine/runtime.py)."""
 
 
 def ensure_streaming_models(config: ModelStoreConfig | None = None,

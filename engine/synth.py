@@ -133,18 +133,14 @@ class Engine:
 
     def preload_streaming(self, cancel: threading.Event) -> bool:
         """Load the chunked-rendering sessions (0.3 s once their graphs are cut) when they will be
-        used, streaming on and a calibration on disk or statistics to learn from speech, and the
-        pad-cut sessions (engine/pad_cut.py) when `cut_pads` is on, so no segment pays for loading
-        them (until they are loaded, segments render whole); waits only until `cancel` (a load
-        then finishes on its own thread). Returns whether everything wanted is loaded."""
+        used, streaming on and a calibration on disk or statistics to learn from speech, so the
+        first long segment does not pay for them; waits only until `cancel` (the load then
+        finishes on its own thread). Returns whether they are loaded."""
         streaming = self.config.streaming
-        loaded = True
-        if streaming.cut_pads and getattr(self.runtime, "pads_possible", lambda: False)():
-            loaded = unless_cancelled(self.runtime.pad_renderer, cancel) is not None
         learns = streaming.learn and bool(getattr(self.runtime, "statistics_names", ()))
         if not streaming.enabled or not (learns or self.calibration.any()):
             return False
-        return unless_cancelled(self.runtime.window_renderer, cancel) is not None and loaded
+        return unless_cancelled(self.runtime.window_renderer, cancel) is not None
 
     def calibration_rows(self, voice: str) -> tuple[int, ...]:
         """The grid rows a segment of this engine can use with this voice that are not calibrated yet."""

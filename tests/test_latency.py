@@ -9,7 +9,6 @@ These tests hold the two pad graphs to the plain renderer and what the engine do
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 
 import numpy as np
@@ -58,20 +57,26 @@ def engines(engine):
 
 
 def test_the_pad_graphs_are_the_plain_renderer_where_they_should_be(engine):
-    """The pad-statistics renderer's audio is the plain renderer's, bit for bit; over every frame
-    its pad statistics are the norms' own (the statistics renderer's); the mixing renderer with a
-    share of 0 is the plain renderer, bit for bit."""
+    """The runtime's renderer (graphs.pad_renderer) fed only the plain inputs is the plain split
+    renderer, bit for bit; teaching pad statistics does not change its audio; over every frame
+    its pad statistics are the norms' own statistics; mixing with a share of 0 changes nothing."""
     import onnx
 
     from engine import graphs
-    from engine.graphs import PAD_MASK, PAD_SHARE
+    import onnxruntime as ort
+
+    from engine.graphs import PAD_LEAD, PAD_SHARE, pad_input
 
     runtime = engine.runtime
     pads = runtime.pad_renderer()
     plan = runtime.plan([50, 83, 54, 156, 57, 135], np.asarray(engine.voice_library.get("af_heart").style(6)), 1.0)
     style = np.asarray(engine.voice_library.get("af_heart").style(6), dtype=np.float32)
     plain = runtime.render_planned(plan, style)
+    split = ort.InferenceSession(str(graphs.ensure_split_models()[1]), providers=["CPUExecutionProvider"])
+    (stock,) = split.run(["audio"], pads._feeds(plan, style, 0, plan.frames))
+    assert np.array_equal(plain, np.asarray(stock).reshape(-1))
     audio, stats = pads.render_learning(plan, style, 0, 0)  # nothing kept: every frame is "pad"
+    assert stats and all(np.isfinite(v).all() for v in stats.values())
     assert np.array_equal(audio, plain)
     renderer = onnx.load(str(graphs.ensure_split_models()[1]))
     pairs = graphs.norm_pairs(graphs._norm_statistics(renderer))
@@ -85,9 +90,10 @@ def test_the_pad_graphs_are_the_plain_renderer_where_they_should_be(engine):
             assert np.allclose(pad_m2 - pad_mean ** 2, named[var], rtol=2e-2, atol=1e-3)
             checked += 1
     assert checked == 44  # the generator's norms (the statistics renderer's outputs)
-    feeds = {**pads._feeds(plan, style, 0, plan.frames), **stats, PAD_SHARE: np.array([0.0], np.float32)}
-    assert np.array_equal(pads.mixing.run(["audio"], feeds)[0].reshape(-1), plain)
-    assert PAD_MASK not in feeds
+    feeds = {**pads._feeds(plan, style, 0, plan.frames), **{pad_input(n): v for n, v in stats.items()},
+             PAD_SHARE: np.array([0.0], np.float32)}
+    assert np.array_equal(pads.session.run(["audio"], feeds)[0].reshape(-1), plain)
+    assert PAD_LEAD not in feeds  # no pad: the default
 
 
 def test_a_pad_cut_learns_from_the_first_word_and_cuts_the_next(engines):
@@ -98,8 +104,6 @@ def test_a_pad_cut_learns_from_the_first_word_and_cuts_the_next(engines):
     whole, cut = engines
     voice = get_locale("en-US").default_voice  # what SpeechRequest(text) speaks; its key is its id
     assert cut.renderer.pad_cuts == 0 and cut.renderer.pads.get(voice) is None
-    cut.preload_streaming(threading.Event())  # the daemon's first idle moment: the pad sessions load
-    assert cut.runtime.pad_renderer(load=False) is not None
     first, _ = _speak(cut, "Hello")
     whole_first = _speak(whole, "Hello")[0]
     assert np.array_equal(first, whole_first[:len(first)])  # rendered whole (the trailing pad cut shorter)

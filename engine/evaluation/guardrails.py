@@ -18,7 +18,6 @@ import argparse
 import hashlib
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -127,7 +126,6 @@ def run(args) -> int:
             raise SystemExit(f"echoic eval guardrails: no text file {path}"
                              + (" (no everyday corpus for this language)" if not args.text_file else ""))
     engine = Engine()
-    engine.preload_streaming(threading.Event())  # as the daemon does in its first idle moment (pad cut, windows)
     voices = args.voices or [locale.default_voice]
     for voice in voices:
         engine.voice_library.get(voice)  # an unknown voice fails before any work
