@@ -81,8 +81,9 @@ def bench_say_all(voice: str = "am_michael", locale: str = "en-US", engine=None)
     engines = {}
     for learn in (True, False):
         directory = Path(tempfile.mkdtemp(prefix="echoic-bench-learn-"))
+        # The pad cut off in both: learning is what differs, and "off" renders its segments whole.
         config = replace(base.config, cache_megabytes=0,
-                         streaming=replace(base.config.streaming, calibration_dir=directory, learn=learn))
+                         streaming=replace(base.config.streaming, calibration_dir=directory, learn=learn, cut_pads=False))
         engines[learn] = Engine(config, runtime=base.runtime)
     rows = []
     for k, text in enumerate(PARAGRAPH):
