@@ -19,7 +19,7 @@ statistics is exact; only the pad's part is borrowed.
 prints, for each word, the log-mel distance of the cut render's kept frames to the whole render:
 plain (no pad statistics), with this word's own pad statistics (the best this can do), and with
 the pad statistics pooled from the voice's other words (what a daemon could have learnt). torch
-only (the `train` extra); the runtime would need the same mixing as an onnx graph.
+only (the `train` extra); the runtime does the same mixing in its onnx renderer (engine/pad_cut.py).
 """
 
 from __future__ import annotations
