@@ -163,6 +163,7 @@ def settle(server, timeout: float = 60.0) -> None:
 def profile_word(engine, text: str = WORD, repeats: int = 5) -> dict[str, float]:
     """Median milliseconds of each stage of an uncached word's first audio, in-process."""
     from .locales import get_locale
+    from .pad_cut import cut_span
     from .rendering import RenderCache
 
     saved, engine.cache = engine.cache, RenderCache(0)
@@ -181,23 +182,32 @@ def profile_word(engine, text: str = WORD, repeats: int = 5) -> dict[str, float]
             t = time.perf_counter()
             planned = engine.runtime.plan(ids, style, 1.0)
             rows["planner"].append(time.perf_counter() - t)
-            d, context = planned.durations, engine.config.streaming.pad_context_frames
-            lo = max(0, int(d[0]) - engine.config.lead_frames - context)
-            hi = min(planned.frames, planned.frames - max(0, int(d[-1]) - engine.config.streaming.tail_frames) + context)
+            start, stop = kept_frames(engine, planned)
             t = time.perf_counter()
             if cut:
-                pads.render_cut(planned, style, lo, hi, learnt)
+                pads.render_cut(planned, style, start, stop, engine.config.streaming.pad_context_frames, learnt)
             else:
                 engine.runtime.render_planned(planned, style)
             rows[renderer].append(time.perf_counter() - t)
             rows["first audio"].append(_in_process(engine, SpeechRequest(text)))
         out = {name: float(np.median(v) * 1000) for name, v in rows.items()}
+        lo, hi = cut_span(planned.frames, start, stop, engine.config.streaming.pad_context_frames)
         out["frames"] = float(hi - lo if cut else planned.frames)
         out["pad frames"] = float(planned.durations[0] + planned.durations[-1])
         out["the rest: front end, checks, trimming, chunks"] = out["first audio"] - out["planner"] - out[renderer]
         return out
     finally:
         engine.cache = saved
+
+
+def kept_frames(engine, planned) -> tuple[int, int]:
+    """[start, stop) of a plan's frames that the engine keeps and, with `cut_pads`, renders: the
+    leading pad trimmed to `lead_frames`, the trailing one to `tail_frames` (engine/rendering.py)."""
+    from .rendering import trim_lead, trim_tail
+
+    durations, start = trim_lead(planned.durations, engine.config.lead_frames)
+    durations, _ = trim_tail(durations, engine.config.streaming.tail_frames)
+    return start, start + int(durations.sum())
 
 
 def bench_latency(repeats: int = 5, threads: int = 2, engine=None, plot: Path | None = None) -> dict:
@@ -382,7 +392,7 @@ def measure_pad_statistics(words=PAD_WORDS, voices=("af_heart",), repeats: int =
     from dataclasses import replace
 
     from .model_store import FRAME_SAMPLES
-    from .pad_cut import PadStatistics
+    from .pad_cut import PadStatistics, cut_span
     from .rendering import RenderCache
     from .train.spectral import log_mel_distance
 
@@ -405,34 +415,32 @@ def measure_pad_statistics(words=PAD_WORDS, voices=("af_heart",), repeats: int =
             ids = [i for s in engine.plan(SpeechRequest(text, voice=voice_id)).segments for i in s.token_ids[1:-1]]
             style = engine.conditioner.condition(voice, None, len(ids)).style
             plan = runtime.plan(ids, style, 1.0)
-            d = plan.durations
-            start, stop = int(d[0]) - engine.config.lead_frames, plan.frames - max(0, int(d[-1]) - 2)
-            lo, hi = max(0, start - context), min(plan.frames, stop + context)
-            whole, learnt = pads.render_learning(plan, style, lo, hi)
-            planned[text] = (plan, style, start, stop, lo, hi, whole, learnt)
+            start, stop = kept_frames(engine, plan)
+            whole, learnt = pads.render_learning(plan, style, start, stop, context)
+            planned[text] = (plan, style, start, stop, whole, learnt)
         _speak_first_audio = lambda eng, text: _in_process(eng, SpeechRequest(text, voice=voice_id))  # noqa: E731
         _speak_first_audio(cut_engine, "Hello there")  # teaches the cut engine this voice's pad
-        for text, (plan, style, start, stop, lo, hi, whole, learnt) in planned.items():
-            others = [planned[t][7] for t in planned if t != text]
+        for text, (plan, style, start, stop, whole, learnt) in planned.items():
+            others = [planned[t][5] for t in planned if t != text]
             pooled = PadStatistics({n: np.mean([o[n] for o in others], axis=0) for n in learnt})
             reference = whole[start * FRAME_SAMPLES:stop * FRAME_SAMPLES]
-            kept = slice((start - lo) * FRAME_SAMPLES, (stop - lo) * FRAME_SAMPLES)
+            lo, hi = cut_span(plan.frames, start, stop, context)
             row = {"voice": voice_id, "word": text, "frames": plan.frames, "cut frames": hi - lo,
                    "plain": log_mel_distance(runtime.render_frames(plan, style, start, stop, context), reference),
-                   "learnt pad": log_mel_distance(pads.render_cut(plan, style, lo, hi, pooled)[kept], reference)}
+                   "learnt pad": log_mel_distance(pads.render_cut(plan, style, start, stop, context, pooled), reference)}
             times: dict[str, list[float]] = {"whole": [], "cut": [], "first audio whole": [], "first audio cut": []}
             for _ in range(repeats):
                 t = time.perf_counter()
                 runtime.render_planned(plan, style)
                 times["whole"].append(time.perf_counter() - t)
                 t = time.perf_counter()
-                pads.render_cut(plan, style, lo, hi, pooled)
+                pads.render_cut(plan, style, start, stop, context, pooled)
                 times["cut"].append(time.perf_counter() - t)
                 times["first audio whole"].append(_speak_first_audio(engine, text))
                 times["first audio cut"].append(_speak_first_audio(cut_engine, text))
             row.update({f"{k} ms": float(np.median(v) * 1000) for k, v in times.items()})
             rows.append(row)
-            print(f"{voice_id} {text!r}: {plan.frames} frames, cut to {hi - lo}: log-mel to the whole render "
+            print(f"{voice_id} {text!r}: {plan.frames} frames, cut to {row['cut frames']}: log-mel to the whole render "
                   f"plain {row['plain']:.2f}, learnt pad {row['learnt pad']:.2f}; renderer {row['whole ms']:.0f} -> "
                   f"{row['cut ms']:.0f} ms; first audio {row['first audio whole ms']:.0f} -> "
                   f"{row['first audio cut ms']:.0f} ms (medians of {repeats})", flush=True)

@@ -337,7 +337,7 @@ def pad_statistics_renderer(renderer_bytes: bytes) -> tuple[bytes, int]:
 
 def pad_mixing_renderer(renderer_bytes: bytes) -> tuple[bytes, int]:
     """The renderer for a cut: every norm mixes its own frames' statistics with given pad
-    statistics (inputs `_pad_names`, [1, C, 1] each, and `PAD_SHARE` s):
+    statistics (inputs `pad_input` of each `_pad_names`, [1, C, 1] each, and `PAD_SHARE` s):
 
         mean = (1 - s) mean(x) + s pad_mean
         var  = (1 - s) mean((x - mean)^2) + s (pad_m2 - 2 mean pad_mean + mean^2)
@@ -385,8 +385,8 @@ def pad_mixing_renderer(renderer_bytes: bytes) -> tuple[bytes, int]:
 
 def pad_renderer(renderer_bytes: bytes) -> tuple[bytes, int]:
     """The runtime's renderer: the statistics renderer (every norm statistic and the source phase
-    as outputs) with the pad statistics as outputs too (`pad_statistics_renderer`, `PAD_LEAD` / `PAD_TRAIL`) and
-    the pad mixing (`pad_mixing_renderer`, inputs `pad_input(...)` and `PAD_SHARE`), every added
+    as outputs) with the pad statistics as outputs too (`pad_statistics_renderer`, `PAD_LEAD` and
+    `PAD_TRAIL`) and the pad mixing (`pad_mixing_renderer`, inputs `pad_input(...)` and `PAD_SHARE`), every added
     input with a default (no pad frames, zero statistics, share 0), so a call that feeds only
     `RENDERER_INPUTS` is the plain renderer, bit for bit. One graph, one session: a whole render, a
     whole render that teaches pad statistics and a cut render are the same session's calls."""

@@ -83,9 +83,11 @@ class PadRenderer:
         return {PLAN_FEATURES: plan.features[..., lo:hi], PLAN_F0: plan.f0[..., k * lo:k * hi],
                 PLAN_ENERGY: plan.energy[..., k * lo:k * hi], INPUT_STYLE: np.asarray(style, dtype=np.float32)}
 
-    def render_learning(self, plan, style: np.ndarray, lo: int, hi: int, run_options=None) -> tuple[np.ndarray, PadStatistics]:
+    def render_learning(self, plan, style: np.ndarray, start: int, stop: int, context: int,
+                        run_options=None) -> tuple[np.ndarray, PadStatistics]:
         """The whole plan rendered (float32 (600 F,), the plain renderer's audio exactly) and the
-        pad statistics of the frames outside [lo, hi)."""
+        pad statistics of the frames a cut of [start, stop) with `context` would leave out."""
+        lo, hi = cut_span(plan.frames, start, stop, context)
         feeds = {**self._feeds(plan, style, 0, plan.frames), PAD_LEAD: np.array([lo], dtype=np.int64),
                  PAD_TRAIL: np.array([plan.frames - hi], dtype=np.int64)}
         names = [OUTPUT_AUDIO, *self._pad_outputs]
@@ -94,12 +96,19 @@ class PadRenderer:
         stats = PadStatistics(zip(self._pad_outputs, outputs[1:]))
         return np.asarray(outputs[0], dtype=np.float32).reshape(-1), stats
 
-    def render_cut(self, plan, style: np.ndarray, lo: int, hi: int, stats: PadStatistics,
+    def render_cut(self, plan, style: np.ndarray, start: int, stop: int, context: int, stats: PadStatistics,
                    run_options=None) -> np.ndarray:
-        """Frames [lo, hi) of the plan rendered alone, each norm mixing its own statistics with
-        `stats` for the frames left out: float32 (600 (hi - lo),)."""
+        """Frames [start, stop) of the plan, float32 (600 (stop - start),): rendered with `context`
+        frames either side (thrown away) and nothing else, each norm mixing its own statistics with
+        `stats` for the frames left out."""
+        lo, hi = cut_span(plan.frames, start, stop, context)
         share = np.array([1.0 - (hi - lo) / plan.frames], dtype=np.float32)
         feeds = {**self._feeds(plan, style, lo, hi), **{pad_input(n): v for n, v in stats.items()}, PAD_SHARE: share}
         with self._lock:
             (audio,) = self.session.run([OUTPUT_AUDIO], feeds, run_options)
-        return np.asarray(audio, dtype=np.float32).reshape(-1)[: (hi - lo) * FRAME_SAMPLES]
+        return np.asarray(audio, dtype=np.float32).reshape(-1)[(start - lo) * FRAME_SAMPLES:(stop - lo) * FRAME_SAMPLES]
+
+
+def cut_span(frames: int, start: int, stop: int, context: int) -> tuple[int, int]:
+    """The frames a cut of [start, stop) renders: `context` more either side, within the plan."""
+    return max(0, start - context), min(frames, stop + context)

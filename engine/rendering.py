@@ -351,15 +351,13 @@ class SegmentRenderer:
         silence outside, so the plan's sample offsets still tile it. With nothing learnt yet for
         the voice the plan renders whole and teaches its pad statistics (returned, to be kept
         once the audio passed its checks)."""
-        pads = self.runtime.pad_renderer()
-        context = self.config.streaming.pad_context_frames
-        lo, hi = max(0, start - context), min(planned.frames, stop + context)
+        pads, context = self.runtime.pad_renderer(), self.config.streaming.pad_context_frames
         learnt = self.pads.get(voice)
         if learnt is None:
-            return pads.render_learning(planned, conditioning.style, lo, hi, options)
+            return pads.render_learning(planned, conditioning.style, start, stop, context, options)
         audio = np.zeros(planned.frames * FRAME_SAMPLES, dtype=np.float32)
-        cut = pads.render_cut(planned, conditioning.style, lo, hi, learnt, options)
-        audio[start * FRAME_SAMPLES:stop * FRAME_SAMPLES] = cut[(start - lo) * FRAME_SAMPLES:(stop - lo) * FRAME_SAMPLES]
+        audio[start * FRAME_SAMPLES:stop * FRAME_SAMPLES] = pads.render_cut(planned, conditioning.style, start, stop,
+                                                                          context, learnt, options)
         with self.lock:
             self.pad_cuts += 1
         return audio, None

@@ -189,6 +189,10 @@ class KokoroRuntime:
         self._windows = None
         self._windows_lock = threading.Lock()
         self._pads = None
+        if self.renderer is not None and not len(self.adapters):
+            from .pad_cut import PadRenderer
+
+            self._pads = PadRenderer(self.renderer, self._lock)
 
     def window_renderer(self):
         """The chunked-rendering sessions (`engine/streaming.py`), loaded on first use; they share
@@ -208,12 +212,6 @@ class KokoroRuntime:
         """Renders a segment without its pad, or whole while teaching pad statistics
         (`engine/pad_cut.py`), through this runtime's own renderer session; None with the single
         graph or the adapted graphs (no pad inputs: an adapted segment renders whole)."""
-        if self.renderer is None or len(self.adapters):
-            return None
-        if self._pads is None:
-            from .pad_cut import PadRenderer
-
-            self._pads = PadRenderer(self.renderer, self._lock)
         return self._pads
 
     @staticmethod

@@ -168,9 +168,9 @@ WINDOW_GRAPHS = ("frame-statistics", "window-renderer", "statistics-renderer")
 def ensure_streaming_models(config: ModelStoreConfig | None = None,
                             names: tuple[str, ...] = WINDOW_GRAPHS) -> tuple[Path, ...]:
     """Paths of the frame-statistics graph, the window renderer and the statistics renderer (the
-    renderer with every norm statistic as an output: the runtime's renderer, engine/runtime.py)
-    in the model cache, or of those `names`, made from the split renderer on first use (a few
-    seconds), like the split graphs themselves."""
+    renderer with every norm statistic as an output; the runtime's own renderer is the pad renderer
+    built on it, engine/runtime.py) in the model cache, or of those `names` (`STREAMING_GRAPHS`),
+    made from the split renderer on first use (a few seconds), like the split graphs themselves."""
     config = config or ModelStoreConfig()
     renderer_path = graphs.ensure_split_models(config)[1]
     stamp = model_store.expected_sha256()[:16]

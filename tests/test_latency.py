@@ -75,7 +75,7 @@ def test_the_pad_graphs_are_the_plain_renderer_where_they_should_be(engine):
     split = ort.InferenceSession(str(graphs.ensure_split_models()[1]), providers=["CPUExecutionProvider"])
     (stock,) = split.run(["audio"], pads._feeds(plan, style, 0, plan.frames))
     assert np.array_equal(plain, np.asarray(stock).reshape(-1))
-    audio, stats = pads.render_learning(plan, style, 0, 0)  # nothing kept: every frame is "pad"
+    audio, stats = pads.render_learning(plan, style, 0, 0, 0)  # nothing kept: every frame is "pad"
     assert stats and all(np.isfinite(v).all() for v in stats.values())
     assert np.array_equal(audio, plain)
     renderer = onnx.load(str(graphs.ensure_split_models()[1]))

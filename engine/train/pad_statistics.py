@@ -30,12 +30,13 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from ..bench_latency import PAD_WORDS
 from .spectral import log_mel_distance
 from .streaming import FRAME_SAMPLES, _normalise, adain_norms
 
 CONTEXT_FRAMES = 3
 """Pad frames kept either side of the word, as in `measure_pad_cut` (docs/latency.md)."""
-WORDS = ("Hello", "Yes", "Save", "window", "Tomorrow", "quickly", "file", "seven")
+WORDS = PAD_WORDS
 OTHERS = "other words' pad"
 """The row key of the cut rendered with pad statistics pooled from the voice's other words."""
 
