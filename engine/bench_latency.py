@@ -42,7 +42,21 @@ SENTENCE = "Screen readers need speech that starts at once, every time."
 """Nine words."""
 KEY = "k"
 """A key echo: one character, spelled."""
+SENTENCE_TAUGHT = ("Keyboard users want speech that follows every key they press, every time.",
+                   "Blind readers expect a voice that never lags behind them, not once.",
+                   "Careful readers need words that arrive at once, every single time.")
+"""Sentences whose first segment has the length of `SENTENCE`'s (grid row 47), spoken before it."""
 LONG = " ".join(["Screen readers need speech that starts at once and stops the moment a key is pressed."] * 4)
+
+SHORT_TAUGHT = ("She reads the letter again, slowly.", "Tomorrow we meet at half past three.",
+                "Turn left at the next corner, then go straight on.", "Seven people waited outside the station.",
+                "I think it is going to rain later.", "The library opens at nine and closes late on Fridays.",
+                "Every window on the screen can be moved with the keyboard.", SENTENCE)
+SHORT_HEARD = ("The weather today is mostly sunny.", "Please close the door when you leave.",
+               "I think I left the oven on.", "Open the settings menu and choose a voice.",
+               "I put the rubbish out last night.")
+"""A voice reads `SHORT_TAUGHT` first (its whole renders teach it), then these are measured
+(`measure_short_streaming`)."""
 
 
 def _percentiles(values: list[float]) -> tuple[float, float]:
@@ -120,13 +134,23 @@ class Piper:
 # --- Echoic ----------------------------------------------------------------------------------------
 
 def _in_process(engine, request: SpeechRequest) -> float:
-    started = time.perf_counter()
-    stream = engine.stream(request)
-    elapsed = None
-    for event in stream:
-        if isinstance(event, AudioChunk) and elapsed is None:
-            elapsed = time.perf_counter() - started
-    return elapsed if elapsed is not None else float("nan")
+    """Seconds to the first audio of one request, in-process (NaN when none came)."""
+    return _spoken(engine, request)[1]
+
+
+def _spoken(engine, request: SpeechRequest):
+    """(audio float32, seconds to the first audio or NaN, plan) of one request, in-process."""
+    from .api import Finished
+
+    started, first, pcm, plan = time.perf_counter(), float("nan"), [], None
+    for event in engine.stream(request):
+        if isinstance(event, AudioChunk):
+            first = first if pcm else time.perf_counter() - started
+            pcm.append(np.frombuffer(event.pcm, "<i2"))
+        elif isinstance(event, Finished):
+            plan = event.plan
+    audio = np.concatenate(pcm).astype(np.float32) / 32768 if pcm else np.zeros(0, np.float32)
+    return audio, first, plan
 
 
 def _daemon_cancel(client) -> float:
@@ -217,11 +241,14 @@ def bench_latency(repeats: int = 5, threads: int = 2, engine=None, plot: Path | 
     from .daemon.bench import _Daemon
     from .rendering import RenderCache
 
-    if engine is None:
+    uncalibrated = tempfile.TemporaryDirectory(prefix="echoic-bench-calibration-")
+    if engine is None:  # as a new user has it: no voice calibrated (the daemon calibrates in idle, dropped here)
         from .runtime import RuntimeConfig
+        from .streaming import StreamingConfig
         from .synth import Engine, EngineConfig
 
-        engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=threads)))
+        engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=threads),
+                                     streaming=StreamingConfig(calibration_dir=Path(uncalibrated.name))))
     piper = Piper(threads)
     espeak = shutil.which("espeak-ng") is not None
     load = os.getloadavg()
@@ -253,6 +280,12 @@ def bench_latency(repeats: int = 5, threads: int = 2, engine=None, plot: Path | 
                 try:
                     if cached:
                         connected(first_audio, text, **fields)  # fills the cache
+                    if text == SENTENCE:
+                        # A new voice's first minute: three other sentences of the same length,
+                        # whose whole renders teach the voice's statistics at that length
+                        # (`LearnedStatistics`), so the sentence streams.
+                        for other in SENTENCE_TAUGHT:
+                            connected(first_audio, other)
                     for _ in range(repeats):  # the engines take turns, so load spikes hit them all
                         if text is None:
                             row["echoic daemon"].append(connected(_daemon_cancel))
@@ -269,6 +302,7 @@ def bench_latency(repeats: int = 5, threads: int = 2, engine=None, plot: Path | 
                 results[label] = {name: _percentiles(values) for name, values in row.items()}
                 print(f"  {label}: done", flush=True)
     profile = profile_word(engine, WORD, repeats)
+    uncalibrated.cleanup()
     _print(results, profile)
     if plot is not None:
         _plot(results, plot)
@@ -449,6 +483,56 @@ def measure_pad_statistics(words=PAD_WORDS, voices=("af_heart",), repeats: int =
         print(f"{voice_id}: medians over {len(mine)} words: log-mel plain {np.median([r['plain'] for r in mine]):.2f}, "
               f"learnt pad {np.median([r['learnt pad'] for r in mine]):.2f}; first audio "
               f"{np.median([r['first audio whole ms'] for r in mine]):.0f} -> {np.median([r['first audio cut ms'] for r in mine]):.0f} ms")
+    return rows
+
+
+def measure_short_streaming(voices=("af_heart", "af_aoede", "am_michael", "af_bella", "bf_emma"), first_window_frames=None,
+                            heard=SHORT_HEARD, engine=None) -> list[dict]:
+    """Short sentences of a voice never calibrated, streamed on statistics learnt from its own
+    earlier sentences (`StreamingConfig.learn_min_frames`, `learn_pooled_frames`; docs/latency.md,
+    "Every segment streams"). Per voice: `SHORT_TAUGHT` spoken first (each renders whole and may
+    teach its row), then each of `SHORT_HEARD`, in-process, render cache off, by the engine and by
+    one that renders every segment whole (no windows, no pad cut) in turn: first audio of each,
+    how it rendered, guardrail events, and the log-mel distance of the audio to the whole render.
+
+        PYTHONPATH=. python -c "from engine.bench_latency import measure_short_streaming; measure_short_streaming()"
+    """
+    from dataclasses import replace
+
+    from .train.spectral import log_mel_distance
+
+    if engine is None:
+        from .synth import Engine, EngineConfig
+
+        engine = Engine(EngineConfig(disk_cache_megabytes=0))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="echoic-short-") as uncalibrated:  # a new user's: nothing calibrated
+        for voice in voices:
+            streaming = replace(engine.config.streaming, calibration_dir=Path(uncalibrated), learn=True)
+            if first_window_frames is not None:
+                streaming = replace(streaming, first_window_frames=first_window_frames)
+            config = replace(engine.config, cache_megabytes=0, disk_cache_megabytes=0, streaming=streaming)
+            streams = type(engine)(config, runtime=engine.runtime)
+            whole = type(engine)(replace(config, streaming=replace(streaming, enabled=False, cut_pads=False)),
+                                 runtime=engine.runtime)
+            for is_heard, texts in ((False, SHORT_TAUGHT), (True, heard)):
+                for text in texts:
+                    request = SpeechRequest(text, voice=voice)
+                    (a, a_first, a_plan), (b, b_first, _) = _spoken(streams, request), _spoken(whole, request)
+                    # A sentence of several segments differs in length: the whole engine keeps each one's pad.
+                    distance = log_mel_distance(a, b) if len(a) == len(b) else float("nan")
+                    row = {"voice": voice, "text": text, "heard": is_heard, "first audio ms": a_first * 1000,
+                           "whole first audio ms": b_first * 1000, "events": len(a_plan.report.events),
+                           "windows": sum(s.renderer == "kokoro-window" for s in a_plan.segments), "distance": distance}
+                    rows.append(row)
+                    distance = f"{distance:.2f}" if distance == distance else "-"
+                    print(f"{voice} {text!r}: {row['windows']} windows, first audio {row['first audio ms']:.0f} ms against "
+                          f"{row['whole first audio ms']:.0f} whole; log-mel {distance}; events {row['events']}", flush=True)
+            mine = [r for r in rows if r["voice"] == voice and r["heard"]]
+            print(f"{voice}: heard sentences streamed {sum(r['windows'] > 0 for r in mine)} of {len(mine)}; first audio "
+                  f"{np.median([r['first audio ms'] for r in mine]):.0f} ms against {np.median([r['whole first audio ms'] for r in mine]):.0f}"
+                  f" whole (medians); log-mel {min(r['distance'] for r in mine):.2f}-{max(r['distance'] for r in mine):.2f}; "
+                  f"events {sum(r['events'] for r in mine)}", flush=True)
     return rows
 
 

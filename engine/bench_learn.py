@@ -141,7 +141,7 @@ def bench_sources(voices: tuple[str, ...] = ("am_michael", "bf_emma", "jm_kumo",
                              for k in range(6)])
 
     def own(plan, style):
-        audio, stats = runtime.render_with_statistics(plan, style)
+        audio, stats, _ = runtime.render_with_statistics(plan, style)
         return audio, Statistics(stats)
 
     def windowed(plan, style, stats):
@@ -212,7 +212,7 @@ def bench_word_cut(voices: tuple[str, ...] = ("am_michael", "bf_emma", "jm_kumo"
         learnt = pool(taught)
         for word in TEST_WORDS:
             plan, style = planned(voice, word)
-            whole, exact = runtime.render_with_statistics(plan, style)
+            whole, exact, _ = runtime.render_with_statistics(plan, style)
             d = plan.durations
             start, stop = int(d[0]) - 1, plan.frames - max(0, int(d[-1]) - 2)
             reference = whole[start * 600:stop * 600]

@@ -335,6 +335,23 @@ def pad_statistics_renderer(renderer_bytes: bytes) -> tuple[bytes, int]:
     return model.SerializeToString(), len(pairs)
 
 
+def pad_moment_names(outputs: list[str]) -> dict[str, str]:
+    """The pad-statistics outputs (`_pad_names`) of the generator's norms among a renderer's
+    `outputs` -> the norm statistic each stands beside: `pad_mean_<i>` -> its mean's name,
+    `pad_m2_<i>` -> its variance's name. Empty when the renderer has no pad outputs."""
+    if not any(name.startswith("pad_mean_") for name in outputs):
+        return {}
+    # The statistics in graph order (`statistics_renderer` appends them so), paired as
+    # `pad_statistics_renderer` paired them.
+    pairs = norm_pairs([n for n in outputs if "/ReduceMean" in n])
+    names = {}
+    for i, (mean, var) in enumerate(pairs):
+        if is_generator_statistic(mean):
+            pad_mean, pad_m2 = _pad_names(i)
+            names[pad_mean], names[pad_m2] = mean, var
+    return names
+
+
 def pad_mixing_renderer(renderer_bytes: bytes) -> tuple[bytes, int]:
     """The renderer for a cut: every norm mixes its own frames' statistics with given pad
     statistics (inputs `pad_input` of each `_pad_names`, [1, C, 1] each, and `PAD_SHARE` s):

@@ -102,7 +102,7 @@ class PadRenderer:
         frames either side (thrown away) and nothing else, each norm mixing its own statistics with
         `stats` for the frames left out."""
         lo, hi = cut_span(plan.frames, start, stop, context)
-        share = np.array([1.0 - (hi - lo) / plan.frames], dtype=np.float32)
+        share = np.array([pad_share(plan.frames, lo, hi)], dtype=np.float32)
         feeds = {**self._feeds(plan, style, lo, hi), **{pad_input(n): v for n, v in stats.items()}, PAD_SHARE: share}
         with self._lock:
             (audio,) = self.session.run([OUTPUT_AUDIO], feeds, run_options)
@@ -112,3 +112,8 @@ class PadRenderer:
 def cut_span(frames: int, start: int, stop: int, context: int) -> tuple[int, int]:
     """The frames a cut of [start, stop) renders: `context` more either side, within the plan."""
     return max(0, start - context), min(frames, stop + context)
+
+
+def pad_share(frames: int, lo: int, hi: int) -> float:
+    """The share of a plan's `frames` outside [lo, hi) (a `cut_span`): the pad's share of its statistics."""
+    return 1.0 - (hi - lo) / frames

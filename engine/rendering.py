@@ -30,7 +30,7 @@ from .cancelling import Cancelled, interrupting
 from .conditioning import Conditioner, Conditioning
 from .guardrails import Failure, GuardrailConfig, check_audio, check_plan
 from .model_store import FRAME_SAMPLES
-from .pad_cut import PadStatistics, PadStore
+from .pad_cut import PadStatistics, PadStore, cut_span, pad_share
 from .plan import PlannedWord, Segment
 from .render_store import RenderStore
 from .runtime import KokoroRuntime, PlannerOutput, Render
@@ -198,7 +198,9 @@ def check_words(piece: Piece, layout: Layout, audio: np.ndarray, first: int, las
 
 @dataclass(frozen=True)
 class _Windows:
-    """How a long segment streams: the grid row's conditioning and calibration, and its windows."""
+    """How a long segment streams: the conditioning its statistics belong to (a calibrated grid
+    row's, or the segment's own with statistics learnt from the voice's speech), the generator
+    statistics, and its windows."""
 
     grid: Conditioning
     generator: Statistics
@@ -267,12 +269,16 @@ class SegmentRenderer:
         if cut_pads:
             durations, _ = trim_tail(durations, self.config.streaming.tail_frames)
         layout = Layout(ids, word_tokens, phonemes, durations, word_bounds(durations, word_tokens))
+        # The frames outside what the engine keeps (and their context) are the model's pad silence:
+        # their share of the plan's frames mixes learnt statistics for this segment.
+        span = cut_span(planned.frames, cut, cut + int(durations.sum()), self.config.streaming.pad_context_frames) \
+            if planned is not None else None
         # The window renderer has no adapter inputs yet: an adapted segment renders whole.
-        streamed = None if cached or conditioning.adapter else self._windows_for(piece, layout, planned)
+        streamed = None if cached or conditioning.adapter else self._windows_for(piece, layout, planned, conditioning, span)
         if isinstance(streamed, _Windows):
             yield from self._render_windows(piece, layout, planned, cut, streamed, timing, cancel, options)
             return
-        render, learnt, pad_learnt = cached, None, None
+        render, learnt, learnt_pad, pad_learnt = cached, None, None, None
         # A pad cut needs the pad graphs (not the adapted ones) and is keyed by the pack spoken.
         pads_from = None
         if cut_pads and render is None and not conditioning.adapter and getattr(self.runtime, "pad_renderer", lambda: None)():
@@ -280,7 +286,8 @@ class SegmentRenderer:
         if render is None:
             with self._timed(timing, cancel, options) as failed:
                 if streamed is not None:  # (voice key, row) to learn the statistics of
-                    audio, learnt = self.runtime.render_with_statistics(planned, conditioning.style, options)
+                    audio, learnt, learnt_pad = self.runtime.render_with_statistics(
+                        planned, conditioning.style, options, pad=(span[0], planned.frames - span[1]))
                     render = Render(audio, planned.durations)
                 elif pads_from is not None:
                     audio, pad_learnt = self._render_without_pads(planned, conditioning, cut, cut + int(durations.sum()),
@@ -297,8 +304,9 @@ class SegmentRenderer:
         passed = not isinstance(result, list)
         if key and cached is None and passed:
             self.cache.put(key, render)  # only renders that passed every check
-        if learnt is not None and passed and all(np.isfinite(v).all() for v in learnt.values()):
-            self.learned.add(*streamed, planned.frames, learnt)  # likewise: a failed render teaches nothing
+        if learnt is not None and passed and all(np.isfinite(v).all() for v in [*learnt.values(), *learnt_pad.values()]):
+            # likewise: a failed render teaches nothing
+            self.learned.add(*streamed, planned.frames, learnt, learnt_pad, pad_share(planned.frames, *span))
         if pad_learnt is not None and passed and all(np.isfinite(v).all() for v in pad_learnt.values()):
             self.pads.add(pads_from, pad_learnt)
         yield result
@@ -387,11 +395,13 @@ class SegmentRenderer:
             if isinstance(result, list):
                 return
 
-    def _windows_for(self, piece: Piece, layout: Layout, planned: PlannerOutput) -> _Windows | tuple[str, int] | None:
+    def _windows_for(self, piece: Piece, layout: Layout, planned: PlannerOutput, conditioning: Conditioning,
+                     span: tuple[int, int]) -> _Windows | tuple[str, int] | None:
         """How this segment streams in windows: streaming is on, the segment is long enough for
         two windows or more, and its voice's grid row is calibrated or has statistics learnt from
-        the voice's own speech (`LearnedStatistics`, within its reach). A row with no calibration
-        is remembered for the daemon's idle moments either way. Otherwise the segment renders
+        the voice's own speech (`LearnedStatistics`, within its reach; mixed at the pad share of
+        this segment, whose frames outside `span` are pad). A row with no calibration is
+        remembered for the daemon's idle moments either way. Otherwise the segment renders
         whole: then (voice key, row) when that render should teach the row its statistics, else None."""
         cfg = self.config.streaming
         if not cfg.enabled or planned.frames < min(cfg.min_frames, cfg.learn_min_frames):
@@ -410,7 +420,7 @@ class SegmentRenderer:
         key = self.conditioner.voice_for(piece.voice, piece.locale, piece.accent_strength).key
         learnable = cfg.learn and bool(getattr(self.runtime, "statistics_names", ()))
         learnable = learnable and planned.frames >= cfg.learn_min_frames
-        generator = self.learned.get(key, row) if learnable else None
+        generator = self.learned.get(key, row, pad_share(planned.frames, *span), cfg.learn_pooled_frames) if learnable else None
         streams = len(windows) >= 2 and planned.frames >= cfg.min_frames
         with self.lock:
             if streams:
@@ -420,7 +430,8 @@ class SegmentRenderer:
             elif streams:
                 self.uncalibrated[(key, row)] += 1
         if streams and generator is not None:
-            return _Windows(grid, generator, windows)
+            # Learnt from renders in the segment's own timbre (rows near it), so the windows keep it.
+            return _Windows(conditioning, generator, windows)
         return (key, row) if learnable else None
 
     @contextlib.contextmanager

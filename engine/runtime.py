@@ -29,8 +29,9 @@ import numpy as np
 
 from .adapters import AdapterError, AdapterSet
 from .errors import ModelError
-from .graphs import (PLAN_RAW_DURATIONS, F0_STEPS_PER_FRAME, PLAN_DURATIONS, PLAN_ENERGY, PLAN_F0, PLAN_FEATURES, PLANNER_OUTPUTS,
-                     STOCK_PHASE, ensure_split_models, is_generator_statistic)
+from .graphs import (PAD_LEAD, PAD_TRAIL, PLAN_RAW_DURATIONS, F0_STEPS_PER_FRAME, PLAN_DURATIONS, PLAN_ENERGY, PLAN_F0,
+                     PLAN_FEATURES, PLANNER_OUTPUTS, STOCK_PHASE, ensure_split_models, is_generator_statistic,
+                     pad_moment_names)
 from .model_store import (
     FRAME_SAMPLES, INPUT_SPEED, INPUT_STYLE, INPUT_TOKENS, MAX_TOKEN_IDS, OUTPUT_AUDIO, OUTPUT_DURATIONS,
     ModelStoreConfig,
@@ -149,6 +150,8 @@ class KokoroRuntime:
         self.statistics_names: tuple[str, ...] = ()
         """The generator's norm statistics the renderer also outputs (`render_with_statistics`);
         empty with the adapted or the single graph."""
+        self._pad_moments: dict[str, str] = {}
+        """The renderer's pad-moment outputs of the generator's norms -> their statistic's name."""
         self._adapter_feeds: dict[str, tuple[dict, dict]] = {}
         if len(self.adapters) and self.config.graphs == "single":
             raise ModelError("locale adapters need the split graphs (RuntimeConfig(graphs='split'))")
@@ -177,6 +180,7 @@ class KokoroRuntime:
             self.renderer = _session(renderer_path, self.config)
             self.statistics_names = tuple(o.name for o in self.renderer.get_outputs()
                                           if is_generator_statistic(o.name) and o.name != STOCK_PHASE)
+            self._pad_moments = pad_moment_names([o.name for o in self.renderer.get_outputs()])
             outputs = tuple(o.name for o in self.planner.get_outputs() if o.name != PLAN_RAW_DURATIONS)
             if sorted(outputs) != sorted(PLANNER_OUTPUTS):
                 raise ModelError(f"planner {planner_path} has outputs {outputs}, expected {PLANNER_OUTPUTS}")
@@ -298,19 +302,26 @@ class KokoroRuntime:
             (audio,) = self.renderer.run([OUTPUT_AUDIO], feeds, run_options or self.run_options())
         return np.asarray(audio, dtype=np.float32).reshape(-1)
 
-    def render_with_statistics(self, plan: PlannerOutput, style: np.ndarray,
-                               run_options=None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """`render_planned` with the base model, and the generator's norm statistics of that
-        render (name -> float32 (1, C, 1)): what chunked rendering needs to render this voice in
-        windows (`engine/streaming.py`, `LearnedStatistics`). Same audio, same cost."""
+    def render_with_statistics(self, plan: PlannerOutput, style: np.ndarray, run_options=None,
+                               pad: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """`render_planned` with the base model, the generator's norm statistics of that render
+        (name -> float32 (1, C, 1)): what chunked rendering needs to render this voice in windows
+        (`engine/streaming.py`, `LearnedStatistics`), and the moments of the same norms over the
+        plan's first `pad[0]` and last `pad[1]` frames (the mean under the mean's name, the mean
+        of squares under the variance's; empty without pad frames). Same audio, same cost."""
         if not self.statistics_names:
             raise ModelError("this renderer has no statistics outputs (adapted or single graph)")
         feeds = _renderer_feeds(plan, style)
-        names = [OUTPUT_AUDIO, *self.statistics_names]
+        pad_names = []
+        if sum(pad) and self._pad_moments:
+            feeds.update({PAD_LEAD: np.array([pad[0]], dtype=np.int64), PAD_TRAIL: np.array([pad[1]], dtype=np.int64)})
+            pad_names = list(self._pad_moments)
+        names = [OUTPUT_AUDIO, *self.statistics_names, *pad_names]
         with self._lock:
-            audio, *stats = self.renderer.run(names, feeds, run_options or self.run_options())
-        return (np.asarray(audio, dtype=np.float32).reshape(-1),
-                {name: np.asarray(value, dtype=np.float32) for name, value in zip(self.statistics_names, stats)})
+            audio, *outputs = self.renderer.run(names, feeds, run_options or self.run_options())
+        named = {name: np.asarray(value, dtype=np.float32) for name, value in zip(names[1:], outputs)}
+        return (np.asarray(audio, dtype=np.float32).reshape(-1), {name: named[name] for name in self.statistics_names},
+                {self._pad_moments[name]: named[name] for name in pad_names})
 
     def render_frames(self, plan: PlannerOutput, style: np.ndarray, start: int, stop: int, context: int,
                       run_options=None, adapter: str | None = None) -> np.ndarray:

@@ -92,17 +92,21 @@ class StreamingConfig:
     """Learn each voice's generator statistics from its own whole renders (`LearnedStatistics`),
     so a voice with no calibration streams its long segments after its first segment of
     `learn_min_frames` or more, instead of rendering them whole until an idle calibration."""
-    learn_min_frames: int = 160
-    """Segments shorter than this (4 s at rate 1) neither teach nor use learnt statistics: they
-    render whole unless calibrated. A short render's statistics are a third pad silence, and a
-    short segment streamed on them once voiced its first word too quietly for the guardrails
-    (af_aoede, "I think it is going to rain later.", 91 frames; docs/guardrails.md), where its
-    whole render costs little anyway."""
+    learn_min_frames: int = 64
+    """Segments shorter than this (1.6 s at rate 1) neither teach nor use learnt statistics: they
+    render whole unless calibrated. (Until 2026-11-30 this was 160: statistics learnt without
+    keeping a short render's pad apart voiced af_aoede's first word too quietly for the
+    guardrails, docs/guardrails.md; each render's pad is now kept apart, `LearnedStatistics`.)"""
+    learn_pooled_frames: int = 320
+    """A row's learnt statistics stream a segment once the renders that taught them add up to this
+    many frames (8 s); until then the row's segments render whole and teach it. A short sentence
+    windowed on one other's statistics was 0.18-0.51 log-mel from its whole render, on up to six
+    others' 0.16-0.44 (docs/latency.md, "Every segment streams")."""
     learn_reach: int = 1
     """A row with nothing learnt borrows the nearest learnt row of the same voice at most this
     many grid rows away (GRID_ROWS); farther, the segment renders whole and teaches its row."""
     learn_voices: int = 8
-    """Voices whose learnt statistics are kept (the least recently used goes; about 90 KB a row)."""
+    """Voices whose learnt statistics are kept (the least recently used goes; about 180 KB a row)."""
 
     def __post_init__(self):
         for name in ("min_frames", "first_window_frames", "max_window_frames"):
@@ -111,7 +115,7 @@ class StreamingConfig:
                 raise ValueError(f"StreamingConfig.{name} must be a positive integer, got {value!r}")
         if not isinstance(self.context_frames, int) or not 0 <= self.context_frames <= 64:
             raise ValueError(f"StreamingConfig.context_frames must be an integer in 0..64, got {self.context_frames!r}")
-        for name in ("learn_min_frames", "learn_voices"):
+        for name in ("learn_min_frames", "learn_pooled_frames", "learn_voices"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"StreamingConfig.{name} must be a positive integer, got {value!r}")
@@ -245,60 +249,123 @@ class CalibrationStore:
 class LearnedStatistics:
     """Generator statistics learnt from each voice's own whole renders, per grid row, in memory.
 
-    A calibration renders fixed sentences for a voice's grid row; but every whole render of a
-    long segment computes the same statistics over its own text (the runtime's renderer outputs
-    them, `KokoroRuntime.render_with_statistics`), so they are pooled here, frame-weighted as a
+    A calibration renders fixed sentences for a voice's grid row; but every whole render computes
+    the same statistics over its own text (the runtime's renderer outputs them,
+    `KokoroRuntime.render_with_statistics`), so they are pooled here, frame-weighted as a
     calibration pools its sentences, under the voice's key (voice, locale and accent, as the
-    conditioning seam names it) and the segment's grid row. Measured (docs/latency.md): windows
-    with statistics learnt from one or two other sentences of the voice are 0.20-0.37 log-mel
-    from the whole render, against 0.21-0.27 for a calibration and 0.34-1.20 for windows with
-    only their own statistics; the mean of other voices' statistics is 0.74-1.74: statistics
-    belong to a voice, so nothing here is shared between voices."""
+    conditioning seam names it) and the segment's grid row. Statistics belong to a voice (the mean
+    of other voices' is 0.74-1.74 log-mel from the whole render), so nothing is shared between voices.
+
+    A render's frames are its speech and the model's pad silence either side, and a short segment
+    is up to a sixth pad where a long one is a thirtieth. So each render's pad frames (a `share` of
+    its frames, with their moments, from the same call) are kept apart from its speech, and a
+    segment gets the mix of the two at its own pad share (`get`): statistics learnt from a
+    sentence of one length fit a sentence of another (docs/latency.md, "Every segment streams")."""
 
     def __init__(self, reach: int = 1, voices: int = 8):
         self.reach = reach
         self.voices = voices
-        self._rows: dict[str, dict[int, tuple[int, Statistics]]] = {}
-        """voice key -> grid row -> (frames pooled, statistics); in least-recently-used order."""
+        self._rows: dict[str, dict[int, _Learnt]] = {}
+        """voice key -> grid row -> what its renders taught; in least-recently-used order."""
         self._lock = threading.Lock()
 
-    def add(self, voice: str, row: int, frames: int, stats: Statistics) -> None:
-        """Pool one whole render's statistics (over `frames` frames) into the voice's row."""
+    def add(self, voice: str, row: int, frames: int, stats: Statistics, pad: Statistics | None = None,
+            share: float = 0.0) -> None:
+        """Pool one whole render's statistics (over `frames` frames) into the voice's row. `pad`:
+        the moments of its pad frames (`KokoroRuntime.render_with_statistics`), which are a `share`
+        of its frames; without them the render counts as all speech."""
+        if pad is None or not 0.0 < share < 1.0:
+            pad, share = None, 0.0
+        moments = _moments(stats)
+        speech = {n: (moments[n] - share * pad[n]) / (1.0 - share) for n in moments} if pad else moments
         with self._lock:
             rows = self._rows.pop(voice, {})
             self._rows[voice] = rows
-            if row in rows:
-                total, pooled = rows[row]
-                rows[row] = (total + frames, pool([(total, pooled), (frames, stats)]))
-            else:
-                rows[row] = (frames, Statistics(stats))
+            rows[row] = rows.get(row, _Learnt()).pooled(frames * (1.0 - share), speech, frames * share, pad)
             while len(self._rows) > self.voices:
                 del self._rows[next(iter(self._rows))]
 
-    def get(self, voice: str, row: int) -> Statistics | None:
+    def get(self, voice: str, row: int, share: float | None = None, frames: float = 0) -> Statistics | None:
         """The row's statistics, else those of the nearest learnt row within `reach` grid rows
-        (the higher on a tie: rows change slowest upwards), else None."""
+        (the higher on a tie: rows change slowest upwards), else None: the pad's moments and the
+        speech's mixed at the pad share `share` of the segment to render (None: the share of the
+        renders learnt, which gives the statistics of all their frames together, exactly). Rows
+        learnt from fewer than `frames` frames count as not learnt."""
         with self._lock:
-            rows = self._rows.get(voice)
+            rows = {r: learnt for r, learnt in self._rows.get(voice, {}).items() if learnt.frames() >= frames}
             if not rows:
                 return None
             self._rows[voice] = self._rows.pop(voice)
-            if row in rows:
-                return rows[row][1]
-            at = GRID_ROWS.index(row)
-            steps = sorted((abs(GRID_ROWS.index(r) - at), -r) for r in rows)
-            distance, negative = steps[0]
-            return rows[-negative][1] if distance <= self.reach else None
+            if row not in rows:
+                at = GRID_ROWS.index(row)
+                distance, negative = min((abs(GRID_ROWS.index(r) - at), -r) for r in rows)
+                if distance > self.reach:
+                    return None
+                row = -negative
+            return rows[row].statistics(share)
 
     def nbytes(self) -> int:
-        """Bytes of statistics held (for `status`: at most `voices` x 20 grid rows x about 90 KB)."""
+        """Bytes of statistics held (for `status`: at most `voices` x 20 grid rows x about 180 KB)."""
         with self._lock:
-            return sum(v.nbytes for rows in self._rows.values() for _, stats in rows.values() for v in stats.values())
+            return sum(learnt.nbytes() for rows in self._rows.values() for learnt in rows.values())
 
     def rows(self, voice: str) -> dict[int, int]:
         """Grid row -> frames learnt, for `status` and tests."""
         with self._lock:
-            return {row: frames for row, (frames, _) in sorted(self._rows.get(voice, {}).items())}
+            return {row: round(learnt.frames()) for row, learnt in sorted(self._rows.get(voice, {}).items())}
+
+
+def _moments(stats: Statistics) -> dict[str, np.ndarray]:
+    """(mean, variance) per norm -> (mean, mean of squares), float64: moments pool and mix linearly."""
+    out = {}
+    for mean, var in graphs.norm_pairs(list(stats)):
+        mu = np.asarray(stats[mean], dtype=np.float64)
+        out[mean], out[var] = mu, np.asarray(stats[var], dtype=np.float64) + mu**2
+    return out
+
+
+@dataclass(frozen=True)
+class _Learnt:
+    """One voice row's pooled renders: the moments of their speech frames and of their pad frames
+    (mean name -> mean, variance name -> mean of squares), and how many frames of each."""
+
+    speech_frames: float = 0.0
+    speech: dict | None = None
+    pad_frames: float = 0.0
+    pad: dict | None = None
+
+    def pooled(self, speech_frames: float, speech: dict, pad_frames: float, pad: dict | None) -> _Learnt:
+        def mix(n0, m0, n1, m1):  # kept as float32 (about 180 KB a row), computed in float64
+            if m1 is None or n1 <= 0:
+                return n0, m0
+            if m0 is None or n0 <= 0:
+                return n1, {k: np.asarray(v, dtype=np.float32) for k, v in m1.items()}
+            return n0 + n1, {k: ((n0 * m0[k].astype(np.float64) + n1 * m1[k]) / (n0 + n1)).astype(np.float32) for k in m0}
+
+        return _Learnt(*mix(self.speech_frames, self.speech, speech_frames, speech),
+                       *mix(self.pad_frames, self.pad, pad_frames, pad))
+
+    def frames(self) -> float:
+        return self.speech_frames + self.pad_frames
+
+    def statistics(self, share: float | None) -> Statistics:
+        total = self.frames()
+        if self.pad is None:
+            share = 0.0
+        elif share is None:
+            share = self.pad_frames / total
+        stats = Statistics()
+        for mean, var in graphs.norm_pairs(list(self.speech)):
+            mu, second = self.speech[mean].astype(np.float64), self.speech[var].astype(np.float64)
+            if share:
+                mu = share * self.pad[mean] + (1 - share) * mu
+                second = share * self.pad[var] + (1 - share) * second
+            stats[mean] = mu.astype(np.float32)
+            stats[var] = np.maximum(second - mu**2, 0.0).astype(np.float32)
+        return stats
+
+    def nbytes(self) -> int:
+        return sum(v.nbytes for part in (self.speech, self.pad) if part for v in part.values())
 
 
 @dataclass

@@ -81,7 +81,7 @@ def test_the_pad_graphs_are_the_plain_renderer_where_they_should_be(engine):
     renderer = onnx.load(str(graphs.ensure_split_models()[1]))
     pairs = graphs.norm_pairs(graphs._norm_statistics(renderer))
     assert len(stats) == 2 * len(pairs) == 108
-    _, named = runtime.render_with_statistics(plan, style)
+    _, named, _ = runtime.render_with_statistics(plan, style)
     checked = 0
     for i, (mean, var) in enumerate(pairs):
         if mean in named:
@@ -210,3 +210,17 @@ def test_a_long_text_speaks_before_the_rest_is_read(engine, monkeypatch):
     events = list(engine.stream(SpeechRequest(short)))
     assert len(events[-1].plan.words) == 5 * 60  # every line spoken, across the blocks
     assert sum(read[1:]) == len(short)
+
+
+def test_short_sentences_stream_once_the_voice_read_a_few_measured(engine, capsys):
+    """`measure_short_streaming`: after `SHORT_TAUGHT`, a short sentence of a voice never
+    calibrated streams in windows, close to its whole render, with no guardrail event."""
+    from engine.bench_latency import SHORT_HEARD, measure_short_streaming
+
+    rows = measure_short_streaming(voices=("af_heart",), heard=SHORT_HEARD[:1], engine=engine)
+    (heard,) = [r for r in rows if r["heard"]]
+    assert heard["windows"] >= 2 and heard["events"] == 0
+    assert 0.0 < heard["distance"] < 0.45  # measured 0.28
+    assert 0 < heard["first audio ms"] < 60_000 and 0 < heard["whole first audio ms"] < 60_000
+    assert rows[0]["windows"] == 0  # the voice's first sentence renders whole and teaches
+    assert "heard sentences streamed 1 of 1" in capsys.readouterr().out
