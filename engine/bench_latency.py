@@ -241,12 +241,13 @@ def bench_latency(repeats: int = 5, threads: int = 2, engine=None, plot: Path | 
     from .daemon.bench import _Daemon
     from .rendering import RenderCache
 
-    uncalibrated = tempfile.TemporaryDirectory(prefix="echoic-bench-calibration-")
+    uncalibrated = None
     if engine is None:  # as a new user has it: no voice calibrated (the daemon calibrates in idle, dropped here)
         from .runtime import RuntimeConfig
         from .streaming import StreamingConfig
         from .synth import Engine, EngineConfig
 
+        uncalibrated = tempfile.TemporaryDirectory(prefix="echoic-bench-calibration-")
         engine = Engine(EngineConfig(runtime=RuntimeConfig(threads=threads),
                                      streaming=StreamingConfig(calibration_dir=Path(uncalibrated.name))))
     piper = Piper(threads)
@@ -302,7 +303,8 @@ def bench_latency(repeats: int = 5, threads: int = 2, engine=None, plot: Path | 
                 results[label] = {name: _percentiles(values) for name, values in row.items()}
                 print(f"  {label}: done", flush=True)
     profile = profile_word(engine, WORD, repeats)
-    uncalibrated.cleanup()
+    if uncalibrated is not None:
+        uncalibrated.cleanup()
     _print(results, profile)
     if plot is not None:
         _plot(results, plot)

@@ -202,7 +202,7 @@ class _Windows:
     row's, or the segment's own with statistics learnt from the voice's speech), the generator
     statistics, and its windows."""
 
-    grid: Conditioning
+    conditioning: Conditioning
     generator: Statistics
     windows: list[tuple[int, int]]
 
@@ -375,7 +375,7 @@ class SegmentRenderer:
         renderer = self.runtime.window_renderer()
         with self._timed(timing, cancel, options) as failed:
             # The timbre is the grid row's (the statistics are that timbre's); prosody stays the segment's.
-            prepared = renderer.prepare(planned, streamed.grid.style, streamed.generator, options)
+            prepared = renderer.prepare(planned, streamed.conditioning.style, streamed.generator, options)
         if failed:
             yield failed
             return
@@ -420,8 +420,9 @@ class SegmentRenderer:
         key = self.conditioner.voice_for(piece.voice, piece.locale, piece.accent_strength).key
         learnable = cfg.learn and bool(getattr(self.runtime, "statistics_names", ()))
         learnable = learnable and planned.frames >= cfg.learn_min_frames
-        generator = self.learned.get(key, row, pad_share(planned.frames, *span), cfg.learn_pooled_frames) if learnable else None
         streams = len(windows) >= 2 and planned.frames >= cfg.min_frames
+        generator = self.learned.get(key, row, pad_share(planned.frames, *span), cfg.learn_pooled_frames) \
+            if learnable and streams else None
         with self.lock:
             if streams:
                 self._wanted[(key, row)] = None

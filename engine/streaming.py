@@ -274,7 +274,7 @@ class LearnedStatistics:
         """Pool one whole render's statistics (over `frames` frames) into the voice's row. `pad`:
         the moments of its pad frames (`KokoroRuntime.render_with_statistics`), which are a `share`
         of its frames; without them the render counts as all speech."""
-        if pad is None or not 0.0 < share < 1.0:
+        if not pad or not 0.0 < share < 1.0:
             pad, share = None, 0.0
         moments = _moments(stats)
         speech = {n: (moments[n] - share * pad[n]) / (1.0 - share) for n in moments} if pad else moments

@@ -538,7 +538,8 @@ def test_learnt_statistics_pool_exactly_and_borrow_only_a_near_row():
     learned.add("v", GRID_ROWS[at + 2], 100, a)
     assert _same(learned.get("v", GRID_ROWS[at + 1]), learned.get("v", GRID_ROWS[at + 2]))  # a tie: the higher row
     assert not _same(learned.get("v", GRID_ROWS[at + 1]), pooled)
-    learned.add("w", 127, 100, a)
+    learned.add("w", 127, 100, a, Statistics(), 0.2)  # no pad moments given: all speech
+    assert _same(learned.get("w", 127, 0.3), a)
     learned.add("x", 127, 100, a)  # a third voice: the least recently used ("v") goes
     assert learned.get("v", 127) is None and learned.get("w", 127) is not None
 
