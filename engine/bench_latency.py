@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import SAMPLE_RATE
 from .api import AudioChunk, SpeechRequest
 from .daemon.bench import first_audio
 
@@ -139,18 +140,23 @@ def _in_process(engine, request: SpeechRequest) -> float:
 
 
 def _spoken(engine, request: SpeechRequest):
-    """(audio float32, seconds to the first audio or NaN, plan) of one request, in-process."""
+    """(audio float32, seconds to the first audio or NaN, plan, seconds late) of one request,
+    in-process. Late: the most any chunk arrived after the audio before it would have played out,
+    had playback started with the first chunk (0: no gap)."""
     from .api import Finished
 
-    started, first, pcm, plan = time.perf_counter(), float("nan"), [], None
+    started, first, pcm, plan, late, samples = time.perf_counter(), float("nan"), [], None, 0.0, 0
     for event in engine.stream(request):
         if isinstance(event, AudioChunk):
-            first = first if pcm else time.perf_counter() - started
+            now = time.perf_counter() - started
+            first = first if pcm else now
+            late = max(late, now - (first + samples / SAMPLE_RATE))
             pcm.append(np.frombuffer(event.pcm, "<i2"))
+            samples += len(pcm[-1])
         elif isinstance(event, Finished):
             plan = event.plan
     audio = np.concatenate(pcm).astype(np.float32) / 32768 if pcm else np.zeros(0, np.float32)
-    return audio, first, plan
+    return audio, first, plan, late
 
 
 def _daemon_cancel(client) -> float:
@@ -489,13 +495,15 @@ def measure_pad_statistics(words=PAD_WORDS, voices=("af_heart",), repeats: int =
 
 
 def measure_short_streaming(voices=("af_heart", "af_aoede", "am_michael", "af_bella", "bf_emma"), first_window_frames=None,
-                            heard=SHORT_HEARD, engine=None) -> list[dict]:
+                            heard=SHORT_HEARD, engine=None, paced=None) -> list[dict]:
     """Short sentences of a voice never calibrated, streamed on statistics learnt from its own
     earlier sentences (`StreamingConfig.learn_min_frames`, `learn_pooled_frames`; docs/latency.md,
     "Every segment streams"). Per voice: `SHORT_TAUGHT` spoken first (each renders whole and may
     teach its row), then each of `SHORT_HEARD`, in-process, render cache off, by the engine and by
     one that renders every segment whole (no windows, no pad cut) in turn: first audio of each,
-    how it rendered, guardrail events, and the log-mel distance of the audio to the whole render.
+    how it rendered, guardrail events, the log-mel distance of the audio to the whole render, and
+    how late its latest chunk came (`_spoken`). `first_window_frames` and `paced` (None: the
+    configured ones) set the window schedule (`StreamingConfig`).
 
         PYTHONPATH=. python -c "from engine.bench_latency import measure_short_streaming; measure_short_streaming()"
     """
@@ -513,6 +521,8 @@ def measure_short_streaming(voices=("af_heart", "af_aoede", "am_michael", "af_be
             streaming = replace(engine.config.streaming, calibration_dir=Path(uncalibrated), learn=True)
             if first_window_frames is not None:
                 streaming = replace(streaming, first_window_frames=first_window_frames)
+            if paced is not None:
+                streaming = replace(streaming, paced=paced)
             config = replace(engine.config, cache_megabytes=0, disk_cache_megabytes=0, streaming=streaming)
             streams = type(engine)(config, runtime=engine.runtime)
             whole = type(engine)(replace(config, streaming=replace(streaming, enabled=False, cut_pads=False)),
@@ -520,21 +530,24 @@ def measure_short_streaming(voices=("af_heart", "af_aoede", "am_michael", "af_be
             for is_heard, texts in ((False, SHORT_TAUGHT), (True, heard)):
                 for text in texts:
                     request = SpeechRequest(text, voice=voice)
-                    (a, a_first, a_plan), (b, b_first, _) = _spoken(streams, request), _spoken(whole, request)
+                    (a, a_first, a_plan, a_late), (b, b_first, _, _) = _spoken(streams, request), _spoken(whole, request)
                     # A sentence of several segments differs in length: the whole engine keeps each one's pad.
                     distance = log_mel_distance(a, b) if len(a) == len(b) else float("nan")
                     row = {"voice": voice, "text": text, "heard": is_heard, "first audio ms": a_first * 1000,
                            "whole first audio ms": b_first * 1000, "events": len(a_plan.report.events),
-                           "windows": sum(s.renderer == "kokoro-window" for s in a_plan.segments), "distance": distance}
+                           "windows": sum(s.renderer == "kokoro-window" for s in a_plan.segments), "distance": distance,
+                           "late ms": a_late * 1000}
                     rows.append(row)
                     distance = f"{distance:.2f}" if distance == distance else "-"
                     print(f"{voice} {text!r}: {row['windows']} windows, first audio {row['first audio ms']:.0f} ms against "
-                          f"{row['whole first audio ms']:.0f} whole; log-mel {distance}; events {row['events']}", flush=True)
+                          f"{row['whole first audio ms']:.0f} whole; log-mel {distance}; events {row['events']}; "
+                          f"late {row['late ms']:.0f} ms", flush=True)
             mine = [r for r in rows if r["voice"] == voice and r["heard"]]
             print(f"{voice}: heard sentences streamed {sum(r['windows'] > 0 for r in mine)} of {len(mine)}; first audio "
                   f"{np.median([r['first audio ms'] for r in mine]):.0f} ms against {np.median([r['whole first audio ms'] for r in mine]):.0f}"
                   f" whole (medians); log-mel {min(r['distance'] for r in mine):.2f}-{max(r['distance'] for r in mine):.2f}; "
-                  f"events {sum(r['events'] for r in mine)}", flush=True)
+                  f"events {sum(r['events'] for r in mine)}; late chunks {sum(r['late ms'] >= 1 for r in mine)} "
+                  f"(latest {max(r['late ms'] for r in mine):.0f} ms)", flush=True)
     return rows
 
 

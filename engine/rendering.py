@@ -35,7 +35,7 @@ from .plan import PlannedWord, Segment
 from .render_store import RenderStore
 from .runtime import KokoroRuntime, PlannerOutput, Render
 from .segmenting import Piece, token_ids
-from .streaming import CalibrationStore, LearnedStatistics, Statistics, grid_row, word_windows
+from .streaming import CalibrationStore, LearnedStatistics, Pace, RenderPace, Statistics, grid_row, word_windows
 
 if TYPE_CHECKING:
     from .config import EngineConfig
@@ -233,6 +233,8 @@ class SegmentRenderer:
         """Each voice's pad statistics, learnt from its whole renders, for `cut_pads`."""
         self.pad_cuts = 0
         """Segments rendered without their pad on learnt pad statistics (`cut_pads`) since start."""
+        self.pace = RenderPace(config.streaming.pace_ms_per_frame)
+        """What a window render costs on this machine, measured on every window (`word_windows`)."""
         self._wanted: dict[tuple[str, int], None] = {}
 
     def take_wanted(self) -> list[tuple[str, int]]:
@@ -383,11 +385,14 @@ class SegmentRenderer:
         for first, last in streamed.windows:
             if cancel.is_set():
                 raise Cancelled  # between windows: the next one would never be heard
+            started = time.perf_counter()
             with self._timed(timing, cancel, options) as failed:
                 audio = renderer.render(prepared, bounds[first] + cut, bounds[last] + cut, context, options)
             if failed:
                 yield failed
                 return
+            lo, hi = max(0, bounds[first] + cut - context), min(prepared.frames, bounds[last] + cut + context)
+            self.pace.observe(hi - lo, time.perf_counter() - started)
             with self.lock:
                 self.windows += 1
             result = check_words(piece, layout, audio, first, last, self.config.guardrails)
@@ -407,7 +412,8 @@ class SegmentRenderer:
         if not cfg.enabled or planned.frames < min(cfg.min_frames, cfg.learn_min_frames):
             return None
         voiced = [b > a for a, b in layout.word_tokens]
-        windows = word_windows(layout.bounds, voiced, cfg.first_window_frames, cfg.max_window_frames)
+        pace = Pace(self.pace.ms_per_frame(), cfg.context_frames) if cfg.paced else None
+        windows = word_windows(layout.bounds, voiced, cfg.first_window_frames, cfg.max_window_frames, pace)
         row = grid_row(len(layout.ids))
         if row >= len(piece.voice.pack):  # a short user voice pack has no such row
             return None

@@ -12,14 +12,16 @@ frames either side). Here:
   render, so they come from a **calibration**: the voice's timbre at a grid row, rendered over a
   fixed multilingual text; a streamed segment renders with that grid row's timbre, so its
   statistics belong to exactly the timbre it is rendered with;
-- each window gets `context_frames` of context either side, and only its middle is kept.
+- each window gets `context_frames` of context either side, and only its middle is kept;
+- windows after the first are sized from what a window render costs here, measured on the last
+  ones (`RenderPace`), so that each is ready before the audio ahead of it has played.
 
 Measured (tests/test_streaming.py, docs/model.md): windows joined this way are as close to a whole
 render at the joins as anywhere else, and near the int8 graph's own noise floor.
 
 Calibration lives here too (`CalibrationStore`, `Calibrator`), next to the renderer it serves; a
 grid row's style comes from the conditioning seam (engine/conditioning.py), like every style.
-This module is about 380 lines because the window renderer and its calibration share the
+This module is about 650 lines because the window renderer and its calibration share the
 statistics' names and pairing; they are read together.
 """
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -34,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import graphs, model_store
+from . import SAMPLE_RATE, graphs, model_store
 from .cancelling import interrupting, unless_cancelled
 from .conditioning import Conditioner, Conditioning, pack_row
 from .errors import ConfigError, ModelError
@@ -43,6 +46,9 @@ from .model_store import FRAME_SAMPLES, INPUT_STYLE, OUTPUT_AUDIO, ModelStoreCon
 from .voices import Voice
 
 log = logging.getLogger(__name__)
+
+FRAME_MS = 1000.0 * FRAME_SAMPLES / SAMPLE_RATE
+"""Milliseconds of audio in one renderer frame (25)."""
 
 CALIBRATION_VERSION = 1
 """Part of every calibration file's name: bump it when the calibration text or method changes."""
@@ -69,10 +75,19 @@ class StreamingConfig:
     """Render long segments in windows when their voice's statistics are calibrated."""
     min_frames: int = 56
     """Segments shorter than this (1.4 s at rate 1) render whole: one call is as quick."""
-    first_window_frames: int = 24
-    """The first window ends at the first word boundary at or after this many frames (0.6 s)."""
+    first_window_frames: int = 12
+    """The first window ends at the first word boundary at or after this many frames (0.3 s), or
+    when `paced`, after as many as the measured pace needs for the second window to be ready in
+    time, if that is more (`Pace.first_frames`: about 18 on a 2-core CPU)."""
     max_window_frames: int = 96
-    """Later windows double in length up to this many frames (each costs 2 * context more)."""
+    """Later windows grow up to this many frames (each costs 2 * context more)."""
+    paced: bool = True
+    """Size each later window from the measured cost of a window render (`RenderPace`), so that it
+    is rendered before the audio ahead of it has played (`word_windows` with a `Pace`); False:
+    each later window doubles in length."""
+    pace_ms_per_frame: float = 8.0
+    """The cost of a rendered frame assumed until three window renders were measured (7.2-9.9 ms
+    on a 2-core CPU, docs/latency.md)."""
     context_frames: int = 8
     """Frames rendered either side of a window and thrown away (8 measured as good as 16)."""
     cut_pads: bool = True
@@ -126,6 +141,9 @@ class StreamingConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= 64:
                 raise ValueError(f"StreamingConfig.{name} must be an integer in 0..64, got {value!r}")
+        if not (isinstance(self.pace_ms_per_frame, (int, float)) and 0 < self.pace_ms_per_frame < 1000):
+            raise ValueError(f"StreamingConfig.pace_ms_per_frame must be a number of milliseconds in (0, 1000), "
+                             f"got {self.pace_ms_per_frame!r}")
         if self.max_window_frames < self.first_window_frames:
             raise ValueError("StreamingConfig.max_window_frames must be at least first_window_frames")
 
@@ -483,20 +501,105 @@ def pool(parts: list[tuple[int, Statistics]], pairs: list[tuple[str, str]] | Non
     return stats
 
 
-def word_windows(bounds: list[int], voiced: list[bool], first: int, largest: int) -> list[tuple[int, int]]:
+@dataclass(frozen=True)
+class Pace:
+    """What a window costs to render here and now, for sizing windows so that each is ready before
+    the audio ahead of it has played (`word_windows`)."""
+
+    ms_per_frame: float
+    """Render time per rendered frame, context included (`RenderPace.ms_per_frame`)."""
+    context: int
+    """Context frames rendered either side of a window (`StreamingConfig.context_frames`)."""
+    safety: float = 1.3
+    """The cost is taken this many times over (a machine's render times vary from call to call)."""
+    margin_ms: float = 60.0
+    """And each window is due this much before the audio ahead of it ends (checking the window
+    before it and handing its audio on take time too; 30 left chunks 30-54 ms late in 3 of 39
+    short sentences, docs/latency.md)."""
+
+    def cost_ms(self, frames: int) -> float:
+        return self.safety * self.ms_per_frame * (frames + 2 * self.context)
+
+    def growing_frames(self) -> float | None:
+        """Twice the window length whose audio lasts as long as it takes to render (context
+        included): windows this long build up audio ahead. None when no window length does (a
+        machine slower than the audio, or nearly): then pacing cannot help."""
+        per_frame = self.safety * self.ms_per_frame
+        if per_frame >= 0.8 * FRAME_MS:
+            return None
+        return 2.0 * 2 * self.context * per_frame / (FRAME_MS - per_frame)
+
+    def first_frames(self) -> float:
+        """The shortest first window whose audio lasts until a `growing_frames` window after it
+        is ready."""
+        return (self.cost_ms(math.ceil(self.growing_frames())) + self.margin_ms) / FRAME_MS
+
+
+class RenderPace:
+    """Window render times as measured on this machine: the median cost per rendered frame of the
+    last `keep` window renders; `initial` until `least` have been measured. Thread-safe."""
+
+    def __init__(self, initial: float, keep: int = 16, least: int = 3):
+        self.initial, self.least = float(initial), least
+        self._seen: list[float] = []
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def observe(self, frames: int, seconds: float) -> None:
+        """One window render of `frames` frames (context included) that took `seconds`."""
+        if frames > 0 and seconds >= 0:
+            with self._lock:
+                self._seen = (self._seen + [1000.0 * seconds / frames])[-self._keep:]
+
+    def ms_per_frame(self) -> float:
+        with self._lock:
+            seen = list(self._seen)
+        return float(np.median(seen)) if len(seen) >= self.least else self.initial
+
+
+def word_windows(bounds: list[int], voiced: list[bool], first: int, largest: int,
+                 pace: Pace | None = None) -> list[tuple[int, int]]:
     """Cut a segment's words into windows: (first word, end word) pairs.
 
     `bounds[i]` is the frame word i starts at (`bounds[-1]` the segment's end). A window ends
-    before a voiced word, at the first boundary at least `target` frames on; the target starts at
-    `first` and doubles each window up to `largest`. When what would be left after a window is
-    shorter than that window's target, the window takes it too (so a last window can reach
-    almost twice `largest`)."""
+    before a voiced word, at the first boundary at least its target frames on. Without `pace`,
+    the first target is `first` and each later one doubles up to `largest`; when what would be
+    left after a window is shorter than its target, the window takes it too (so a last window can
+    reach almost twice `largest`).
+
+    With `pace` (a machine that renders faster than the audio plays), the first target is at
+    least `Pace.first_frames` (the first window must last until the second is ready), and each
+    later window is the longest, up to `largest` frames, that is rendered at the pace's cost
+    before the audio of the windows before it has played out from the first window's arrival on,
+    but at least `Pace.growing_frames` (shorter windows cost more time than they bring audio):
+    small while little audio is ahead, growing as it builds up. The rest of the segment joins a
+    window when that is ready in time too."""
+    grow = pace.growing_frames() if pace is not None else None
+    if grow is None:
+        pace = None  # too slow to pace: the doubling schedule
+    else:
+        first = max(first, math.ceil(pace.first_frames()))
     n = len(bounds) - 1
     windows, start, target = [], 0, first
+    ready = ahead = 0.0  # ms from the first window's arrival: later windows rendered by then; audio ahead
     while start < n:
-        end = next((j for j in range(start + 1, n) if voiced[j] and bounds[j] - bounds[start] >= target), n)
-        if end < n and bounds[n] - bounds[end] < target:
-            end = n  # the rest is short: render it with this window
+        cuts = [j for j in range(start + 1, n) if voiced[j]] + [n]  # where a window may end
+        if pace is None or not windows:
+            end = next(j for j in cuts if j == n or bounds[j] - bounds[start] >= target)
+            if end < n and bounds[n] - bounds[end] < target:
+                end = n  # the rest is short: render it with this window
+        else:
+            due = ahead - pace.margin_ms
+            long_enough = next(j for j in cuts if j == n or bounds[j] - bounds[start] >= grow)
+            fits = [j for j in cuts if j >= long_enough and bounds[j] - bounds[start] <= largest
+                    and ready + pace.cost_ms(bounds[j] - bounds[start]) <= due]
+            end = fits[-1] if fits else long_enough
+            if end < n and ready + pace.cost_ms(bounds[n] - bounds[start]) <= due and bounds[n] - bounds[start] <= 2 * largest:
+                end = n
+        if pace is not None:
+            if windows:
+                ready += pace.cost_ms(bounds[end] - bounds[start])
+            ahead += (bounds[end] - bounds[start]) * FRAME_MS
         windows.append((start, end))
         start, target = end, min(2 * target, largest)
     return windows

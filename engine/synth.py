@@ -115,6 +115,7 @@ class Engine:
         with self.renderer.lock:
             streaming = {"windows": self.renderer.windows, "learned_segments": self.renderer.learned_segments,
                          "pad_cuts": self.renderer.pad_cuts,
+                         "window_ms_per_frame": round(self.renderer.pace.ms_per_frame(), 2),
                          "learned_bytes": self.renderer.learned.nbytes(),
                          "uncalibrated": {f"{v}@{r}": n for (v, r), n in self.renderer.uncalibrated.items()}}
         with self.ladder.lock:

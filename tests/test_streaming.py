@@ -19,8 +19,8 @@ from engine import graphs, model_store
 from engine.api import AudioChunk, Cancellation, Finished, MarkReached, SpeechRequest
 from engine.errors import ConfigError
 from engine.locales import get_locale
-from engine.streaming import (GRID_ROWS, CalibrationStore, LearnedStatistics, StreamingConfig, Statistics, grid_row,
-                              pool, word_windows)
+from engine.streaming import (FRAME_MS, GRID_ROWS, CalibrationStore, LearnedStatistics, Pace, RenderPace, StreamingConfig,
+                              Statistics, grid_row, pool, word_windows)
 from engine.synth import Engine, EngineConfig
 from engine.train.spectral import log_mel_distance
 
@@ -49,6 +49,68 @@ def test_word_windows_cut_only_before_voiced_words_and_fold_a_short_tail():
     assert word_windows([0, 30, 50], [True, True], first=24, largest=96) == [(0, 2)]
 
 
+def _lateness(bounds, windows, pace):
+    """ms each later window is ready after it is due (minus the margin), at the pace's own cost."""
+    ready, ahead, late = 0.0, (bounds[windows[0][1]] - bounds[0]) * FRAME_MS, []
+    for a, b in windows[1:]:
+        ready += pace.cost_ms(bounds[b] - bounds[a])
+        late.append(ready - (ahead - pace.margin_ms))
+        ahead += (bounds[b] - bounds[a]) * FRAME_MS
+    return late
+
+
+def test_paced_windows_are_each_ready_before_the_audio_ahead_has_played():
+    bounds = list(range(0, 410, 10))  # 40 words of 10 frames
+    voiced = [True] * 40
+    slow, fast = Pace(ms_per_frame=9.0, context=8), Pace(ms_per_frame=3.0, context=8)
+    for pace in (slow, fast):
+        windows = word_windows(bounds, voiced, first=12, largest=96, pace=pace)
+        assert [b for a, b in windows[:-1]] == [a for a, b in windows[1:]] and windows[-1][1] == 40
+        assert max(_lateness(bounds, windows, pace)) <= 0
+        sizes = [bounds[b] - bounds[a] for a, b in windows]
+        assert sizes[:4] == sorted(sizes[:4]) and max(sizes[:-1]) <= 96
+        assert min(sizes[1:]) >= pace.growing_frames()  # none shorter than builds up audio
+    slow_sizes = [bounds[b] - bounds[a] for a, b in word_windows(bounds, voiced, 12, 96, slow)]
+    fast_sizes = [bounds[b] - bounds[a] for a, b in word_windows(bounds, voiced, 12, 96, fast)]
+    # Slow: the first window grows to last until a second that builds up audio is ready (23.5
+    # frames at 9 ms a frame: 11.7 ms a frame with the safety factor, 29 frames to grow, 16 of
+    # context, 60 ms margin); fast: the configured first window, then long windows at once.
+    assert slow.first_frames() * FRAME_MS == pytest.approx(1.3 * 9.0 * (29 + 16) + 60)
+    assert slow_sizes[:3] == [30, 40, 70], slow_sizes
+    assert fast_sizes[:3] == [20, 90, 90], fast_sizes
+    # Doubling from the same 20-frame first window at the slow pace: its second comes late.
+    doubled = word_windows(bounds, voiced, first=12, largest=96)
+    assert doubled[0] == (0, 2) and _lateness(bounds, doubled, slow)[0] > 0
+
+
+def test_paced_windows_take_a_long_word_whole_and_do_not_pace_a_machine_slower_than_the_audio():
+    bounds, voiced = [0, 20, 200, 220], [True, True, True]
+    assert word_windows(bounds, voiced, first=12, largest=96, pace=Pace(8.0, 8)) == [(0, 1), (1, 2), (2, 3)]
+    # A sentence of short words: no one-word window that would lose time (5-8 frames), and on time.
+    bounds = [0, 5, 12, 18, 33, 41, 52, 81]
+    pace = Pace(7.0, 8)
+    windows = word_windows(bounds, [True] * 7, first=12, largest=96, pace=pace)
+    assert [bounds[b] - bounds[a] for a, b in windows] == [18, 23, 40] and max(_lateness(bounds, windows, pace)) <= 0
+    # 20 ms a frame, times 1.3: about as slow as the audio; the doubling schedule, unchanged.
+    assert Pace(20.0, 8).growing_frames() is None
+    long = list(range(0, 410, 10))
+    assert word_windows(long, [True] * 40, 12, 96, Pace(20.0, 8)) == word_windows(long, [True] * 40, 12, 96)
+
+
+def test_render_pace_is_the_median_of_the_last_window_renders():
+    pace = RenderPace(initial=10.0, keep=4)
+    pace.observe(40, 0.2)
+    pace.observe(40, 0.4)
+    assert pace.ms_per_frame() == 10.0  # two renders: not yet a measure
+    pace.observe(20, 0.1)
+    assert pace.ms_per_frame() == 5.0  # median of 5, 10, 5
+    for _ in range(4):
+        pace.observe(10, 0.03)
+    assert pace.ms_per_frame() == pytest.approx(3.0)  # only the last four count
+    pace.observe(0, 1.0)  # nothing rendered: ignored
+    assert pace.ms_per_frame() == pytest.approx(3.0)
+
+
 def test_grid_row_is_the_nearest_calibrated_row():
     assert grid_row(1) == 15 and grid_row(16) == 15
     assert grid_row(150) == 159 and grid_row(140) == 127
@@ -61,6 +123,8 @@ def test_streaming_config_refuses_nonsense():
         StreamingConfig(context_frames=-1)
     with pytest.raises(ValueError, match="max_window_frames"):
         StreamingConfig(first_window_frames=64, max_window_frames=32)
+    with pytest.raises(ValueError, match="pace_ms_per_frame"):
+        StreamingConfig(pace_ms_per_frame=0)
 
 
 def test_calibration_store_round_trip_is_keyed_by_the_row_timbre(tmp_path):
@@ -196,6 +260,10 @@ def test_engine_streams_a_long_segment_window_by_window(calibrated):
     assert len(windows) >= 3
     assert log.index(("audio", 0)) == 1  # the first audio went out after one window, before the rest
     assert [s.renderer for s in plan.segments] == ["kokoro-window"] * len(windows)
+    seen = len(streaming.renderer.pace._seen)
+    assert seen == min(len(windows), 16)  # every window render measured for the next schedule
+    measured = streaming.statistics()["streaming"]["window_ms_per_frame"]
+    assert measured == round(streaming.renderer.pace.ms_per_frame(), 2) and 0 < measured < 1000
     # The plan tiles the audio: segments and words follow each other, durations give the lengths.
     assert plan.samples == len(audio)
     position = 0
