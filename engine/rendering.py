@@ -35,7 +35,8 @@ from .plan import PlannedWord, Segment
 from .render_store import RenderStore
 from .runtime import KokoroRuntime, PlannerOutput, Render
 from .segmenting import Piece, token_ids
-from .streaming import CalibrationStore, LearnedStatistics, Pace, RenderPace, Statistics, grid_row, word_windows
+from .streaming import (CalibrationStore, LearnedStatistics, Pace, RenderPace, Statistics, grid_row, window_span,
+                        word_windows)
 
 if TYPE_CHECKING:
     from .config import EngineConfig
@@ -391,7 +392,7 @@ class SegmentRenderer:
             if failed:
                 yield failed
                 return
-            lo, hi = max(0, bounds[first] + cut - context), min(prepared.frames, bounds[last] + cut + context)
+            lo, hi = window_span(prepared.frames, bounds[first] + cut, bounds[last] + cut, context)
             self.pace.observe(hi - lo, time.perf_counter() - started)
             with self.lock:
                 self.windows += 1
