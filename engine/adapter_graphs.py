@@ -30,7 +30,7 @@ from .model_store import ModelStoreConfig
 
 LORA_OPS = ("MatMulInteger", "ConvInteger")
 _CHAIN_OPS = ("Cast", "Mul", "Add")
-ADAPTED_VERSION = 2
+ADAPTED_VERSION = 3
 """Bump when the surgery changes (it names the cached graphs)."""
 
 
@@ -181,28 +181,24 @@ def targets_stamp(targets) -> str:
 
 def ensure_adapted_models(targets, config: ModelStoreConfig | None = None) -> tuple[Path, Path]:
     """Paths of the planner and renderer with LoRA branches on `targets`, cut and patched on
-    first use (a few seconds) and cached next to the split graphs."""
+    first use (a few seconds) and cached next to the split graphs. The renderer is the runtime's
+    pad renderer (`graphs.pad_renderer`: norm and pad statistics as outputs, the pad mixing as
+    defaulted inputs), so an adapted segment streams in windows and cuts its pad as any other."""
     from .graphs import ensure_split_models
+    from .streaming import ensure_streaming_models
 
     config = config or ModelStoreConfig()
-    planner, renderer = ensure_split_models(config)
+    planner = ensure_split_models(config)[0]
     stamp = f"{model_store.expected_sha256()[:16]}-lora{targets_stamp(targets)}"
-    out = tuple(Path(config.cache_dir) / f"{stamp}-{p.name.split('-', 1)[1]}" for p in (planner, renderer))
-    if all(p.exists() for p in out):
-        return out
-    found: set[str] = set()
-    for src, dst in zip((planner, renderer), out):
-        patched, sites = add_lora_branches(src.read_bytes(), targets)
-        if src == planner:
-            patched = _with_raw_durations(patched)
-        found.update(sites)
-        model_store.write_atomically(dst, patched)
-    missing = sorted(set(targets) - found)
-    if missing:
-        for p in out:
-            p.unlink(missing_ok=True)
-        raise ModelError(f"adapter targets with no int8 MatMulInteger/ConvInteger node in the graphs: {missing[:5]}")
-    return out
+    adapted_planner = Path(config.cache_dir) / f"{stamp}-{planner.name.split('-', 1)[1]}"
+    if not adapted_planner.exists():
+        missing = sorted(set(targets) - set(split_sites(targets, config)))
+        if missing:
+            raise ModelError(f"adapter targets with no int8 MatMulInteger/ConvInteger node in the graphs: {missing[:5]}")
+        patched, _ = add_lora_branches(planner.read_bytes(), targets)
+        model_store.write_atomically(adapted_planner, _with_raw_durations(patched))
+    (renderer,) = ensure_streaming_models(config, ("pad-renderer",), tuple(targets))
+    return adapted_planner, renderer
 
 
 def _with_raw_durations(planner_bytes: bytes) -> bytes:

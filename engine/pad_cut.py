@@ -67,10 +67,12 @@ class PadStore:
 
 class PadRenderer:
     """A whole render that teaches pad statistics, and a cut render, through the runtime's renderer
-    session (`graphs.pad_renderer`); calls hold the runtime's lock."""
+    session (`graphs.pad_renderer`); calls hold the runtime's lock. `adapter_feeds(tag)`: the
+    session's feeds that select a locale adapter (`KokoroRuntime.renderer_adapter`; {} for None)."""
 
-    def __init__(self, session, lock: threading.Lock):
+    def __init__(self, session, lock: threading.Lock, adapter_feeds=lambda adapter: {}):
         self.session = session
+        self._adapter_feeds = adapter_feeds
         self._outputs = [o.name for o in session.get_outputs()]
         self._pad_outputs = [name for name in self._outputs if name.startswith("pad_")]
         if not self._pad_outputs:
@@ -84,12 +86,12 @@ class PadRenderer:
                 PLAN_ENERGY: plan.energy[..., k * lo:k * hi], INPUT_STYLE: np.asarray(style, dtype=np.float32)}
 
     def render_learning(self, plan, style: np.ndarray, start: int, stop: int, context: int,
-                        run_options=None) -> tuple[np.ndarray, PadStatistics]:
+                        run_options=None, adapter: str | None = None) -> tuple[np.ndarray, PadStatistics]:
         """The whole plan rendered (float32 (600 F,), the plain renderer's audio exactly) and the
         pad statistics of the frames a cut of [start, stop) with `context` would leave out."""
         lo, hi = cut_span(plan.frames, start, stop, context)
         feeds = {**self._feeds(plan, style, 0, plan.frames), PAD_LEAD: np.array([lo], dtype=np.int64),
-                 PAD_TRAIL: np.array([plan.frames - hi], dtype=np.int64)}
+                 PAD_TRAIL: np.array([plan.frames - hi], dtype=np.int64), **self._adapter_feeds(adapter)}
         names = [OUTPUT_AUDIO, *self._pad_outputs]
         with self._lock:
             outputs = self.session.run(names, feeds, run_options)
@@ -97,13 +99,14 @@ class PadRenderer:
         return np.asarray(outputs[0], dtype=np.float32).reshape(-1), stats
 
     def render_cut(self, plan, style: np.ndarray, start: int, stop: int, context: int, stats: PadStatistics,
-                   run_options=None) -> np.ndarray:
+                   run_options=None, adapter: str | None = None) -> np.ndarray:
         """Frames [start, stop) of the plan, float32 (600 (stop - start),): rendered with `context`
         frames either side (thrown away) and nothing else, each norm mixing its own statistics with
         `stats` for the frames left out."""
         lo, hi = cut_span(plan.frames, start, stop, context)
         share = np.array([pad_share(plan.frames, lo, hi)], dtype=np.float32)
-        feeds = {**self._feeds(plan, style, lo, hi), **{pad_input(n): v for n, v in stats.items()}, PAD_SHARE: share}
+        feeds = {**self._feeds(plan, style, lo, hi), **{pad_input(n): v for n, v in stats.items()}, PAD_SHARE: share,
+                 **self._adapter_feeds(adapter)}
         with self._lock:
             (audio,) = self.session.run([OUTPUT_AUDIO], feeds, run_options)
         return np.asarray(audio, dtype=np.float32).reshape(-1)[(start - lo) * FRAME_SAMPLES:(stop - lo) * FRAME_SAMPLES]

@@ -276,21 +276,21 @@ class SegmentRenderer:
         # their share of the plan's frames mixes learnt statistics for this segment.
         span = cut_span(planned.frames, cut, cut + int(durations.sum()), self.config.streaming.pad_context_frames) \
             if planned is not None else None
-        # The window renderer has no adapter inputs yet: an adapted segment renders whole.
-        streamed = None if cached or conditioning.adapter else self._windows_for(piece, layout, planned, conditioning, span)
+        streamed = None if cached else self._windows_for(piece, layout, planned, conditioning, span)
         if isinstance(streamed, _Windows):
             yield from self._render_windows(piece, layout, planned, cut, streamed, timing, cancel, options)
             return
         render, learnt, learnt_pad, pad_learnt = cached, None, None, None
-        # A pad cut needs the pad graphs (not the adapted ones) and is keyed by the pack spoken.
+        # A pad cut needs the pad renderer and is keyed by the pack spoken and its adapter.
         pads_from = None
-        if cut_pads and render is None and not conditioning.adapter and getattr(self.runtime, "pad_renderer", lambda: None)():
-            pads_from = self.conditioner.voice_for(piece.voice, piece.locale, piece.accent_strength).key
+        if cut_pads and render is None and getattr(self.runtime, "pad_renderer", lambda: None)():
+            pads_from = self._voice_key(piece, conditioning)
         if render is None:
             with self._timed(timing, cancel, options) as failed:
                 if streamed is not None:  # (voice key, row) to learn the statistics of
                     audio, learnt, learnt_pad = self.runtime.render_with_statistics(
-                        planned, conditioning.style, options, pad=(span[0], planned.frames - span[1]))
+                        planned, conditioning.style, options, pad=(span[0], planned.frames - span[1]),
+                        **conditioning.renderer_options())
                     render = Render(audio, planned.durations)
                 elif pads_from is not None:
                     audio, pad_learnt = self._render_without_pads(planned, conditioning, cut, cut + int(durations.sum()),
@@ -364,11 +364,12 @@ class SegmentRenderer:
         once the audio passed its checks)."""
         pads, context = self.runtime.pad_renderer(), self.config.streaming.pad_context_frames
         learnt = self.pads.get(voice)
+        adapter = conditioning.adapter
         if learnt is None:
-            return pads.render_learning(planned, conditioning.style, start, stop, context, options)
+            return pads.render_learning(planned, conditioning.style, start, stop, context, options, adapter)
         audio = np.zeros(planned.frames * FRAME_SAMPLES, dtype=np.float32)
         audio[start * FRAME_SAMPLES:stop * FRAME_SAMPLES] = pads.render_cut(planned, conditioning.style, start, stop,
-                                                                          context, learnt, options)
+                                                                          context, learnt, options, adapter)
         with self.lock:
             self.pad_cuts += 1
         return audio, None
@@ -378,7 +379,8 @@ class SegmentRenderer:
         renderer = self.runtime.window_renderer()
         with self._timed(timing, cancel, options) as failed:
             # The timbre is the grid row's (the statistics are that timbre's); prosody stays the segment's.
-            prepared = renderer.prepare(planned, streamed.conditioning.style, streamed.generator, options)
+            prepared = renderer.prepare(planned, streamed.conditioning.style, streamed.generator, options,
+                                        adapter=streamed.conditioning.adapter)
         if failed:
             yield failed
             return
@@ -422,16 +424,17 @@ class SegmentRenderer:
         generator = self.calibration.get(grid, row)
         if generator is not None:
             return _Windows(grid, generator, windows) if len(windows) >= 2 and planned.frames >= cfg.min_frames else None
-        # Wanted under the key of the pack actually spoken (`jf_alpha@fr-FR@0.5` when accented),
-        # which `Engine.calibrate` resolves back to the same pack.
-        key = self.conditioner.voice_for(piece.voice, piece.locale, piece.accent_strength).key
+        # Learnt under the key of the pack actually spoken (`jf_alpha@fr-FR@0.5` when accented) and
+        # its adapter; calibration (of the base model only) is wanted under the pack's key, which
+        # `Engine.calibrate` resolves back to the same pack.
+        key = self._voice_key(piece, conditioning)
         learnable = cfg.learn and bool(getattr(self.runtime, "statistics_names", ()))
         learnable = learnable and planned.frames >= cfg.learn_min_frames
         streams = len(windows) >= 2 and planned.frames >= cfg.min_frames
         generator = self.learned.get(key, row, pad_share(planned.frames, *span), cfg.learn_pooled_frames) \
             if learnable and streams else None
         with self.lock:
-            if streams:
+            if streams and not conditioning.adapter:
                 self._wanted[(key, row)] = None
             if streams and generator is not None:
                 self.learned_segments += 1
@@ -441,6 +444,12 @@ class SegmentRenderer:
             # Learnt from renders in the segment's own timbre (rows near it), so the windows keep it.
             return _Windows(conditioning, generator, windows)
         return (key, row) if learnable else None
+
+    def _voice_key(self, piece: Piece, conditioning: Conditioning) -> str:
+        """What learnt statistics belong to: the pack spoken and the adapter it speaks with (an
+        adapter changes the renderer's norms as a voice does)."""
+        key = self.conditioner.voice_for(piece.voice, piece.locale, piece.accent_strength).key
+        return key if conditioning.adapter is None else f"{key}+{conditioning.adapter}"
 
     @contextlib.contextmanager
     def _timed(self, timing: Timing, cancel: threading.Event, options):

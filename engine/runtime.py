@@ -149,7 +149,7 @@ class KokoroRuntime:
         self.session = self.planner = self.renderer = None
         self.statistics_names: tuple[str, ...] = ()
         """The generator's norm statistics the renderer also outputs (`render_with_statistics`);
-        empty with the adapted or the single graph."""
+        empty with the single graph."""
         self._pad_moments: dict[str, str] = {}
         """The renderer's pad-moment outputs of the generator's norms -> their statistic's name."""
         self._adapter_feeds: dict[str, tuple[dict, dict]] = {}
@@ -163,6 +163,11 @@ class KokoroRuntime:
             self.providers = self.session.get_providers()
         else:
             store = ModelStoreConfig(cache_dir=Path(model_path).parent)
+            # The renderer is the pad renderer (graphs.pad_renderer): its norm statistics and pad
+            # statistics as extra outputs and the pad mixing as defaulted inputs; fed the plain
+            # inputs, the same audio bit for bit. A whole render also yields its voice's
+            # statistics, and a segment can render without its pad (engine/pad_cut.py). With
+            # adapters loaded both graphs also have LoRA branches (engine/adapter_graphs.py).
             if len(self.adapters):
                 from .adapter_graphs import ensure_adapted_models
 
@@ -171,10 +176,6 @@ class KokoroRuntime:
                 from .streaming import ensure_streaming_models
 
                 planner_path = ensure_split_models(store)[0]
-                # The renderer with its norm statistics and pad statistics as extra outputs and
-                # the pad mixing as defaulted inputs (graphs.pad_renderer): fed the plain inputs,
-                # the same audio bit for bit; a whole render also yields its voice's statistics,
-                # and a segment can render without its pad (engine/pad_cut.py).
                 (renderer_path,) = ensure_streaming_models(store, ("pad-renderer",))
             self.planner = _session(planner_path, self.config)
             self.renderer = _session(renderer_path, self.config)
@@ -193,10 +194,10 @@ class KokoroRuntime:
         self._windows = None
         self._windows_lock = threading.Lock()
         self._pads = None
-        if self.renderer is not None and not len(self.adapters):
+        if self.renderer is not None:
             from .pad_cut import PadRenderer
 
-            self._pads = PadRenderer(self.renderer, self._lock)
+            self._pads = PadRenderer(self.renderer, self._lock, self.renderer_adapter)
 
     def window_renderer(self):
         """The chunked-rendering sessions (`engine/streaming.py`), loaded on first use; they share
@@ -209,13 +210,15 @@ class KokoroRuntime:
             if self._windows is None:
                 self._windows = WindowRenderer(ModelStoreConfig(cache_dir=self._model_path.parent), self.config.threads,
                                                pick_providers(self.config.use_gpu), self._lock, spin=self.config.spin,
-                                               statistics_session=self.renderer if self.statistics_names else None)
+                                               statistics_session=self.renderer if self.statistics_names else None,
+                                               targets=self.adapters.targets() if len(self.adapters) else (),
+                                               adapter=self.renderer_adapter)
             return self._windows
 
     def pad_renderer(self):
         """Renders a segment without its pad, or whole while teaching pad statistics
         (`engine/pad_cut.py`), through this runtime's own renderer session; None with the single
-        graph or the adapted graphs (no pad inputs: an adapted segment renders whole)."""
+        graph."""
         return self._pads
 
     @staticmethod
@@ -247,6 +250,11 @@ class KokoroRuntime:
             raise AdapterError(f"no adapter loaded for locale {adapter!r} "
                                f"(loaded: {', '.join(self.adapters.locales) or 'none'})")
         return feeds[stage]
+
+    def renderer_adapter(self, adapter: str | None) -> dict[str, np.ndarray]:
+        """The renderer feeds that select a loaded adapter ({} = the base model): the window
+        and pad renderers take theirs from these (AdapterError for an adapter not loaded)."""
+        return self._adapter(adapter, 1)
 
     def plan(self, ids: list[int], style: np.ndarray, speed: float, run_options=None, adapter: str | None = None,
              guidance=None) -> PlannerOutput:
@@ -303,15 +311,17 @@ class KokoroRuntime:
         return np.asarray(audio, dtype=np.float32).reshape(-1)
 
     def render_with_statistics(self, plan: PlannerOutput, style: np.ndarray, run_options=None,
-                               pad: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """`render_planned` with the base model, the generator's norm statistics of that render
+                               pad: tuple[int, int] = (0, 0), adapter: str | None = None,
+                               ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """`render_planned` (with `adapter` or the base model), the generator's norm statistics of that render
         (name -> float32 (1, C, 1)): what chunked rendering needs to render this voice in windows
         (`engine/streaming.py`, `LearnedStatistics`), and the moments of the same norms over the
         plan's first `pad[0]` and last `pad[1]` frames (the mean under the mean's name, the mean
         of squares under the variance's; empty without pad frames). Same audio, same cost."""
         if not self.statistics_names:
-            raise ModelError("this renderer has no statistics outputs (adapted or single graph)")
+            raise ModelError("this renderer has no statistics outputs (the single graph)")
         feeds = _renderer_feeds(plan, style)
+        feeds.update(self._adapter(adapter, 1))
         pad_names = []
         if sum(pad) and self._pad_moments:
             feeds.update({PAD_LEAD: np.array([pad[0]], dtype=np.int64), PAD_TRAIL: np.array([pad[1]], dtype=np.int64)})

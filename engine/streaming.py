@@ -32,12 +32,13 @@ import logging
 import math
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import SAMPLE_RATE, graphs, model_store
+from .adapter_graphs import add_lora_branches, targets_stamp
 from .cancelling import interrupting, unless_cancelled
 from .conditioning import Conditioner, Conditioning, pack_row
 from .errors import ConfigError, ModelError
@@ -167,6 +168,7 @@ def _session(path: Path, threads: int, providers: list[str], spin: bool = False)
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    options.log_severity_level = 3  # the adapted graphs' overridable initializers warn once each
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     if not spin:  # as RuntimeConfig.spin
@@ -187,21 +189,30 @@ WINDOW_GRAPHS = ("frame-statistics", "window-renderer", "statistics-renderer")
 """What chunked rendering needs (the runtime's own renderer is the pad renderer, engine/runtime.py)."""
 
 
-def ensure_streaming_models(config: ModelStoreConfig | None = None,
-                            names: tuple[str, ...] = WINDOW_GRAPHS) -> tuple[Path, ...]:
+def ensure_streaming_models(config: ModelStoreConfig | None = None, names: tuple[str, ...] = WINDOW_GRAPHS,
+                            targets: tuple[str, ...] = ()) -> tuple[Path, ...]:
     """Paths of the frame-statistics graph, the window renderer and the statistics renderer (the
     renderer with every norm statistic as an output; the runtime's own renderer is the pad renderer
     built on it, engine/runtime.py) in the model cache, or of those `names` (`STREAMING_GRAPHS`),
-    made from the split renderer on first use (a few seconds), like the split graphs themselves."""
+    made from the split renderer on first use (a few seconds), like the split graphs themselves.
+
+    `targets`: adapter modules (torch paths) to give LoRA branches with their weights as graph
+    inputs (`adapter_graphs.add_lora_branches`; those a graph lacks are skipped), so the same
+    graphs run a locale adapter; fed no adapter they are the plain graphs' outputs exactly."""
     config = config or ModelStoreConfig()
     renderer_path = graphs.ensure_split_models(config)[1]
     stamp = model_store.expected_sha256()[:16]
+    if targets:
+        stamp += f"-lora{targets_stamp(targets)}"
     paths = tuple(Path(config.cache_dir) / f"{stamp}-kokoro-v1.0-int8-{name}.onnx" for name in names)
     if not all(path.exists() for path in paths):
         renderer = renderer_path.read_bytes()
         for path, name in zip(paths, names):
             if not path.exists():
-                model_store.write_atomically(path, STREAMING_GRAPHS[name](renderer)[0])
+                built = STREAMING_GRAPHS[name](renderer)[0]
+                if targets:
+                    built = add_lora_branches(built, targets)[0]
+                model_store.write_atomically(path, built)
     return paths
 
 
@@ -397,6 +408,8 @@ class Prepared:
     statistics: Statistics
     phase: np.ndarray
     """(1, 2F, 9): the harmonic source's integrated phase at each F0 step."""
+    adapter: dict[str, np.ndarray] = field(default_factory=dict)
+    """The window renderer's feeds that select the segment's locale adapter ({}: the base model)."""
 
     @property
     def frames(self) -> int:
@@ -415,10 +428,14 @@ class WindowRenderer:
     Calls are serialised by the runtime's lock (`lock`), as the runtime's own calls are."""
 
     def __init__(self, model_config: ModelStoreConfig, threads: int, providers: list[str], lock: threading.Lock,
-                 spin: bool = False, statistics_session=None):
+                 spin: bool = False, statistics_session=None, targets: tuple[str, ...] = (),
+                 adapter=lambda adapter: {}):
         """`statistics_session`: the runtime's renderer when it already is the statistics renderer
-        (then calibration loads no session of its own: 72 MiB less while it runs)."""
-        frame_path, window_path = ensure_streaming_models(model_config, ("frame-statistics", "window-renderer"))
+        (then calibration loads no session of its own: 72 MiB less while it runs). `targets`: the
+        loaded adapters' modules (the graphs get their LoRA branches); `adapter(tag)`: the
+        renderer's feeds that select an adapter (`KokoroRuntime.renderer_adapter`), of which each
+        graph takes those it has."""
+        frame_path, window_path = ensure_streaming_models(model_config, ("frame-statistics", "window-renderer"), targets)
         self._statistics_path = None if statistics_session else ensure_streaming_models(model_config, ("statistics-renderer",))[0]
         self._statistics_session = statistics_session
         self.frame_statistics = _session(frame_path, threads, providers, spin)
@@ -432,24 +449,36 @@ class WindowRenderer:
         self._pairs = graphs.norm_pairs(self.generator_names)
         self._threads, self._providers, self._spin = threads, providers, spin
         self._lock = lock
+        self._adapter = adapter
+        self._lora = tuple({i.name for i in session.get_overridable_initializers() if i.name.startswith("lora_")}
+                           for session in (self.frame_statistics, self.window))
+        """The LoRA weight inputs of the frame-statistics graph and of the window renderer."""
+
+    def _adapter_feeds(self, adapter: str | None, stage: int) -> dict[str, np.ndarray]:
+        """The feeds that select `adapter` in the frame-statistics graph (0) or the window renderer (1)."""
+        return {name: value for name, value in self._adapter(adapter).items() if name in self._lora[stage]}
 
     @staticmethod
     def _feeds(features, f0, energy, style) -> dict[str, np.ndarray]:
         return {PLAN_FEATURES: features, PLAN_F0: f0, PLAN_ENERGY: energy,
                 INPUT_STYLE: np.asarray(style, dtype=np.float32).reshape(1, -1)}
 
-    def prepare(self, plan, style: np.ndarray, generator: Statistics, run_options=None) -> Prepared:
-        """Run the cheap whole-segment pass: the frame-rate statistics and the source phase."""
+    def prepare(self, plan, style: np.ndarray, generator: Statistics, run_options=None,
+                adapter: str | None = None) -> Prepared:
+        """Run the cheap whole-segment pass: the frame-rate statistics and the source phase
+        (with a loaded locale adapter or none: the windows then render with the same)."""
         missing = [n for n in self.generator_names if n not in generator]
         if missing:
             raise ModelError(f"calibration lacks {len(missing)} generator statistics (e.g. {missing[0]})")
         feeds = self._feeds(plan.features, plan.f0, plan.energy, style)
+        feeds.update(self._adapter_feeds(adapter, 0))
         with self._lock:
             outs = self.frame_statistics.run(None, feeds, run_options)
         named = dict(zip([o.name for o in self.frame_statistics.get_outputs()], outs))
         stats = Statistics({n: named[n] for n in self.frame_names})
         stats.update({n: generator[n] for n in self.generator_names})
-        return Prepared(plan.features, plan.f0, plan.energy, feeds[INPUT_STYLE], stats, named[STOCK_PHASE])
+        return Prepared(plan.features, plan.f0, plan.energy, feeds[INPUT_STYLE], stats, named[STOCK_PHASE],
+                        self._adapter_feeds(adapter, 1))
 
     def render(self, prepared: Prepared, start: int, stop: int, context: int, run_options=None) -> np.ndarray:
         """Audio of frames [start, stop), float32 (600 (stop - start),), rendered with `context`
@@ -463,6 +492,7 @@ class WindowRenderer:
         phase = prepared.phase
         feeds[PLAN_PHASE_OFFSET] = phase[:, k * lo - 1:k * lo] if lo else np.zeros_like(phase[:, :1])
         feeds.update({n: prepared.statistics[n] for n in self.window_names})
+        feeds.update(prepared.adapter)
         with self._lock:
             (audio,) = self.window.run([OUTPUT_AUDIO], feeds, run_options)
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)

@@ -253,3 +253,84 @@ def test_the_engine_speaks_a_locale_through_its_adapter(runtimes):
     b, plan_b = with_adapters.synthesize(french)
     assert len(b) > 0 and not (len(a) == len(b) and np.array_equal(a, b))
     assert all(s.renderer.startswith("kokoro") for s in plan_b.segments)
+
+
+@pytest.fixture(scope="module")
+def loud(tmp_path_factory, sites, runtimes):
+    """The base runtime and one with a fr-FR test adapter strong enough to tell its audio from the
+    base model's well beyond the window renderer's floor (measured: log-mel 1.04 between a whole
+    render with and without it; scale 0.02 gives 0.11, under that floor)."""
+    folder = tmp_path_factory.mktemp("loud")
+    write_random_adapter(folder / "fr-FR.npz", "fr-FR", sites, seed=3, scale=1.0)
+    return runtimes[0], KokoroRuntime(model_store.ensure_model(), RuntimeConfig(threads=2, use_gpu=False),
+                                      load_adapters(folder))
+
+
+def test_an_adapted_segment_renders_in_windows_and_without_its_pad(loud, voices):
+    """The adapted graphs keep what the engine's fast paths need: the renderer's statistics and
+    pad statistics, the window renderer and the pad cut, each run with the adapter. With no
+    adapter named they are the base graphs' outputs bit for bit; with one, a window (on the
+    adapter's own statistics) and a cut render come close to the adapted whole render, far
+    closer than to the base model's."""
+    from engine.streaming import Statistics
+    from engine.train.spectral import log_mel_distance
+
+    base, adapted = loud
+    style = voices["af_heart"]
+    ids = IDS * 4
+    plan = adapted.plan(ids, style, 1.0, adapter="fr-FR")
+    whole_base = adapted.render_planned(plan, style)
+    whole, stats, _ = adapted.render_with_statistics(plan, style, adapter="fr-FR")
+    assert np.array_equal(whole, adapted.render_planned(plan, style, adapter="fr-FR"))
+    base_audio, base_stats, _ = base.render_with_statistics(plan, style)
+    assert np.array_equal(base_audio, whole_base)
+    assert log_mel_distance(whole, whole_base) > 0.5  # the test adapter is audible
+
+    windows, base_windows = adapted.window_renderer(), base.window_renderer()
+    assert all(windows._lora) and not any(base_windows._lora)  # LoRA inputs in both adapted window graphs
+    lo, hi, context = 24, plan.frames - 24, 16
+    generator = Statistics({n: base_stats[n] for n in windows.generator_names})
+    no_adapter = windows.render(windows.prepare(plan, style, generator), lo, hi, context)
+    assert np.array_equal(no_adapter, base_windows.render(base_windows.prepare(plan, style, generator), lo, hi, context))
+
+    generator = Statistics({n: stats[n] for n in windows.generator_names})
+    window = windows.render(windows.prepare(plan, style, generator, adapter="fr-FR"), lo, hi, context)
+    span = slice(lo * 600, hi * 600)
+    near, far = log_mel_distance(window, whole[span]), log_mel_distance(window, whole_base[span])
+    print(f"adapted window: log-mel {near:.3f} to the adapted whole render, {far:.3f} to the base render")
+    assert near < 0.45 and far > 2 * near
+
+    pads = adapted.pad_renderer()
+    start, stop = 18, plan.frames - 18
+    learning, pad_stats = pads.render_learning(plan, style, start, stop, 8, adapter="fr-FR")
+    assert np.array_equal(learning, whole)
+    cut = pads.render_cut(plan, style, start, stop, 8, pad_stats, adapter="fr-FR")
+    span = slice(start * 600, stop * 600)
+    near, far = log_mel_distance(cut, whole[span]), log_mel_distance(cut, whole_base[span])
+    print(f"adapted pad cut: log-mel {near:.3f} to the adapted whole render, {far:.3f} to the base render")
+    assert near < 0.45 and far > 2 * near
+    with pytest.raises(AdapterError, match="it-IT"):
+        windows.prepare(plan, style, generator, adapter="it-IT")
+
+
+def test_the_engine_streams_and_cuts_the_pad_of_an_adapted_locale(loud):
+    """Through the engine: a long French segment teaches statistics (under the voice and its
+    adapter) and the next streams in windows; a word after a word renders without its pad."""
+    from engine.api import SpeechRequest
+    from engine.config import EngineConfig
+    from engine.synth import Engine
+
+    from engine.streaming import StreamingConfig
+
+    # One render teaches enough to stream (the default waits for 320 frames of the voice's speech).
+    engine = Engine(EngineConfig(cache_megabytes=0, streaming=StreamingConfig(learn_pooled_frames=64)), runtime=loud[1])
+    sentence = "Les lecteurs d'écran ont besoin d'une parole qui commence tout de suite sans attendre la fin."
+    for _ in range(2):
+        _, plan = engine.synthesize(SpeechRequest(sentence, locale="fr-FR", voice="af_heart"))
+    renderers = [s.renderer for s in plan.segments]
+    assert engine.renderer.windows >= 2 and "kokoro-window" in renderers, renderers
+    assert engine.renderer.learned.rows("af_heart+fr-FR") and not engine.renderer.learned.rows("af_heart")
+    assert engine.renderer.take_wanted() == []  # calibration is of the base model: not asked for
+    for word in ("Bonjour", "fenêtre"):
+        engine.synthesize(SpeechRequest(word, locale="fr-FR", voice="af_heart"))
+    assert engine.renderer.pad_cuts >= 1 and engine.renderer.pads.get("af_heart+fr-FR") is not None

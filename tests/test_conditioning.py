@@ -61,7 +61,8 @@ class RecordingRuntime:
     def window_renderer(self):
         return self
 
-    def prepare(self, plan, style, generator, run_options=None):
+    def prepare(self, plan, style, generator, run_options=None, adapter=None):
+        assert adapter is None
         self.calls.append(("prepare", plan.frames, np.array(style)))
         return plan
 

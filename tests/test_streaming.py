@@ -493,8 +493,8 @@ class StandInWindows:
     def __init__(self, runtime):
         self.runtime = runtime
 
-    def prepare(self, plan, style, generator, run_options=None):
-        assert generator == {"calibrated": True} and style.shape == (1, 256)
+    def prepare(self, plan, style, generator, run_options=None, adapter=None):
+        assert generator == {"calibrated": True} and style.shape == (1, 256) and adapter is None
         return plan
 
     def render(self, prepared, start, stop, context, run_options=None):
