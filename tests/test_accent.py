@@ -59,13 +59,15 @@ def test_accent_directions_come_from_the_native_packs(library):
 
 def test_strength_one_equals_todays_output_bit_for_bit_and_zero_differs(engine, tmp_path, monkeypatch):
     """jm_kumo at strength 1 against a copy of its pack declared native to French (which the knob
-    never moves: today's code path), then strength 0 against the same."""
+    never moves: today's code path), then strength 0 against the same. The knob is what a locale
+    without an adapter uses: the engine here loads none (French has one in the package)."""
+    from engine.adapters import AdapterSet
     from engine.synth import Engine
 
     np.save(tmp_path / "kumo_copy.npy", engine.voice_library.get("jm_kumo").pack)
     (tmp_path / "kumo_copy.json").write_text(json.dumps({"native_locale": "fr-FR"}))
     monkeypatch.setenv("ECHOIC_VOICE_DIR", str(tmp_path))
-    custom = Engine(replace(engine.config), runtime=engine.runtime)
+    custom = Engine(replace(engine.config), runtime=engine.runtime, adapters=AdapterSet())
     text = "Bonjour, voici une phrase en français."
     today, _ = custom.synthesize(SpeechRequest(text, locale="fr-FR", voice="kumo_copy", accent_strength=0.0))
     one, _ = custom.synthesize(SpeechRequest(text, locale="fr-FR", voice="jm_kumo", accent_strength=1.0))
