@@ -36,7 +36,8 @@ def write_test_adapters(folder: Path, rank: int = 8) -> list[str]:
 
 def memory_probe(with_adapters: bool) -> None:
     """Print the resident memory of a fresh engine (every locale's test adapter loaded, or none)
-    after it spoke SPOKEN twice (run in a process of its own by `bench_adapters`)."""
+    after it spoke SPOKEN twice and loaded its window renderer (every session a daemon holds: short
+    sentences may or may not have streamed yet), run in a process of its own by `bench_adapters`."""
     from .adapters import AdapterSet, load_adapters
     from .api import SpeechRequest
     from .daemon.server import resident_memory_bytes
@@ -49,6 +50,7 @@ def memory_probe(with_adapters: bool) -> None:
         for _ in range(2):
             for tag, text in SPOKEN.items():
                 engine.synthesize(SpeechRequest(text, locale=tag))
+        engine.runtime.window_renderer()
         print(len(engine.conditioner.adapters), resident_memory_bytes())
 
 
@@ -128,6 +130,6 @@ def bench_adapters(repeats: int = 5, memory: bool = True, threads: int = 2) -> d
     if memory:
         none, every = _memory_mib(False), _memory_mib(True)
         result["rss_mib"] = {"none": none, "all": every}
-        print(f"resident memory of a fresh engine after {2 * len(SPOKEN)} sentences: no adapters {none:.0f} MiB, "
+        print(f"resident memory of a fresh engine after {2 * len(SPOKEN)} sentences, window renderer loaded: no adapters {none:.0f} MiB, "
               f"all {len(tags)} adapters {every:.0f} MiB ({every - none:+.0f} MiB)")
     return result

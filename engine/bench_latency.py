@@ -58,6 +58,16 @@ SHORT_HEARD = ("The weather today is mostly sunny.", "Please close the door when
                "I put the rubbish out last night.")
 """A voice reads `SHORT_TAUGHT` first (its whole renders teach it), then these are measured
 (`measure_short_streaming`)."""
+FRENCH_TAUGHT = ("Elle relit la lettre lentement, une seconde fois.", "Demain nous partons à trois heures et demie.",
+                 "Tournez à gauche au prochain carrefour, puis continuez tout droit.",
+                 "Sept personnes attendaient devant la gare.", "Je crois qu'il va pleuvoir ce soir.",
+                 "La bibliothèque ouvre à neuf heures et ferme tard le vendredi.",
+                 "Chaque fenêtre de l'écran peut être déplacée avec le clavier.",
+                 "Le lecteur d'écran lit chaque ligne dès que le curseur arrive.")
+FRENCH_HEARD = ("Le temps est plutôt ensoleillé aujourd'hui.", "Fermez la porte en partant, s'il vous plaît.",
+                "Je pense que j'ai oublié le four allumé.", "Ouvrez le menu des réglages et choisissez une voix.")
+"""The same measurement in French (`measure_short_streaming(locale="fr-FR", ...)`): a locale
+that speaks through its adapter."""
 
 
 def _percentiles(values: list[float]) -> tuple[float, float]:
@@ -495,7 +505,8 @@ def measure_pad_statistics(words=PAD_WORDS, voices=("af_heart",), repeats: int =
 
 
 def measure_short_streaming(voices=("af_heart", "af_aoede", "am_michael", "af_bella", "bf_emma"), first_window_frames=None,
-                            heard=SHORT_HEARD, engine=None, paced=None) -> list[dict]:
+                            heard=SHORT_HEARD, engine=None, paced=None, locale: str | None = None,
+                            taught=SHORT_TAUGHT) -> list[dict]:
     """Short sentences of a voice never calibrated, streamed on statistics learnt from its own
     earlier sentences (`StreamingConfig.learn_min_frames`, `learn_pooled_frames`; docs/latency.md,
     "Every segment streams"). Per voice: `SHORT_TAUGHT` spoken first (each renders whole and may
@@ -503,7 +514,8 @@ def measure_short_streaming(voices=("af_heart", "af_aoede", "am_michael", "af_be
     one that renders every segment whole (no windows, no pad cut) in turn: first audio of each,
     how it rendered, guardrail events, the log-mel distance of the audio to the whole render, and
     how late its latest chunk came (`_spoken`). `first_window_frames` and `paced` (None: the
-    configured ones) set the window schedule (`StreamingConfig`).
+    configured ones) set the window schedule (`StreamingConfig`). `locale`, `taught`: another
+    locale and its sentences (`FRENCH_TAUGHT`, `FRENCH_HEARD`: French, through its adapter).
 
         PYTHONPATH=. python -c "from engine.bench_latency import measure_short_streaming; measure_short_streaming()"
     """
@@ -527,9 +539,9 @@ def measure_short_streaming(voices=("af_heart", "af_aoede", "am_michael", "af_be
             streams = type(engine)(config, runtime=engine.runtime)
             whole = type(engine)(replace(config, streaming=replace(streaming, enabled=False, cut_pads=False)),
                                  runtime=engine.runtime)
-            for is_heard, texts in ((False, SHORT_TAUGHT), (True, heard)):
+            for is_heard, texts in ((False, taught), (True, heard)):
                 for text in texts:
-                    request = SpeechRequest(text, voice=voice)
+                    request = SpeechRequest(text, locale=locale, voice=voice)
                     (a, a_first, a_plan, a_late), (b, b_first, _, _) = _spoken(streams, request), _spoken(whole, request)
                     # A sentence of several segments differs in length: the whole engine keeps each one's pad.
                     distance = log_mel_distance(a, b) if len(a) == len(b) else float("nan")

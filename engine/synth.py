@@ -74,7 +74,7 @@ class Engine:
         self.config = config = config or EngineConfig()
         self.vocab = load_vocab()
         self.voice_library = VoiceLibrary()
-        # Every locale adapter loads once, here (engine/adapters/*.npz; none shipped: the base model).
+        # Every locale adapter loads once, here (engine/adapters/*.npz: fr-FR, es-ES and it-IT ship).
         if adapters is None:
             adapters = load_adapters() if runtime is None else getattr(runtime, "adapters", None) or AdapterSet()
         runtime = runtime or KokoroRuntime(ensure_model(config.model), config.runtime, adapters)
@@ -125,6 +125,7 @@ class Engine:
                           "disk": ({"hits": self.cache.store.hits, "misses": self.cache.store.misses,
                                     "bytes": self.cache.store.bytes} if self.cache.store else None)},
                 "streaming": streaming,
+                "adapters": sorted(self.conditioner.adapters),
                 "providers": list(self.runtime.providers)}
 
     def wanted_calibrations(self) -> list[tuple[str, int]]:

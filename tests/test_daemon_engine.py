@@ -101,6 +101,10 @@ def test_status_exposes_the_engines_guardrail_counters(daemon):
         status = c.status()
     assert status["engine"]["guardrails"]["segments"] == before + 1
     assert status["engine"]["providers"] == ["CPUExecutionProvider"]
+    from engine.adapters import load_adapters
+
+    shipped = list(load_adapters().locales)
+    assert status["engine"]["adapters"] == shipped and {"fr-FR", "es-ES", "it-IT"} <= set(shipped)
     assert set(status["engine"]["cache"]) == {"hits", "misses", "disk"}
     assert set(status["engine"]["cache"]["disk"]) == {"hits", "misses", "bytes"}  # the copy kept across restarts
 
