@@ -203,7 +203,7 @@ def settle(server, timeout: float = 60.0) -> None:
 def profile_word(engine, text: str = WORD, repeats: int = 5) -> dict[str, float]:
     """Median milliseconds of each stage of an uncached word's first audio, in-process."""
     from .locales import get_locale
-    from .pad_cut import cut_span
+    from .graphs import context_span
     from .rendering import RenderCache
 
     saved, engine.cache = engine.cache, RenderCache(0)
@@ -231,7 +231,7 @@ def profile_word(engine, text: str = WORD, repeats: int = 5) -> dict[str, float]
             rows[renderer].append(time.perf_counter() - t)
             rows["first audio"].append(_in_process(engine, SpeechRequest(text)))
         out = {name: float(np.median(v) * 1000) for name, v in rows.items()}
-        lo, hi = cut_span(planned.frames, start, stop, engine.config.streaming.pad_context_frames)
+        lo, hi = context_span(planned.frames, start, stop, engine.config.streaming.pad_context_frames)
         out["frames"] = float(hi - lo if cut else planned.frames)
         out["pad frames"] = float(planned.durations[0] + planned.durations[-1])
         out["the rest: front end, checks, trimming, chunks"] = out["first audio"] - out["planner"] - out[renderer]
@@ -444,7 +444,8 @@ def measure_pad_statistics(words=PAD_WORDS, voices=("af_heart",), repeats: int =
     from dataclasses import replace
 
     from .model_store import FRAME_SAMPLES
-    from .pad_cut import PadStatistics, cut_span
+    from .graphs import context_span
+    from .pad_cut import PadStatistics
     from .rendering import RenderCache
     from .train.spectral import log_mel_distance
 
@@ -476,7 +477,7 @@ def measure_pad_statistics(words=PAD_WORDS, voices=("af_heart",), repeats: int =
             others = [planned[t][5] for t in planned if t != text]
             pooled = PadStatistics({n: np.mean([o[n] for o in others], axis=0) for n in learnt})
             reference = whole[start * FRAME_SAMPLES:stop * FRAME_SAMPLES]
-            lo, hi = cut_span(plan.frames, start, stop, context)
+            lo, hi = context_span(plan.frames, start, stop, context)
             row = {"voice": voice_id, "word": text, "frames": plan.frames, "cut frames": hi - lo,
                    "plain": log_mel_distance(runtime.render_frames(plan, style, start, stop, context), reference),
                    "learnt pad": log_mel_distance(pads.render_cut(plan, style, start, stop, context, pooled), reference)}

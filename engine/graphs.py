@@ -126,6 +126,12 @@ class Window:
     keep_stop: int
 
 
+def context_span(frames: int, start: int, stop: int, context: int) -> tuple[int, int]:
+    """The frames that frames [start, stop) of a plan of `frames` frames are rendered over:
+    `context` more either side, within the plan (a window, a pad cut, `render_frames`)."""
+    return max(0, start - context), min(frames, stop + context)
+
+
 def plan_windows(frames: int, chunk_frames: int, context_frames: int, crossfade_frames: int) -> list[Window]:
     """Cover [0, frames) with chunks of `chunk_frames`, each rendered with `context_frames` of
     context on both sides and kept `crossfade_frames` past its edges (for the cross-fade)."""

@@ -22,7 +22,8 @@ import threading
 
 import numpy as np
 
-from .graphs import F0_STEPS_PER_FRAME, PAD_LEAD, PAD_SHARE, PAD_TRAIL, PLAN_ENERGY, PLAN_F0, PLAN_FEATURES, pad_input
+from .graphs import (F0_STEPS_PER_FRAME, PAD_LEAD, PAD_SHARE, PAD_TRAIL, PLAN_ENERGY, PLAN_F0, PLAN_FEATURES,
+                     context_span, pad_input)
 from .errors import ModelError
 from .model_store import FRAME_SAMPLES, INPUT_STYLE, OUTPUT_AUDIO
 
@@ -89,7 +90,7 @@ class PadRenderer:
                         run_options=None, adapter: str | None = None) -> tuple[np.ndarray, PadStatistics]:
         """The whole plan rendered (float32 (600 F,), the plain renderer's audio exactly) and the
         pad statistics of the frames a cut of [start, stop) with `context` would leave out."""
-        lo, hi = cut_span(plan.frames, start, stop, context)
+        lo, hi = context_span(plan.frames, start, stop, context)
         feeds = {**self._feeds(plan, style, 0, plan.frames), PAD_LEAD: np.array([lo], dtype=np.int64),
                  PAD_TRAIL: np.array([plan.frames - hi], dtype=np.int64), **self._adapter_feeds(adapter)}
         names = [OUTPUT_AUDIO, *self._pad_outputs]
@@ -103,7 +104,7 @@ class PadRenderer:
         """Frames [start, stop) of the plan, float32 (600 (stop - start),): rendered with `context`
         frames either side (thrown away) and nothing else, each norm mixing its own statistics with
         `stats` for the frames left out."""
-        lo, hi = cut_span(plan.frames, start, stop, context)
+        lo, hi = context_span(plan.frames, start, stop, context)
         share = np.array([pad_share(plan.frames, lo, hi)], dtype=np.float32)
         feeds = {**self._feeds(plan, style, lo, hi), **{pad_input(n): v for n, v in stats.items()}, PAD_SHARE: share,
                  **self._adapter_feeds(adapter)}
@@ -112,11 +113,6 @@ class PadRenderer:
         return np.asarray(audio, dtype=np.float32).reshape(-1)[(start - lo) * FRAME_SAMPLES:(stop - lo) * FRAME_SAMPLES]
 
 
-def cut_span(frames: int, start: int, stop: int, context: int) -> tuple[int, int]:
-    """The frames a cut of [start, stop) renders: `context` more either side, within the plan."""
-    return max(0, start - context), min(frames, stop + context)
-
-
 def pad_share(frames: int, lo: int, hi: int) -> float:
-    """The share of a plan's `frames` outside [lo, hi) (a `cut_span`): the pad's share of its statistics."""
+    """The share of a plan's `frames` outside [lo, hi) (a `graphs.context_span`): the pad's share of its statistics."""
     return 1.0 - (hi - lo) / frames

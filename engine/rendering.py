@@ -28,15 +28,15 @@ from . import SAMPLE_RATE
 from .audio import resample
 from .cancelling import Cancelled, interrupting
 from .conditioning import Conditioner, Conditioning
+from .graphs import context_span
 from .guardrails import Failure, GuardrailConfig, check_audio, check_plan
 from .model_store import FRAME_SAMPLES
-from .pad_cut import PadStatistics, PadStore, cut_span, pad_share
+from .pad_cut import PadStatistics, PadStore, pad_share
 from .plan import PlannedWord, Segment
 from .render_store import RenderStore
 from .runtime import KokoroRuntime, PlannerOutput, Render
 from .segmenting import Piece, token_ids
-from .streaming import (CalibrationStore, LearnedStatistics, Pace, RenderPace, Statistics, grid_row, window_span,
-                        word_windows)
+from .streaming import CalibrationStore, LearnedStatistics, Pace, RenderPace, Statistics, grid_row, word_windows
 
 if TYPE_CHECKING:
     from .config import EngineConfig
@@ -274,7 +274,7 @@ class SegmentRenderer:
         layout = Layout(ids, word_tokens, phonemes, durations, word_bounds(durations, word_tokens))
         # The frames outside what the engine keeps (and their context) are the model's pad silence:
         # their share of the plan's frames mixes learnt statistics for this segment.
-        span = cut_span(planned.frames, cut, cut + int(durations.sum()), self.config.streaming.pad_context_frames) \
+        span = context_span(planned.frames, cut, cut + int(durations.sum()), self.config.streaming.pad_context_frames) \
             if planned is not None else None
         streamed = None if cached else self._windows_for(piece, layout, planned, conditioning, span)
         if isinstance(streamed, _Windows):
@@ -394,7 +394,7 @@ class SegmentRenderer:
             if failed:
                 yield failed
                 return
-            lo, hi = window_span(prepared.frames, bounds[first] + cut, bounds[last] + cut, context)
+            lo, hi = context_span(prepared.frames, bounds[first] + cut, bounds[last] + cut, context)
             self.pace.observe(hi - lo, time.perf_counter() - started)
             with self.lock:
                 self.windows += 1

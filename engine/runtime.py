@@ -30,8 +30,8 @@ import numpy as np
 from .adapters import AdapterError, AdapterSet
 from .errors import ModelError
 from .graphs import (PAD_LEAD, PAD_TRAIL, PLAN_RAW_DURATIONS, F0_STEPS_PER_FRAME, PLAN_DURATIONS, PLAN_ENERGY, PLAN_F0,
-                     PLAN_FEATURES, PLANNER_OUTPUTS, STOCK_PHASE, ensure_split_models, is_generator_statistic,
-                     pad_moment_names)
+                     PLAN_FEATURES, PLANNER_OUTPUTS, STOCK_PHASE, context_span, ensure_split_models,
+                     is_generator_statistic, pad_moment_names)
 from .model_store import (
     FRAME_SAMPLES, INPUT_SPEED, INPUT_STYLE, INPUT_TOKENS, MAX_TOKEN_IDS, OUTPUT_AUDIO, OUTPUT_DURATIONS,
     ModelStoreConfig,
@@ -343,7 +343,7 @@ class KokoroRuntime:
         frames = plan.frames
         if not 0 <= start < stop <= frames or context < 0:
             raise ValueError(f"frames [{start}, {stop}) with context {context} do not fit a plan of {frames} frames")
-        lo, hi = max(0, start - context), min(frames, stop + context)
+        lo, hi = context_span(frames, start, stop, context)
         k = F0_STEPS_PER_FRAME
         sub = PlannerOutput(plan.durations, plan.features[..., lo:hi], plan.f0[..., k * lo:k * hi],
                             plan.energy[..., k * lo:k * hi])

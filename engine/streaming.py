@@ -416,12 +416,6 @@ class Prepared:
         return int(self.features.shape[-1])
 
 
-def window_span(frames: int, start: int, stop: int, context: int) -> tuple[int, int]:
-    """The frames a window [start, stop) of a plan of `frames` frames is rendered over: `context`
-    either side, within the plan."""
-    return max(0, start - context), min(frames, stop + context)
-
-
 class WindowRenderer:
     """The frame-statistics and window-renderer sessions, and calibration.
 
@@ -485,7 +479,7 @@ class WindowRenderer:
         frames either side and the whole segment's statistics and phase."""
         if not 0 <= start < stop <= prepared.frames:
             raise ValueError(f"window [{start}, {stop}) is outside a plan of {prepared.frames} frames")
-        lo, hi = window_span(prepared.frames, start, stop, context)
+        lo, hi = graphs.context_span(prepared.frames, start, stop, context)
         k = F0_STEPS_PER_FRAME
         feeds = self._feeds(prepared.features[..., lo:hi], prepared.f0[..., k * lo:k * hi],
                             prepared.energy[..., k * lo:k * hi], prepared.style)
