@@ -26,8 +26,8 @@ Where the next pieces plug in (docs/architecture.md):
   `voices.DEFAULT_ACCENT_STRENGTH`). With no accent function, or at strength 1, the style is the
   voice pack's row, bit for bit.
 - **Locale adapter** (LoRA, docs/adapters.md): `Conditioner.adapter_for` is the one place that
-  names the adapter a locale uses; `Conditioning.adapter` carries it to the runtime (`None`: the
-  base model). The engine passes the `AdapterSet` it loaded at start (`engine/adapters/*.npz`).
+  names the adapter a voice speaks a locale with (none for the locale's natives);
+  `Conditioning.adapter` carries it to the runtime (`None`: the base model). The engine passes the `AdapterSet` it loaded at start (`engine/adapters/*.npz`).
 - **One decision for the accent knob** (`Conditioner.condition`): where the locale has an adapter,
   the voice keeps its own style row and `accent_strength` becomes the planner's guidance strength
   w (`Conditioning.guidance`: 0 = the locale's native-average prosody, 1 = the voice's own; the
@@ -159,16 +159,19 @@ class Conditioner:
             null = self.native_prosody(tag, n_ids)
         return None if null is None else np.asarray(null, dtype=np.float32).reshape(1, -1)
 
-    def adapter_for(self, locale: Locale | None) -> str | None:
-        """The adapter a locale speaks with: its own when one is loaded, else the base model."""
-        if locale is not None and locale.tag in self.adapters:
-            return locale.tag
-        return None
+    def adapter_for(self, voice: Voice, locale: Locale | None) -> str | None:
+        """The adapter `voice` speaks `locale` with: the locale's own when one is loaded, else the
+        base model. A voice native to the locale speaks through the base model: the adapter
+        teaches what that locale's natives already do (they are its teachers), and the natives'
+        own speech is what every other voice's accent and identity are measured against."""
+        if locale is None or locale.tag not in self.adapters or voice.info.is_native(locale.tag):
+            return None
+        return locale.tag
 
     def voice_for(self, voice: Voice, locale: Locale | None, accent_strength: float | None = None) -> Voice:
         """The voice as it speaks `locale`: moved toward the locale's accent (its `key` names the
         moved pack, which is what calibrations are wanted and made for). `locale=None`: as it is."""
-        if self.accent is None or locale is None or self.adapter_for(locale) is not None:
+        if self.accent is None or locale is None or self.adapter_for(voice, locale) is not None:
             return voice  # with an adapter the accent is the adapter's, not a moved pack
         return self.accent(voice, locale.tag, accent_strength)
 
@@ -180,7 +183,7 @@ class Conditioner:
         voice on its own: no accent, no adapter. Where the locale has an adapter, the voice keeps
         its own row and `accent_strength` (None: ADAPTER_DEFAULT_STRENGTH) is the guidance
         strength; elsewhere it moves the style (the accent function)."""
-        adapter = self.adapter_for(locale)
+        adapter = self.adapter_for(voice, locale)
         if adapter is None:
             style = self.voice_for(voice, locale, accent_strength).style(n_ids)  # (1, 256)
             return Conditioning(style)

@@ -217,6 +217,11 @@ def test_conditioning_one_decision(folder):
     i = conditioner.condition(voice, it, 20, 0.3)
     assert i.adapter is None and i.guidance is None and moved == ["it-IT"] and i.planner_options() == {}
     assert c.digest != conditioner.condition(voice, fr, 20, 0.6).digest
+    # the locale's natives speak through the base model, their own row, at any strength
+    siwis = library.get("ff_siwis")
+    native = conditioner.condition(siwis, fr, 20, 0.3)
+    assert conditioner.adapter_for(siwis, fr) is None and conditioner.adapter_for(voice, fr) == "fr-FR"
+    assert native.adapter is None and native.guidance is None and np.array_equal(native.style, siwis.style(20))
     assert Conditioner().condition(voice, fr, 20).digest == i.__class__(voice.style(20)).digest
 
 
@@ -235,8 +240,8 @@ def test_branches_patch_every_albert_repeat(sites):
 
 def test_the_engine_speaks_a_locale_through_its_adapter(runtimes):
     """An engine on the adapted runtime picks up its adapters at the seam: French goes through
-    fr-FR's adapter (at the default strength), English (no adapter) is unchanged; `status` names
-    the adapters loaded."""
+    fr-FR's adapter (at the default strength), English (no adapter) and the French voice's French
+    are unchanged; `status` names the adapters loaded."""
     from engine.api import SpeechRequest
     from engine.config import EngineConfig
     from engine.synth import Engine
@@ -255,6 +260,8 @@ def test_the_engine_speaks_a_locale_through_its_adapter(runtimes):
     b, plan_b = with_adapters.synthesize(french)
     assert len(b) > 0 and not (len(a) == len(b) and np.array_equal(a, b))
     assert all(s.renderer.startswith("kokoro") for s in plan_b.segments)
+    native = SpeechRequest("Bonjour à tous.", locale="fr-FR", voice="ff_siwis")  # a native: no adapter
+    assert np.array_equal(plain.synthesize(native)[0], with_adapters.synthesize(native)[0])
 
 
 @pytest.fixture(scope="module")
