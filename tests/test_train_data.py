@@ -259,6 +259,21 @@ def test_dialect_build_reads_dialect_phonemes(tmp_path, runtime, no_asterisk):
     assert entry["phonemes"] != Phonemizer(get_locale("en-GB"))(entry["text"])[0]
 
 
+def test_us_spanish_has_kokoro_teachers_reading_latin_american_phonemes(tmp_path, runtime, no_asterisk):
+    """The adapter trainer aligns only to Kokoro teachers: es-US has the Spanish packs, reading es-419."""
+    kokoro = [t.name for t in data.teachers_for("es-US") if t.kind == "kokoro"]
+    assert kokoro == ["kokoro:ef_dora", "kokoro:em_alex"]
+    assert sum(t.share for t in data.teachers_for("es-US")) == pytest.approx(1.0)
+    out = tmp_path / "es-US"
+    data.build("es-US", out, sentences=1, teacher_names=["kokoro:em_alex"], runtime=runtime, asterisk_root=no_asterisk)
+    (entry,) = check_dataset(out, "es-US", 1)
+    assert entry["teacher"] == "kokoro:em_alex"
+    assert entry["phonemes"] == Phonemizer(get_locale("es-US"))(entry["text"])[0]
+    # seseo: es-419 has no θ where Castilian does
+    assert "θ" not in Phonemizer(get_locale("es-US"))("Hace calor en la plaza.")[0]
+    assert "θ" in Phonemizer(get_locale("es-ES"))("Hace calor en la plaza.")[0]
+
+
 def test_recorded_speakers_speak_only_what_they_recorded(tmp_path):
     human = Teacher("human", "en_US_f_Allison", 0.2)
     kokoro = Teacher("kokoro", "af_heart", 0.8)

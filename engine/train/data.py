@@ -148,10 +148,13 @@ TEACHERS: dict[str, tuple[Teacher, ...]] = {
     # and de8 (WER 1.5, many diphones missing from its espeak-ng mapping) are left out.
     "de-DE": (Teacher("pico", "de-DE", 0.4),
               *_shared("mbrola", ("de1", "de2", "de4", "de5", "de6", "de7"), 0.6)),
-    # US Spanish: MBROLA's Mexican (mx1, mx2) and Venezuelan (vz1) voices, and espeak-ng's
-    # Latin American voice. All four are hard to understand (Whisper-base WER .78-.96 on 12
+    # US Spanish: no Latin American Kokoro pack exists, so, as for en-AU, the native Spanish packs
+    # read the locale's phonemes (espeak-ng es-419: seseo, yeísmo); they are the teachers the
+    # adapter trainer can align to. MBROLA's Mexican (mx1, mx2) and Venezuelan (vz1) voices and
+    # espeak-ng's Latin American voice are hard to understand (Whisper-base WER .78-.96 on 12
     # everyday sentences, docs/training-data.md): teachers of phonemes and rough rhythm, not of sound.
-    "es-US": (*_shared("mbrola", ("mx1", "mx2", "vz1"), 0.75), Teacher("espeak", "es-419", 0.25)),
+    "es-US": (*_shared("kokoro", ("ef_dora", "em_alex"), 0.5),
+              *_shared("mbrola", ("mx1", "mx2", "vz1"), 0.375), Teacher("espeak", "es-419", 0.125)),
 }
 
 
