@@ -3,8 +3,10 @@ calibrated generator statistics and the source phase join without audible seams,
 streams a long segment window by window, checked by the guardrails as it goes.
 
 Distances are log-mel (engine/train/spectral.py, numpy only); the int8 graph's own floor, windows
-fed the segment's exact statistics, is about 0.2-0.3 (docs/model.md). Requests pin accent_strength=1.0:
-these tests are about rendering a given pack, not about the accent knob (tests/test_accent.py).
+fed the segment's exact statistics, is about 0.2-0.3 (docs/model.md). Requests pin accent_strength=1.0
+and the engines here load no locale adapter: these tests are about rendering a given pack through
+the base model, not about the accent knob (tests/test_accent.py) or the adapters, whose windows and
+pad cuts are tested in tests/test_adapters_runtime.py.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 import pytest
 
 from engine import graphs, model_store
+from engine.adapters import AdapterSet
 from engine.api import AudioChunk, Cancellation, Finished, MarkReached, SpeechRequest
 from engine.errors import ConfigError
 from engine.locales import get_locale
@@ -26,6 +29,13 @@ from engine.train.spectral import log_mel_distance
 
 LONG = ("Reading a long paragraph aloud, the screen reader should start speaking almost at once, "
         "without waiting for the whole sentence to be rendered by the model.")
+
+
+@pytest.fixture(scope="module")
+def engine(engine):
+    """The session's engine configuration on a runtime with no adapters (the plain graphs): jf_alpha
+    and jm_kumo speak English here through the base model, as every engine built on its runtime does."""
+    return Engine(engine.config, adapters=AdapterSet())
 
 
 # --- pure parts -----------------------------------------------------------------------------
