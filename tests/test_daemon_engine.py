@@ -151,18 +151,20 @@ def test_the_words_of_a_line_just_read_come_from_the_cache(daemon, monkeypatch):
 
 def test_a_long_sentence_gets_its_calibration_in_idle_time_then_streams(engine, daemon):
     """The first long sentence of a voice renders whole and leaves its (voice, row) wanted; the
-    daemon calibrates it when idle, and the same sentence then renders in windows."""
+    daemon calibrates it when idle, and the same sentence then renders in windows. (A native voice:
+    calibration is the base model's, and a voice from elsewhere speaks English through the en-US
+    adapter, which streams on learnt statistics instead.)"""
     text = ("Reading a long paragraph aloud, the screen reader should start speaking almost at once, "
             "without waiting for the whole sentence to be rendered by the model.")
     with DaemonClient.connect(daemon.runtime_dir) as c:
         before = c.status()["engine"]["streaming"]
-        assert c.speak(text, voice="jf_gongitsune").done["cancelled"] is False
+        assert c.speak(text, voice="am_echo").done["cancelled"] is False
         deadline = time.monotonic() + 240
         while c.status()["calibrations_pending"] and time.monotonic() < deadline:
             time.sleep(0.5)
         status = c.status()
         assert status["calibrations_pending"] == 0
-        assert any(k.startswith("jf_gongitsune@") for k in status["engine"]["streaming"]["uncalibrated"])
+        assert any(k.split("@")[0] == "am_echo" for k in status["engine"]["streaming"]["uncalibrated"])
         windows = status["engine"]["streaming"]["windows"]
-        assert c.speak(text, voice="jf_gongitsune").done["cancelled"] is False
+        assert c.speak(text, voice="am_echo").done["cancelled"] is False
         assert c.status()["engine"]["streaming"]["windows"] > windows >= before["windows"]
