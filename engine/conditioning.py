@@ -27,7 +27,8 @@ Where the next pieces plug in (docs/architecture.md):
   voice pack's row, bit for bit.
 - **Locale adapter** (LoRA, docs/adapters.md): `Conditioner.adapter_for` is the one place that
   names the adapter a voice speaks a locale with (none for the locale's natives);
-  `Conditioning.adapter` carries it to the runtime (`None`: the base model). The engine passes the `AdapterSet` it loaded at start (`engine/adapters/*.npz`).
+  `Conditioning.adapter` carries it to the runtime (`None`: the base model). The engine passes
+  the `AdapterSet` it loaded at start (`engine/adapters/*.npz`).
 - **One decision for the accent knob** (`Conditioner.condition`): where the locale has an adapter,
   the voice keeps its own style row and `accent_strength` becomes the planner's guidance strength
   w (`Conditioning.guidance`: 0 = the locale's native-average prosody, 1 = the voice's own; the

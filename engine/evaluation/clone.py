@@ -271,7 +271,6 @@ def cmd_clone(args) -> int:
     if command not in entry["commands"]:
         entry["commands"].append(command)
 
-
     meters = OfflineMeters(default_cache_dir(), threads=args.threads)
 
     # Held-out real speech: embeddings only.
