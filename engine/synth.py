@@ -74,7 +74,7 @@ class Engine:
         self.config = config = config or EngineConfig()
         self.vocab = load_vocab()
         self.voice_library = VoiceLibrary()
-        # Every locale adapter loads once, here (engine/adapters/*.npz: fr-FR, es-ES and it-IT ship).
+        # Every locale adapter loads once, here (engine/adapters/*.npz: every locale but de-DE ships one).
         if adapters is None:
             adapters = load_adapters() if runtime is None else getattr(runtime, "adapters", None) or AdapterSet()
         runtime = runtime or KokoroRuntime(ensure_model(config.model), config.runtime, adapters)
