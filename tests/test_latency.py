@@ -216,10 +216,15 @@ def test_a_long_text_speaks_before_the_rest_is_read(engine, monkeypatch):
 
 def test_short_sentences_stream_once_the_voice_read_a_few_measured(engine, capsys):
     """`measure_short_streaming`: after `SHORT_TAUGHT`, a short sentence of a voice never
-    calibrated streams in windows, close to its whole render, with no guardrail event."""
+    calibrated streams in windows, close to its whole render, with no guardrail event.
+
+    On the doubling schedule (`paced=False`): paced windows follow what renders cost here, and a
+    machine loaded by the rest of the suite measured window renders slow enough that a 2-second
+    sentence's first window had to hold all of it (first audio 1.5 s either way, one render): that
+    is the pace doing its job, and what this checks is the learnt statistics."""
     from engine.bench_latency import SHORT_HEARD, measure_short_streaming
 
-    rows = measure_short_streaming(voices=("af_heart",), heard=SHORT_HEARD[:1], engine=engine)
+    rows = measure_short_streaming(voices=("af_heart",), heard=SHORT_HEARD[:1], engine=engine, paced=False)
     (heard,) = [r for r in rows if r["heard"]]
     assert heard["windows"] >= 2 and heard["events"] == 0
     assert 0.0 < heard["distance"] < 0.45  # measured 0.28
