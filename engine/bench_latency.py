@@ -240,6 +240,78 @@ def profile_word(engine, text: str = WORD, repeats: int = 5) -> dict[str, float]
         engine.cache = saved
 
 
+def _graph_part(node: str) -> str:
+    """Where a node sits: in the renderer, a generator block (resblocks.0-2 and
+    noise_res.0 after the first upsampling, 800 frames a second; resblocks.3-5 and noise_res.1
+    after the second, 4800 a second) or the decoder before the generator; in the planner, its
+    module (bert, text_encoder, predictor, ...); else the rest."""
+    import re
+
+    m = re.search(r"generator[/.]([a-z_]+)(?:[/.](\d+))?", node)
+    if m:
+        indexed = m.group(1) in ("resblocks", "noise_res", "noise_convs", "ups") and m.group(2) is not None
+        return f"generator {m.group(1)}" + (f".{m.group(2)}" if indexed else "")
+    if re.search(r"decoder[/.]decoder[/.]", node):
+        return "decoder before the generator"
+    m = re.search(r"(?:^|/)encoder/([A-Za-z_][A-Za-z_0-9]*?)(?:\.\d+)?/", node)  # the planner's modules
+    if m:
+        return f"planner {m.group(1)}"
+    return "unnamed (STFT, glue)"
+
+
+def op_profile(events: list[dict]) -> dict:
+    """An onnxruntime profile (the JSON list of events) summed: runs, model_run ms per run, and each
+    graph part's (`_graph_part`) and operator type's share of the kernels' time."""
+    from collections import Counter
+
+    runs = [e for e in events if e.get("name") == "model_run"]
+    nodes = [e for e in events if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time")]
+    parts, ops = Counter(), Counter()
+    for e in nodes:
+        parts[_graph_part(e["name"])] += e["dur"]
+        ops[e.get("args", {}).get("op_name", "?")] += e["dur"]
+    total = sum(ops.values())
+    if not runs or total <= 0:
+        raise ValueError("the profile has no model run with timed kernels")
+    return {"runs": len(runs), "ms per run": sum(e["dur"] for e in runs) / len(runs) / 1000,
+            "kernel ms per run": total / len(runs) / 1000,
+            "parts": {k: v / total for k, v in parts.most_common()},
+            "ops": {k: v / total for k, v in ops.most_common()}}
+
+
+def profile_renderer_ops(text: str = WORD, repeats: int = 5, threads: int = 2, top: int = 8) -> dict:
+    """Where the renderer's time goes, by graph part and operator type: onnxruntime's own
+    per-node profile of the planner and renderer sessions (`RuntimeConfig.profile_prefix`) while
+    the engine speaks `text` uncached `repeats` times (after one unprofiled warm-up word, whose
+    calls are in the profile too). Prints both tables; returns {"planner": .., "renderer": ..}
+    of `op_profile`.
+
+        PYTHONPATH=. python -c "from engine.bench_latency import profile_renderer_ops; profile_renderer_ops()"
+    """
+    from .runtime import RuntimeConfig
+    from .synth import Engine, EngineConfig
+
+    with tempfile.TemporaryDirectory(prefix="echoic-ops-") as folder:
+        engine = Engine(EngineConfig(cache_megabytes=0, disk_cache_megabytes=0,
+                                     runtime=RuntimeConfig(threads=threads, profile_prefix=f"{folder}/profile")))
+        runtime = engine.runtime
+        _in_process(engine, SpeechRequest("Warm"))
+        first = [_in_process(engine, SpeechRequest(text)) * 1000 for _ in range(repeats)]
+        out = {role: op_profile(json.loads(path.read_text())) for role, path in runtime.end_profiling().items()}
+    print(f"{text!r} uncached, {repeats} times: first audio p50 {np.median(first):.0f} ms (profiling on); "
+          f"{engine.renderer.pad_cuts} of the renders without the pad")
+    for role, prof in out.items():
+        print(f"\n{role}: {prof['runs']} runs, {prof['ms per run']:.1f} ms a run "
+              f"({prof['kernel ms per run']:.1f} ms in kernels)")
+        print(f"| {role} part | share | | operator | share |\n|---|---|---|---|---|")
+        parts, ops = list(prof["parts"].items())[:top], list(prof["ops"].items())[:top]
+        for k in range(max(len(parts), len(ops))):
+            a = f"{parts[k][0]} | {100 * parts[k][1]:.1f}%" if k < len(parts) else " | "
+            b = f"{ops[k][0]} | {100 * ops[k][1]:.1f}%" if k < len(ops) else " | "
+            print(f"| {a} | | {b} |")
+    return out
+
+
 def kept_frames(engine, planned) -> tuple[int, int]:
     """[start, stop) of a plan's frames that the engine keeps and, with `cut_pads`, renders: the
     leading pad trimmed to `lead_frames`, the trailing one to `tail_frames` (engine/rendering.py)."""

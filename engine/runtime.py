@@ -59,6 +59,9 @@ class RuntimeConfig:
     `memory.enable_memory_arena_shrinkage`): the arena keeps its speed within a call, but a long
     segment's tensors (hundreds of MiB) no longer stay resident for the life of the process.
     Measured as fast as keeping it (docs/reliability.md, `echoic bench memory`)."""
+    profile_prefix: str | None = None
+    """Benchmarks only: onnxruntime's per-node profiling of every session, into JSON files whose
+    paths start with this (`KokoroRuntime.end_profiling` closes them; `bench_latency.profile_renderer_ops`)."""
 
     def __post_init__(self):
         if not isinstance(self.threads, int) or not 1 <= self.threads <= 256:
@@ -114,6 +117,9 @@ def _session(path: Path, config: RuntimeConfig):
     options.inter_op_num_threads = 1
     if not config.spin:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if config.profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = f"{config.profile_prefix}-{path.stem}"
     try:
         return ort.InferenceSession(str(path), options, providers=pick_providers(config.use_gpu))
     except Exception as exc:  # onnxruntime raises its own untyped errors
@@ -198,6 +204,16 @@ class KokoroRuntime:
             from .pad_cut import PadRenderer
 
             self._pads = PadRenderer(self.renderer, self._lock, self.renderer_adapter)
+
+    def end_profiling(self) -> dict[str, Path]:
+        """With `RuntimeConfig.profile_prefix`: stop profiling the planner and renderer sessions
+        (the whole-render graphs, which also render a word without its pad) and return their
+        profiles' paths by role."""
+        if self.config.profile_prefix is None:
+            raise ModelError("end_profiling() needs RuntimeConfig(profile_prefix=...)")
+        sessions = {"planner": self.planner, "renderer": self.renderer, "model": self.session}
+        with self._lock:
+            return {role: Path(s.end_profiling()) for role, s in sessions.items() if s is not None}
 
     def window_renderer(self):
         """The chunked-rendering sessions (`engine/streaming.py`), loaded on first use; they share

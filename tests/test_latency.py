@@ -231,3 +231,44 @@ def test_short_sentences_stream_once_the_voice_read_a_few_measured(engine, capsy
     assert 0 < heard["first audio ms"] < 60_000 and 0 < heard["whole first audio ms"] < 60_000
     assert rows[0]["windows"] == 0  # the voice's first sentence renders whole and teaches
     assert "heard sentences streamed 1 of 1" in capsys.readouterr().out
+
+
+def test_op_profile_sums_an_onnxruntime_profile_by_graph_part_and_operator():
+    from engine.bench_latency import op_profile
+
+    def node(name, op, dur):
+        return {"cat": "Node", "name": f"{name}_kernel_time", "dur": dur, "args": {"op_name": op}}
+
+    events = [{"cat": "Session", "name": "model_run", "dur": 9000}, {"cat": "Session", "name": "model_run", "dur": 11000},
+              node("/decoder/decoder/generator/resblocks.5/convs1.0/Conv_quant", "ConvInteger", 6000),
+              node("/decoder/decoder/generator/resblocks.5/Sin", "Sin", 2000),
+              node("/decoder/decoder/decode.2/conv1/Conv_quant", "ConvInteger", 1000),
+              node("/encoder/F0.0/conv1/Conv_quant", "ConvInteger", 500), node("STFT_3", "STFT", 500),
+              {"cat": "Node", "name": "fence_before", "dur": 99}]
+    out = op_profile(events)
+    assert out["runs"] == 2 and out["ms per run"] == 10.0 and out["kernel ms per run"] == 5.0
+    assert out["parts"] == {"generator resblocks.5": 0.8, "decoder before the generator": 0.1,
+                            "planner F0": 0.05, "unnamed (STFT, glue)": 0.05}
+    assert out["ops"] == {"ConvInteger": 0.75, "Sin": 0.2, "STFT": 0.05}
+    with pytest.raises(ValueError, match="no model run"):
+        op_profile(events[2:])
+
+
+def test_the_renderer_profile_shows_where_a_word_s_time_goes(engine, capsys):
+    """`profile_renderer_ops`: onnxruntime's own per-node profile of the planner and renderer
+    while an uncached word is spoken; a runtime that was not asked to profile refuses."""
+    from engine.bench_latency import profile_renderer_ops
+    from engine.errors import ModelError
+
+    with pytest.raises(ModelError, match="profile_prefix"):
+        engine.runtime.end_profiling()
+    out = profile_renderer_ops(repeats=1, threads=1)
+    renderer, planner = out["renderer"], out["planner"]
+    assert renderer["runs"] >= 2 and planner["runs"] >= 2  # the warm-up word and the profiled one
+    for prof in (renderer, planner):
+        assert abs(sum(prof["parts"].values()) - 1) < 1e-9 and abs(sum(prof["ops"].values()) - 1) < 1e-9
+    generator = sum(share for part, share in renderer["parts"].items() if part.startswith("generator"))
+    assert generator > 0.6  # measured 0.88-0.91: the vocoder is the renderer's cost
+    assert max(renderer["ops"], key=renderer["ops"].get) == "ConvInteger"
+    assert planner["parts"].get("planner bert", 0) > 0.1
+    assert "| generator resblocks.5 |" in capsys.readouterr().out
