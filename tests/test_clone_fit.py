@@ -4,6 +4,8 @@ interrupted fit resumes identically."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -120,6 +122,23 @@ def test_fit_raises_similarity_above_its_starting_pack(reference):
     start = result.losses["similarity_start"]
     print(f"similarity start {start:.3f} -> fitted {result.similarity:.3f}; speaker loss {progress}")
     assert result.similarity > start + 0.05  # measured 0.641 -> 0.843
+
+
+def test_a_fit_can_also_hold_the_speaker_in_other_languages(reference):
+    """`FitConfig.cross_locales`: each step also renders a crop of another language's fitting
+    text and adds its speaker term; the fit then moves elsewhere than without it."""
+    from engine.errors import EchoicError
+
+    cfg = FitConfig(steps=2, crop_frames=24, start=START, exclude=(TARGET,))
+    plain = fit_voice(reference, 24000, REFERENCE_TEXT, "en-US", cfg)
+    seen = []
+    cross = fit_voice(reference, 24000, REFERENCE_TEXT, "en-US", replace(cfg, cross_locales=("es-ES", "it-IT")),
+                      progress=lambda step, total, losses: seen.append(losses))
+    assert "cross_speaker" not in plain.losses and all(0.0 < s["cross_speaker"] < 2.0 for s in seen)
+    assert all(s["total"] > s["speaker"] + s["cross_speaker"] * 0.99 for s in seen)  # weighted 1 in the total
+    assert np.abs(cross.pack - plain.pack).max() > 1e-3
+    with pytest.raises(EchoicError, match="xx-XX"):
+        fit_voice(reference, 24000, REFERENCE_TEXT, "en-US", replace(cfg, cross_locales=("xx-XX",)))
 
 
 def test_eval_clone_summary_ceiling_and_document(tmp_path):

@@ -296,14 +296,16 @@ def cmd_clone(args) -> int:
             step_seconds.append(losses["seconds"])
             log(f"fit {name} step {i}/{n}: " + " ".join(f"{k} {v:.3f}" for k, v in losses.items()))
 
-        result = fit_voice(a, r, text, source, FitConfig(steps=args.steps),
+        cross = tuple(get_locale(t).tag for t in args.cross_locales or ())
+        result = fit_voice(a, r, text, source, FitConfig(steps=args.steps, cross_locales=cross),
                            checkpoint=cache_path.with_name(f"clone-eval-{name}.ckpt"),
                            progress=fit_progress)
         buf = io.BytesIO()
         np.savez(buf, pack=result.pack)
         write_atomically(pack_path, buf.getvalue())
         entry["fit"] = {"nearest": result.nearest, "similarity": result.similarity, "losses": result.losses,
-                        "steps": result.steps, "seconds": round(time.monotonic() - started, 1),
+                        "steps": result.steps, "cross_locales": list(cross),
+                        "seconds": round(time.monotonic() - started, 1),
                         "reference_seconds": round(len(a) / r, 1),
                         "seconds_per_step": round(float(np.mean(step_seconds)), 1) if step_seconds else float("nan")}
         entry["nearest"] = result.nearest
@@ -356,6 +358,8 @@ def register(evals) -> None:
     p.add_argument("--name", help="speaker name in the results (default: the reference's folder name)")
     p.add_argument("--set", choices=("tune", "held-out"), default="held-out", help="how the speaker was used")
     p.add_argument("--steps", type=int, default=30, help="fit steps (default 30)")
+    p.add_argument("--cross-locales", nargs="+", metavar="L",
+                   help="also fit the speaker term on speech in these locales' languages (FitConfig.cross_locales)")
     p.add_argument("--sentences", type=int, default=3, help="sentences per locale (at most 6; default 3)")
     p.add_argument("--cache", help="results cache (default: the echoic cache dir, clone-eval.json)")
     p.add_argument("--threads", type=int, default=2)

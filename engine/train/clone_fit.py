@@ -24,6 +24,8 @@ How (docs/cloning.md, "Evaluation", has the measured effect):
    - prosody (the planner's half): log-F0 mean and spread of the crop's pitch curve against the
      reference's (pYIN), and with a transcript the speaking rate (planned seconds per phoneme against
      the reference's speech seconds per phoneme);
+   - with `cross_locales`, the speaker term again on a crop of another language's `FIT_TEXTS`
+     (planned the same way), so that the clone sounds like the reference in those languages too;
    - prior, as above.
    Without a transcript the texts rendered are fixed sentences of the locale's language and the
    aligned and rate terms are left out (Whisper is an acceptance meter: never used for fitting).
@@ -104,6 +106,13 @@ class FitConfig:
     """Start from this pack instead of the nearest one."""
     exclude: tuple[str, ...] = ()
     """Real packs left out of the space and of the start (tests fit to a left-out pack's speech)."""
+    cross_locales: tuple[str, ...] = ()
+    """Locales whose language the clone should also sound like the reference in: each step also
+    renders a crop of `FIT_TEXTS` in one of them (drawn per step) and adds its speaker term,
+    weighted `w_cross`. Each step then costs two renders. Measured, not kept (docs/cloning.md, "Fitting
+    the speaker term in the other languages too"): Resemblyzer rose in the other languages while
+    the independent d-vector fell everywhere, so nothing sets it but the evaluation's `--cross-locales`."""
+    w_cross: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -294,6 +303,7 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
         raise FitError("fitting a voice needs the train extra and Resemblyzer: pip install 'echoic[train]' && "
                        "pip install --no-deps Resemblyzer==0.1.4") from exc
     loc = get_locale(locale)
+    others = [get_locale(tag) for tag in config.cross_locales]  # an unknown tag fails here, before any work
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     torch.set_num_threads(config.threads)
     device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else
@@ -330,20 +340,28 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
     model = _shared(("model", str(device)), lambda: load_from_onnx(model_store.read_stock_model()).to(device).eval())
     model.requires_grad_(False)
     start_pack = packs[nearest]
-    chunks: list[_Chunk] = []
     rendered = []
-    offset = 0
-    with torch.no_grad():
-        for ids in id_chunks:
-            plan = runtime.plan(ids, start_pack[len(ids) - 1], 1.0)
-            tokens = torch.tensor([[0, *ids, 0]], device=device)
-            durations = torch.tensor(plan.durations[None], device=device)
-            aln = alignment_matrix(durations[0]).unsqueeze(0)
-            chunks.append(_Chunk(ids, tokens, model.bert_encoder(model.bert(tokens)).transpose(1, 2),
-                                 model.text_encoder(tokens) @ aln, aln, plan.durations, offset))
-            offset += chunks[-1].frames
-            if transcript:
-                rendered.append(runtime.render_planned(plan, start_pack[len(ids) - 1]))
+
+    def planned_chunks(id_lists: list[list[int]], keep_audio: bool) -> list[_Chunk]:
+        out, offset = [], 0
+        with torch.no_grad():
+            for ids in id_lists:
+                plan = runtime.plan(ids, start_pack[len(ids) - 1], 1.0)
+                tokens = torch.tensor([[0, *ids, 0]], device=device)
+                durations = torch.tensor(plan.durations[None], device=device)
+                aln = alignment_matrix(durations[0]).unsqueeze(0)
+                out.append(_Chunk(ids, tokens, model.bert_encoder(model.bert(tokens)).transpose(1, 2),
+                                  model.text_encoder(tokens) @ aln, aln, plan.durations, offset))
+                offset += out[-1].frames
+                if keep_audio:
+                    rendered.append(runtime.render_planned(plan, start_pack[len(ids) - 1]))
+        return out
+
+    chunks = planned_chunks(id_chunks, keep_audio=bool(transcript))
+    # Other languages: only the speaker term reads them (no reference speech in those languages).
+    cross: list[_Chunk] = []
+    for other in others:
+        cross += planned_chunks(phoneme_chunks(FIT_TEXTS.get(other.language, FIT_TEXTS["en"]), other.tag, vocab), False)
     path = None
     if transcript:
         path = torch.tensor(_align(np.concatenate(rendered), ref24), device=device)
@@ -391,6 +409,16 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
         halves = [mean[row, h * 128:(h + 1) * 128] + (z[h] * sigma[h]) @ comps[h][:, row] for h in range(2)]
         return (torch.cat(halves) + residual * col_std)[None]  # (1, 256)
 
+    def render_crop(chunk: _Chunk, a: int, width: int):
+        """Frames [a, a + width) of a chunk with the pack as it is now: audio, f0 (1, 2w), the
+        predictor's features d (for the planned durations)."""
+        s = style_row(len(chunk.ids) - 1)
+        s_t, s_p = s[:, :128], s[:, 128:]
+        d = model.predictor.text_encoder(chunk.d_en, s_p)
+        en = (d.transpose(1, 2) @ chunk.aln)[..., a:a + width]
+        f0, energy = model.predictor.F0Ntrain(en, s_p)
+        return model.render(chunk.asr[..., a:a + width], f0, energy, torch.cat([s_t, s_p], dim=1)), f0, d
+
     losses: dict[str, float] = {}
     while step < config.steps:
         started, started_cpu = time.monotonic(), time.process_time()
@@ -398,14 +426,14 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
         chunk = chunks[int(rng.integers(len(chunks)))]
         width = min(config.crop_frames, chunk.frames)
         a = int(rng.integers(0, chunk.frames - width + 1))
-        s = style_row(len(chunk.ids) - 1)
-        s_t, s_p = s[:, :128], s[:, 128:]
-        d = model.predictor.text_encoder(chunk.d_en, s_p)
-        en = (d.transpose(1, 2) @ chunk.aln)[..., a:a + width]
-        f0, energy = model.predictor.F0Ntrain(en, s_p)
-        wav = model.render(chunk.asr[..., a:a + width], f0, energy, torch.cat([s_t, s_p], dim=1))
+        wav, f0, d = render_crop(chunk, a, width)
         terms = {}
         terms["speaker"] = 1.0 - torch.dot(speaker(wav)[0], e_ref_t)
+        if cross:
+            other = cross[int(rng.integers(len(cross)))]
+            other_width = min(config.crop_frames, other.frames)
+            other_wav, _, _ = render_crop(other, int(rng.integers(0, other.frames - other_width + 1)), other_width)
+            terms["cross_speaker"] = 1.0 - torch.dot(speaker(other_wav)[0], e_ref_t)
         spectral = 0.0
         for (n_fft, hop), (mu, sd) in zip(RESOLUTIONS, ref_stats):
             m_mu, m_sd = _stats(_log_mel_torch(wav, n_fft, hop))
@@ -423,7 +451,7 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
             planned = model.predictor.durations(d, 1.0)[0, 1:-1].sum() * FRAME_SAMPLES / SAMPLE_RATE
             terms["rate"] = (torch.log(planned / (seconds_per_id * len(chunk.ids)))) ** 2
         terms["prior"] = (z ** 2).mean() + (residual ** 2).mean()
-        total = (config.w_speaker * terms["speaker"]
+        total = (config.w_speaker * terms["speaker"] + config.w_cross * terms.get("cross_speaker", 0.0)
                  + config.w_spectral * (terms["spectral"] + terms.get("aligned", 0.0))
                  + config.w_prosody * (terms.get("pitch", 0.0) + terms.get("rate", 0.0))
                  + config.w_prior * terms["prior"])
