@@ -43,6 +43,16 @@ _ENGLISH_AFTER = {
     "gb": (("e^ə", "ɛː"), ("iə", "ɪə"), ("ə^ʊ", "Q")),
 }
 
+# Per language, after the common table, where espeak-ng's symbol is not the one Kokoro learnt for
+# that sound in the languages it was trained on (docs/accent.md, "German's phones").
+_LANGUAGE = {
+    # German: the rounded ʏ of "Brücke", "Glück" is no Kokoro symbol and was dropped ("Brücke" was
+    # said "brkə", heard "Dröcken" for "Drücken"): y, the nearest rounded front vowel (French "u").
+    # The uvular r of standard German (ʁ, French) for espeak-ng's tap and trill was tried and not
+    # kept: the voices' ʁ is heard as an h ("Bericht" as "Behecht"; docs/accent.md).
+    "de": (("ʏ", "y"),),
+}
+
 
 def _ordered(table: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(table.items(), key=lambda kv: -len(kv[0])))
@@ -69,6 +79,8 @@ def to_kokoro(ipa: str, locale: Locale, vocab: dict[str, int]) -> str:
         ps = ps.replace("ɾ", "T").replace("ʔ", "t")
     else:
         for old, new in _COMMON_ORDERED:
+            ps = ps.replace(old, new)
+        for old, new in _LANGUAGE.get(locale.language, ()):
             ps = ps.replace(old, new)
         ps = ps.replace("-", "")
     ps = ps.replace(_TIE, "")

@@ -18,6 +18,8 @@ def words(tag, text):
     ("en-GB", "tomato", ["təmˈɑːtQ"]),
     ("en-US", "tomato", ["təmˈATO"]),
     ("de-DE", "Guten Tag", ["ɡˈuːtən", "tˈɑːk"]),
+    # German's rounded ʏ: no Kokoro symbol, so it was dropped ("Brücke" said "brkə")
+    ("de-DE", "Brücke Glück", ["bɾˈykə", "ɡlˈyk"]),
     ("es-ES", "cielo", ["θjˈelo"]),
     ("es-US", "cielo", ["sjˈelo"]),
     ("fr-FR", "bonjour", ["bɔ̃ʒˈuʁ"]),
