@@ -308,7 +308,10 @@ def fit_voice(audio: np.ndarray, sample_rate: int, transcript: str | None, local
     torch.set_num_threads(config.threads)
     device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if config.device == "auto" else config.device))
-    fingerprint = _digest(audio.tobytes(), sample_rate, transcript, loc.tag, asdict(config) | {"steps": None})
+    settings = asdict(config) | {"steps": None}
+    if not config.cross_locales:  # so a fit checkpointed before the option existed still resumes
+        del settings["cross_locales"], settings["w_cross"]
+    fingerprint = _digest(audio.tobytes(), sample_rate, transcript, loc.tag, settings)
 
     # The reference, as the losses see it.
     ref24, ref16 = resample(audio, sample_rate, SAMPLE_RATE), resample(audio, sample_rate, 16000)
