@@ -311,6 +311,31 @@ def test_the_goal_table_says_what_each_locale_reaches():
     ranked = accent_report.ranking(summaries, {"en-US": "am_michael", "fr-FR": "ff_siwis", "de-DE": "ef_dora"})
     assert ranked[0].startswith("- **en-US** (2): af_bella 0.900 (A, MOS 3.00), **am_michael** 0.864 (A, MOS 3.00)")
     assert len(ranked) == 2 and "de-DE" not in "".join(ranked)
+    # Other engines (`--systems`) are the locale's bar, never one of its voices.
+    systems = [s("system-pico:de-DE", "de-DE", 1, 1.0, 0.05, 0.97, True),
+               s("system-espeak:de", "de-DE", 1, 0.65, 0.49, 0.96, True)]
+    text = "\n".join(accent_report.goal(summaries + systems, {"de-DE": "ef_dora"}, 0.5, {"de-DE": False}, [], systems))
+    assert "| de-DE | ef_dora 0.66 / 17%" in text and "no native pack" in text  # not a native pack of German
+    assert ("Other engines in de-DE (target / WER / MOS), against the default voice ef_dora (0.66 / 17% / MOS 3.00): "
+            "pico:de-DE 1.00 / 5% / MOS 3.00; espeak:de 0.65 / 49% / MOS 3.00. "
+            "The default's WER is at most that of: espeak:de.") in text
+    assert accent_report.ranking(summaries + systems, {"de-DE": "ef_dora"}) == []
+    assert "system-pico:de-DE" not in str(accent.best_voices(summaries + systems, {}))
+    assert "| system-pico:de-DE | de-DE | 1 | system | 3 | 1.00 | 5% |" in "\n".join(accent_report.table(systems))
+
+
+def test_system_rows_speak_the_sentences_through_another_engine():
+    from engine.evaluation import accent_systems
+
+    have, missing = accent_systems.voices("de-DE")
+    assert "system-espeak:de" in have and len(have) + len(missing) == 8  # Pico, six MBROLA voices, espeak-ng
+    audio = accent_systems.synthesize(accent.Row("system-espeak:de", "de-DE"), "Guten Morgen, wie geht es Ihnen?")
+    seconds, rms = len(audio) / accent.SAMPLE_RATE, float(np.sqrt(np.mean(audio ** 2)))
+    assert audio.dtype == np.float32 and 1.0 < seconds < 5.0 and rms > 0.01
+    for bad in ("ef_dora", "system-", "system-kokoro:af_heart", "system-pico"):
+        with pytest.raises(ValueError, match="not a system voice"):
+            accent_systems.teacher(bad)
+    assert not accent.is_pack("system-pico:de-DE") and not accent.is_pack("human-en") and accent.is_pack("ef_dora")
 
 
 def test_eval_accent_takes_adapters_from_a_folder(tmp_path, capsys):

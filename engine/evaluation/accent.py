@@ -305,12 +305,13 @@ def grade(s: Summary) -> str:
 
 
 def best_voices(summaries: list[Summary], genders: dict[str, str]) -> dict[str, dict[str, Summary]]:
-    """Per locale, the best-scoring row at strength 1 of each gender: among the locale's native
-    voices where any was measured, else among all (the candidates for a locale with no native pack)."""
-    with_natives = {s.row.locale for s in summaries if s.native}
+    """Per locale, the best-scoring voice row (`is_pack`) at strength 1 of each gender: among the
+    locale's native voices where any was measured, else among all (the candidates for a locale
+    with no native pack)."""
+    with_natives = {s.row.locale for s in summaries if s.native and is_pack(s.row.voice)}
     best: dict[str, dict[str, Summary]] = {}
     for s in summaries:
-        if s.row.strength != 1.0 or (s.row.locale in with_natives and not s.native):
+        if s.row.strength != 1.0 or (s.row.locale in with_natives and not s.native) or not is_pack(s.row.voice):
             continue
         slot = best.setdefault(s.row.locale, {})
         g = genders.get(s.row.voice, "unknown")
@@ -322,6 +323,14 @@ def best_voices(summaries: list[Summary], genders: dict[str, str]) -> dict[str, 
 def is_human(voice: str) -> bool:
     """A row of real recordings (engine/evaluation/accent_human.py), not of a voice pack."""
     return voice.startswith("human-")
+
+
+def is_pack(voice: str) -> bool:
+    """A row the engine speaks (a voice pack or a cloned voice), not real recordings nor another
+    engine (engine/evaluation/accent_systems.py)."""
+    from .accent_systems import is_system
+
+    return not is_human(voice) and not is_system(voice)
 
 
 # --- the command ------------------------------------------------------------------------------
@@ -358,7 +367,7 @@ def cmd_accent(args) -> int:
     from ..model_store import default_cache_dir
     from ..synth import Engine
     from ..voices import DEFAULT_ACCENT_STRENGTH
-    from . import accent_human
+    from . import accent_human, accent_systems
     from .accent_meters import OfflineMeters, engine_synthesizer
     from .accent_report import document, goal, plot, ranking, table
 
@@ -382,14 +391,21 @@ def cmd_accent(args) -> int:
     texts = human_texts(args.human_prompts)
     for src in humans:
         texts(Row(src.id, src.locale), 0)  # not installed: say so before any model loads
+    system_rows = []
+    for tag in locales if args.systems else []:
+        have, missing = accent_systems.voices(tag)
+        system_rows += [Row(voice, tag) for voice in have]
+        for why in missing:
+            print(f"echoic eval accent: no system row: {why}", file=sys.stderr)
     cache = Path(args.cache or default_cache_dir() / "accent-eval.json")
     results = Results(cache)
-    print(f"echoic eval accent: {len(rows)} rows x {args.sentences} sentences, {len(human_rows)} human rows "
-          f"x {args.human_prompts} prompts; results in {cache}", file=sys.stderr)
+    print(f"echoic eval accent: {len(rows)} rows x {args.sentences} sentences, {len(system_rows)} system rows, "
+          f"{len(human_rows)} human rows x {args.human_prompts} prompts; results in {cache}", file=sys.stderr)
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     if not args.report_only:
         meters = OfflineMeters(default_cache_dir(), threads=args.threads, phones=args.phones)
         run(rows, args.sentences, engine_synthesizer(engine), meters, results, say, phones=args.phones)
+        run(system_rows, args.sentences, accent_systems.synthesize, meters, results, say, phones=args.phones)
         for src, row in zip(humans, human_rows):
             meters.fold = src.fold
             run([row], args.human_prompts, lambda r, text, s=src: accent_human.recording(s, text, args.human_prompts),
@@ -397,20 +413,24 @@ def cmd_accent(args) -> int:
         meters.fold = False
     natives = {v.id: v.native_locale for v in library.list()}
     natives.update({src.id: src.locale for src in accent_human.SOURCES})
-    shown = rows + human_rows
+    if args.doc:  # the page shows every system row the cache holds for these locales
+        system_rows += [r for r in cached_system_rows(results, locales) if r not in system_rows]
+    natives.update({r.voice: r.locale for r in system_rows})
+    shown = rows + system_rows + human_rows
     if args.doc:  # the page shows every row the cache holds for these locales, in a fixed order
-        shown = cached_rows(results, locales, library) + [r for r in human_rows]
+        shown = cached_rows(results, locales, library) + system_rows + [r for r in human_rows]
         shown += [Row(src.id, src.locale) for src in accent_human.SOURCES if src.locale in locales and Row(src.id, src.locale) not in shown]
     summaries = summarise(shown, args.sentences, results, natives, texts)
     print("\n".join(table(summaries)))
     # Voices are compared on the same sentences: the first MIN_SENTENCES, which every shown row has.
     common = summarise(shown, MIN_SENTENCES, results, natives, texts)
     genders = {v.id: v.gender for v in library.list()}
-    for tag, slot in best_voices([s for s in common if not is_human(s.row.voice)], genders).items():
+    for tag, slot in best_voices(common, genders).items():
         print(f"best in {tag}: " + ", ".join(f"{g} {s.row.voice} ({score(s):.3f})" for g, s in sorted(slot.items())))
     defaults = {get_locale(t).tag: get_locale(t).default_voice for t in locales}
     goal_lines = goal(common, defaults, DEFAULT_ACCENT_STRENGTH, {t: bool(library.native(t)) for t in defaults},
-                      [s for s in summaries if is_human(s.row.voice)])
+                      [s for s in summaries if is_human(s.row.voice)],
+                      [s for s in common if accent_systems.is_system(s.row.voice)])
     print("\n".join(goal_lines))
     if args.doc:
         doc = Path(args.doc)
@@ -428,7 +448,7 @@ def cmd_accent(args) -> int:
         path = Path(voice_packs.__file__).with_name(voice_packs.GRADES_FILE)
         old = voice_packs.grades()
         old.update({s.row.voice: grade(s) for s in summaries
-                    if s.native and s.row.strength == 1.0 and not is_human(s.row.voice)})
+                    if s.native and s.row.strength == 1.0 and is_pack(s.row.voice)})
         write_atomically(path, (json.dumps({"about": "measured by echoic eval accent --grades (docs/accent.md)",
                                             "grades": dict(sorted(old.items()))}, indent=1) + "\n").encode("utf-8"))
         print(f"wrote {path}", file=sys.stderr)
@@ -441,10 +461,18 @@ def cached_rows(results: Results, locales: list[str], library) -> list[Row]:
     found = set()
     for key in results.data:
         voice, locale, strength = key.split("|")[:3]
-        if locale in locales and not is_human(voice):
+        if locale in locales and is_pack(voice):
             found.add(Row(voice, locale, float(strength)))
     natives = {v.id: v.native_locale for v in library.list()}
     return sorted(found, key=lambda r: (locales.index(r.locale), natives.get(r.voice) != r.locale, r.voice, -r.strength))
+
+
+def cached_system_rows(results: Results, locales: list[str]) -> list[Row]:
+    """Every system row (engine/evaluation/accent_systems.py) the cache holds for `locales`."""
+    from .accent_systems import is_system
+
+    found = {Row(*key.split("|")[:2]) for key in results.data if is_system(key.split("|")[0])}
+    return sorted((r for r in found if r.locale in locales), key=lambda r: (locales.index(r.locale), r.voice))
 
 
 def _strengths(text: str) -> list[float]:
@@ -468,6 +496,8 @@ def register(evals) -> None:
                    "'none' for the base model; the results cache does not key by adapter: give it its own --cache")
     p.add_argument("--phones", action="store_true",
                    help="also the English phone error rate (pnm; slow), added to English rows measured without it")
+    p.add_argument("--systems", action="store_true",
+                   help="also the locales' non-neural voices installed here (Pico, MBROLA, espeak-ng), on the same sentences")
     p.add_argument("--human", action="store_true",
                    help="also the Debian Asterisk recordings of the locales (the meters' native ceilings)")
     p.add_argument("--human-prompts", type=int, default=8, help="prompts per human source (default 8)")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..atomic_write import write_atomically
 from ..locales import get_locale
-from .accent import REFERENCE_FALLBACK, Summary, grade, is_human, score, sentences
+from .accent import REFERENCE_FALLBACK, Summary, grade, is_human, is_pack, score, sentences
 
 
 def _f(value: float, spec: str) -> str:
@@ -19,19 +19,20 @@ def table(summaries: list[Summary]) -> list[str]:
     lines = ["| voice | locale | strength | native | n | target | WER | conf | PER | MOS | sim | sim2 | grade |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in summaries:
-        kind = "human" if is_human(s.row.voice) else "yes" if s.native else ""
+        kind = "human" if is_human(s.row.voice) else "system" if not is_pack(s.row.voice) else "yes" if s.native else ""
         lines.append(f"| {s.row.voice} | {s.row.locale} | {s.row.strength:g} | {kind} | {s.n} | "
                      f"{s.target:.2f} | {s.wer:.0%} | {s.confidence:.2f} | {_f(s.per, '.0%')} | {_f(s.mos, '.2f')} | "
-                     f"{s.sim:.3f} | {s.sim2:.3f} | {grade(s) if s.native else ''} |")
+                     f"{s.sim:.3f} | {s.sim2:.3f} | {grade(s) if s.native and is_pack(s.row.voice) else ''} |")
     return lines
 
 
 def goal(summaries: list[Summary], defaults: dict[str, str], default_strength: float,
-         has_native: dict[str, bool], ceilings: list[Summary] = ()) -> list[str]:
+         has_native: dict[str, bool], ceilings: list[Summary] = (), systems: list[Summary] = ()) -> list[str]:
     """The issue's goal, per locale and per cross-lingual curve, from what was measured (`summaries`
-    on the same sentences for every row), with the human rows (`ceilings`) beside it."""
+    on the same sentences for every row), with the human rows (`ceilings`) beside it and, below
+    it, the other engines measured (`systems`, on the same sentences) against the default voice."""
     at = {(s.row.voice, s.row.locale, s.row.strength): s for s in summaries}
-    natives = [s for s in summaries if s.native and s.row.strength == 1.0 and not is_human(s.row.voice)]
+    natives = [s for s in summaries if s.native and s.row.strength == 1.0 and is_pack(s.row.voice)]
     humans = {s.row.locale: s for s in ceilings}
     lines = ["| locale | default voice: target / WER / PER / MOS | best native pack (score): target / WER | "
              "reached | jm_kumo: target / WER | human ceiling: target / WER / PER / MOS |",
@@ -58,10 +59,20 @@ def goal(summaries: list[Summary], defaults: dict[str, str], default_strength: f
                      + ("–" if best is None else f"{best.row.voice} ({score(best):.3f}): {best.target:.2f} / {best.wer:.0%}")
                      + f" | {reached} | " + ("–" if kumo is None else f"{kumo.target:.2f} / {kumo.wer:.0%}")
                      + f" | {four(human) if human else '–'} |")
+    for tag, voice in defaults.items():
+        others = [s for s in systems if s.row.locale == tag]
+        d = at.get((voice, tag, 1.0)) if has_native[tag] else at.get((voice, tag, default_strength), at.get((voice, tag, 1.0)))
+        if others and d is not None:
+            name = {s.row.voice: s.row.voice.removeprefix("system-") for s in others}
+            beaten = [name[s.row.voice] for s in others if d.wer <= s.wer + 1e-9]
+            lines += ["", f"Other engines in {tag} (target / WER / MOS), against the default voice {voice} "
+                      f"({d.target:.2f} / {d.wer:.0%} / MOS {_f(d.mos, '.2f')}): " + "; ".join(
+                          f"{name[s.row.voice]} {s.target:.2f} / {s.wer:.0%} / MOS {_f(s.mos, '.2f')}" for s in others)
+                      + f". The default's WER is at most that of: {', '.join(beaten) or 'none'}."]
     lines += ["", "| voice in locale | strength | target | WER | sim | sim2 | own-locale sim (spread) | "
                   "sim within 0.05 of own locale | target rises from strength 1 |", "|---|---|---|---|---|---|---|---|---|"]
     curves = sorted({(s.row.voice, s.row.locale) for s in summaries
-                     if not s.native and s.row.strength != 1.0 and not is_human(s.row.voice)})
+                     if not s.native and s.row.strength != 1.0 and is_pack(s.row.voice)})
     for voice, tag in curves:
         one = at.get((voice, tag, 1.0))
         ref = next((s for s in summaries if s.row.voice == voice and s.native and s.row.strength == 1.0), None)
@@ -84,7 +95,7 @@ def ranking(summaries: list[Summary], defaults: dict[str, str]) -> list[str]:
     lines = []
     for tag in defaults:
         pool = sorted((s for s in summaries if s.native and s.row.locale == tag and s.row.strength == 1.0
-                       and not is_human(s.row.voice)), key=score, reverse=True)
+                       and is_pack(s.row.voice)), key=score, reverse=True)
         if pool:
             names = [f"**{s.row.voice}**" if s.row.voice == defaults[tag] else s.row.voice for s in pool]
             lines.append(f"- **{tag}** ({len(pool)}): " + ", ".join(

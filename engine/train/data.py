@@ -378,7 +378,7 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
         return data.reshape(-1, w.getnchannels()).mean(axis=1), w.getframerate()
 
 
-def _external(teacher: Teacher, text: str, timeout: float = 120.0) -> np.ndarray:
+def external_audio(teacher: Teacher, text: str, timeout: float = 120.0) -> np.ndarray:
     """A non-neural teacher's audio for `text` (for a recorded speaker: the recording's path),
     at 24 kHz mono."""
     # The system espeak-ng must read its own data (where the MBROLA voice definitions are), not
@@ -604,8 +604,8 @@ def build(locale: str, out: Path | None = None, sentences: int | None = None, pe
                     plan_rel = f"plans/{uid}.npz"
                     write_atomically(out / plan_rel, buf.getvalue())
                 else:
-                    audio = _external(teacher, str(recording(teacher, sentence)) if teacher.kind == "human"
-                                      else sentence.text)
+                    audio = external_audio(teacher, str(recording(teacher, sentence)) if teacher.kind == "human"
+                                           else sentence.text)
             except EchoicError as exc:
                 result.failed.append({"id": uid, "teacher": teacher.name, "text": sentence.text, "error": str(exc)})
                 progress(f"  failed {uid}: {exc}")
