@@ -936,3 +936,129 @@ def measure_words_ahead(lines: int = 3, rate: float = 1.0, listen: float = 1.0, 
     print(f"  ratio to Piper's whole render (p50): on {out['words ahead on p50'] / piper_p50:.2f}, "
           f"off {out['words ahead off p50'] / piper_p50:.2f}")
     return out
+
+
+def float_convolutions(model_bytes: bytes, only: str = "") -> tuple[bytes, int]:
+    """The graph with each dynamically quantized convolution (DynamicQuantizeLinear ->
+    ConvInteger [-> Add of the int32 bias] -> Cast -> Mul by the scales) whose node name contains
+    `only` replaced by a float Conv on the dequantized weight and the float bias; returns the
+    graph and how many were replaced. A measurement (`measure_float_convs`), not a runtime graph.
+
+    Weight = (w_q - w_zero_point) * w_scale, the weight scale being the initializer the graph
+    multiplies by the activation's scale; the bias is the float initializer the graph quantizes
+    at run time."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load_from_string(model_bytes)
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    producer = {o: n for n in graph.node for o in n.output}
+    consumers: dict[str, list] = {}
+    for n in graph.node:
+        for name in n.input:
+            consumers.setdefault(name, []).append(n)
+
+    def array(name: str) -> np.ndarray:
+        return numpy_helper.to_array(inits[name])
+
+    def per_channel(values: np.ndarray, ndim: int) -> np.ndarray:
+        return values.astype(np.float32).reshape((-1,) + (1,) * (ndim - 1)) if values.size > 1 else values.astype(np.float32)
+
+    replace, gone = {}, set()
+    for node in graph.node:
+        if node.op_type != "ConvInteger" or only not in node.name:
+            continue
+        x_q, w_q, _, w_zero = node.input
+        quantize = producer[x_q]
+        (after,) = consumers[node.output[0]]
+        bias_add = after if after.op_type == "Add" else None
+        (cast,) = consumers[bias_add.output[0]] if bias_add else (after,)
+        (scale_mul,) = consumers[cast.output[0]]
+        if quantize.op_type != "DynamicQuantizeLinear" or cast.op_type != "Cast" or scale_mul.op_type != "Mul":
+            raise ValueError(f"{node.name}: not the dynamic quantization pattern")
+        scales = producer[scale_mul.input[1]]  # activation scale x weight scale
+        w_scale = next(name for name in scales.input if name in inits)
+        weight = array(w_q).astype(np.float32)
+        weight = (weight - per_channel(array(w_zero), weight.ndim)) * per_channel(array(w_scale), weight.ndim)
+        inputs = [quantize.input[0], node.name + "/float_weight"]
+        graph.initializer.append(numpy_helper.from_array(weight.astype(np.float32), inputs[1]))
+        if bias_add is not None:  # the bias Reshape <- Cast <- Floor <- Div(bias, scales)
+            divide = producer[producer[producer[producer[bias_add.input[1]].input[0]].input[0]].input[0]]
+            inputs.append(node.name + "/float_bias")
+            graph.initializer.append(numpy_helper.from_array(array(divide.input[0]).astype(np.float32), inputs[2]))
+        conv = helper.make_node("Conv", inputs, [scale_mul.output[0]], name=node.name + "/float")
+        conv.attribute.extend(node.attribute)
+        replace[id(node)] = conv
+        gone.update({id(cast), id(scale_mul)} | ({id(bias_add)} if bias_add else set()))
+    nodes = [replace.get(id(n), n) for n in graph.node if id(n) not in gone]
+    outputs = {o.name for o in graph.output}
+    while True:  # drop what nothing reads any more (the quantizers, the bias quantization)
+        read = {name for n in nodes for name in n.input} | outputs
+        kept = [n for n in nodes if any(o in read for o in n.output)]
+        if len(kept) == len(nodes):
+            break
+        nodes = kept
+    del graph.node[:]
+    graph.node.extend(nodes)
+    read = {name for n in nodes for name in n.input}
+    kept_inits = [i for i in graph.initializer if i.name in read]
+    del graph.initializer[:]
+    graph.initializer.extend(kept_inits)
+    return model.SerializeToString(), len(replace)
+
+
+def measure_float_convs(rounds: int = 7, texts=(WORD, SENTENCE), engine=None) -> dict[str, dict[str, float]]:
+    """The int8 renderer against the same graph with float convolutions in the generator only,
+    and everywhere (`float_convolutions`), taking turns one call each on the plan of each text;
+    prints and returns each one's median ms and its log-mel distance to the int8 audio.
+
+        PYTHONPATH=. python -c "from engine.bench_latency import measure_float_convs; measure_float_convs()"
+    """
+    import onnxruntime as ort
+
+    from .graphs import ensure_split_models
+    from .locales import get_locale
+    from .model_store import ModelStoreConfig, OUTPUT_AUDIO
+    from .runtime import _renderer_feeds
+    from .train.spectral import log_mel_distance
+
+    if engine is None:
+        from .synth import Engine
+
+        engine = Engine()
+    runtime = engine.runtime
+    stock = ensure_split_models(ModelStoreConfig(cache_dir=runtime._model_path.parent))[1].read_bytes()
+    graphs = {"int8 (shipped)": stock}
+    for name, only in (("float generator convolutions", "generator"), ("float convolutions everywhere", "")):
+        graphs[name], count = float_convolutions(stock, only)
+        print(f"{name}: {count} convolutions, {len(graphs[name]) / 1e6:.0f} MB (int8: {len(stock) / 1e6:.0f} MB)")
+    sessions = {}
+    for name, data in graphs.items():
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = runtime.config.threads, 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        sessions[name] = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    locale = get_locale("en-US")
+    voice = engine.voice_library.get(locale.default_voice)
+    out = {}
+    for text in texts:
+        ids = [i for s in engine.plan(SpeechRequest(text)).segments for i in s.token_ids[1:-1]]
+        style = engine.conditioner.condition(voice, locale, len(ids)).style
+        planned = runtime.plan(ids, style, 1.0)
+        feeds = _renderer_feeds(planned, style)
+        audio = {name: s.run([OUTPUT_AUDIO], feeds)[0].reshape(-1) for name, s in sessions.items()}
+        times: dict[str, list[float]] = {name: [] for name in sessions}
+        for _ in range(rounds):
+            for name, session in sessions.items():
+                t = time.perf_counter()
+                session.run([OUTPUT_AUDIO], feeds)
+                times[name].append(time.perf_counter() - t)
+        base = float(np.median(times["int8 (shipped)"]))
+        print(f"{text!r}: {planned.frames} frames, median of {rounds}")
+        out[text] = {}
+        for name, values in times.items():
+            ms, distance = float(np.median(values) * 1000), log_mel_distance(audio[name], audio["int8 (shipped)"])
+            out[text][name] = ms
+            print(f"  {name:32} {ms:7.0f} ms ({np.median(values) / base:.2f}x), log-mel to int8 {distance:.3f}")
+    return out

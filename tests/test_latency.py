@@ -272,3 +272,63 @@ def test_the_renderer_profile_shows_where_a_word_s_time_goes(engine, capsys):
     assert max(renderer["ops"], key=renderer["ops"].get) == "ConvInteger"
     assert planner["parts"].get("planner bert", 0) > 0.1
     assert "| generator resblocks.5 |" in capsys.readouterr().out
+
+
+def test_float_convolutions_undo_the_dynamic_quantization(tmp_path):
+    """The measurement's graph rewrite (`bench_latency.float_convolutions`) on a graph quantized by
+    onnxruntime's own dynamic quantizer: float Convs again, as close to the float original as the
+    int8 graph is or closer, and every quantizer gone."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from engine.bench_latency import float_convolutions
+
+    rng = np.random.default_rng(0)
+    w1, b1 = rng.normal(size=(16, 8, 5)).astype(np.float32), rng.normal(size=16).astype(np.float32)
+    w2 = rng.normal(size=(4, 16, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w1", "b1"], ["h"], name="/generator/conv1", pads=[2, 2]),
+         helper.make_node("Relu", ["h"], ["r"]),
+         helper.make_node("Conv", ["r", "w2"], ["y"], name="/generator/conv2", pads=[1, 1])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 64])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"), numpy_helper.from_array(w2, "w2")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    (tmp_path / "f.onnx").write_bytes(model.SerializeToString())
+    quantize_dynamic(tmp_path / "f.onnx", tmp_path / "q.onnx", op_types_to_quantize=["Conv"], weight_type=QuantType.QUInt8)
+    quantized = (tmp_path / "q.onnx").read_bytes()
+    assert [n.op_type for n in onnx.load_from_string(quantized).graph.node].count("ConvInteger") == 2
+
+    # The stock Kokoro graph's older pattern adds the bias as int32 before the Cast (quantized at
+    # run time: Div by the scales, Floor, Cast, Reshape); today's quantizer adds it in float after.
+    g = onnx.load_from_string(quantized).graph
+    by_name = {n.name: n for n in g.node}
+    add, cast = next(n for n in g.node if n.op_type == "Add"), by_name["h_output_quantized_cast"]
+    old = [n for n in g.node if n is not add and n.output[0] != "h_bias_reshape_output"]
+    int32_bias = [helper.make_node("Div", ["b1", "/generator/conv1_quant_scales_mul:0"], ["bq"]),
+                  helper.make_node("Floor", ["bq"], ["bf"]), helper.make_node("Cast", ["bf"], ["bi"], to=TensorProto.INT32),
+                  helper.make_node("Reshape", ["bi", "h_bias_reshape_shape"], ["br"]),
+                  helper.make_node("Add", ["h_output_quantized", "br"], ["hb"], name="bias_add")]
+    cast.input[0] = "hb"
+    by_name["/generator/conv1_quant_output_scale_mul"].output[0] = "h"
+    del g.node[:]
+    g.node.extend(old[:1] + int32_bias + old[1:])
+    quantized = onnx.load_from_string(quantized)
+    quantized.graph.CopyFrom(g)
+    quantized = quantized.SerializeToString()
+
+    rewritten, count = float_convolutions(quantized)
+    ops = [n.op_type for n in onnx.load_from_string(rewritten).graph.node]
+    assert count == 2 and ops == ["Conv", "Relu", "Conv"]  # quantizers and bias arithmetic gone
+    x = {"x": rng.normal(size=(1, 8, 64)).astype(np.float32)}
+
+    def run(data):
+        return ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, x)[0]
+
+    exact, int8, back = run(model.SerializeToString()), run(quantized), run(rewritten)
+    error = lambda y: float(np.abs(y - exact).mean() / np.abs(exact).mean())  # noqa: E731
+    assert error(back) < 0.03 and error(back) <= error(int8) + 1e-6 and error(int8) > 1e-4
+    only, one = float_convolutions(quantized, only="conv2")
+    assert one == 1 and [n.op_type for n in onnx.load_from_string(only).graph.node].count("ConvInteger") == 1
