@@ -354,3 +354,29 @@ def test_eval_accent_takes_adapters_from_a_folder(tmp_path, capsys):
     assert echoic(["eval", "accent", "--report-only", "--adapters", "none", "--cache", str(cache), "--sentences", "2",
                    "--locales", "fr-FR", "--voices", "af_heart"]) == 0
     assert "| af_heart | fr-FR | 1 |" in capsys.readouterr().out
+
+
+def test_eval_accent_measures_another_first_segment_cut(tmp_path, monkeypatch):
+    """`--first-segment-words N` gives the measured engine that cut (N large: whole sentences);
+    a value the engine refuses is refused before anything loads."""
+    from engine import synth
+    from engine.cli import main as echoic
+
+    made = []
+
+    class Stop(Exception):
+        pass
+
+    def engine(config=None, **kw):
+        made.append(config)
+        raise Stop
+
+    args = ["eval", "accent", "--report-only", "--cache", str(tmp_path / "c.json"), "--locales", "de-DE"]
+    with pytest.raises(SystemExit, match="--first-segment-words: first_segment_words must be a positive integer"):
+        echoic(args + ["--first-segment-words", "0"])
+    monkeypatch.setattr(synth, "Engine", engine)
+    with pytest.raises(Stop):
+        echoic(args + ["--first-segment-words", "1000"])
+    with pytest.raises(Stop):
+        echoic(args)
+    assert made[0].first_segment_words == 1000 and made[1] is None

@@ -371,15 +371,23 @@ def cmd_accent(args) -> int:
     from .accent_meters import OfflineMeters, engine_synthesizer
     from .accent_report import document, goal, plot, ranking, table
 
+    config = None
+    if args.first_segment_words is not None:  # where the engine cuts an utterance's first segment
+        from ..config import EngineConfig
+
+        try:
+            config = EngineConfig(first_segment_words=args.first_segment_words)
+        except ValueError as exc:
+            raise SystemExit(f"echoic eval accent: --first-segment-words: {exc}") from exc
     if args.adapters is not None:  # another folder of adapters than the shipped ones ("none": the base model)
         from ..adapters import AdapterSet, load_adapters
 
         folder = Path(args.adapters)
         if args.adapters != "none" and not folder.is_dir():
             raise SystemExit(f"echoic eval accent: --adapters {args.adapters}: no such folder")
-        engine = Engine(adapters=AdapterSet() if args.adapters == "none" else load_adapters(folder))
+        engine = Engine(config, adapters=AdapterSet() if args.adapters == "none" else load_adapters(folder))
     else:
-        engine = Engine()
+        engine = Engine(config)
     library = engine.voice_library
     locales = [get_locale(t).tag for t in (args.locales or [loc.tag for loc in LOCALES])]
     voices = args.voices
@@ -494,6 +502,9 @@ def register(evals) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--adapters", help="a folder of locale adapters (<locale>.npz) instead of the shipped ones, or "
                    "'none' for the base model; the results cache does not key by adapter: give it its own --cache")
+    p.add_argument("--first-segment-words", type=int, metavar="N",
+                   help="cut an utterance's first segment after N words, not the engine's default (a large N: "
+                        "every sentence in one segment); the results cache does not key by it: give it its own --cache")
     p.add_argument("--phones", action="store_true",
                    help="also the English phone error rate (pnm; slow), added to English rows measured without it")
     p.add_argument("--systems", action="store_true",
