@@ -1062,3 +1062,44 @@ def measure_float_convs(rounds: int = 7, texts=(WORD, SENTENCE), engine=None) ->
             out[text][name] = ms
             print(f"  {name:32} {ms:7.0f} ms ({np.median(values) / base:.2f}x), log-mel to int8 {distance:.3f}")
     return out
+
+
+def measure_short_segments(voices=("ef_dora", "em_alex"), sentences: int = 8) -> dict[str, dict[str, float]]:
+    """German prose (engine/evaluation/data/prose_de.txt, sentence by sentence) spoken with
+    `EngineConfig.short_segment_locales` off and on, measured by the accent meter (target, WER,
+    DNSMOS); prints and returns the means per voice and setting.
+
+        PYTHONPATH=. python -c "from engine.bench_latency import measure_short_segments; measure_short_segments()"
+    """
+    import re
+    from dataclasses import replace
+
+    from .evaluation import accent
+    from .evaluation.accent_meters import OfflineMeters, engine_synthesizer
+    from .model_store import default_cache_dir
+    from .synth import Engine
+
+    prose = Path(accent.__file__).with_name("data") / "prose_de.txt"
+    paragraphs = [line.strip() for line in prose.read_text(encoding="utf-8").splitlines()
+                  if line.strip() and not line.startswith("#")]
+    texts = [s for p in paragraphs for s in re.split(r"(?<=[.!?])\s+", p) if s][:sentences]
+    base = Engine()
+    meters = OfflineMeters(default_cache_dir(), threads=2)
+    rows = [accent.Row(voice, "de-DE") for voice in voices]
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="echoic-short-") as tmp:
+        for name, locales in (("off", ()), ("on", ("de-DE",))):
+            engine = Engine(replace(base.config, short_segment_locales=locales), runtime=base.runtime)
+            results = accent.Results(Path(tmp) / f"{name}.json")
+            accent.run(rows, len(texts), engine_synthesizer(engine), meters, results, lambda line: print(name, line),
+                       texts=lambda row, n: texts[:n])
+            for row in rows:
+                records = [results.get(row, i, t) for i, t in enumerate(texts)]
+                out.setdefault(row.voice, {})[name] = {
+                    "target": float(np.mean([r["target"] for r in records])),
+                    "wer": float(np.mean([accent.record_wer(r, t, "de-DE") for r, t in zip(records, texts)])),
+                    "mos": float(np.mean([r["mos"] for r in records]))}
+    for voice, settings in out.items():
+        print(f"{voice}: " + "; ".join(f"short segments {name}: target {m['target']:.2f}, WER {m['wer']:.3f}, "
+                                       f"MOS {m['mos']:.2f}" for name, m in settings.items()))
+    return out
