@@ -23,10 +23,6 @@ class EngineConfig:
     """A segment (one model call) holds at most this many phoneme ids (the model's hard limit is 510)."""
     first_segment_words: int = 8
     """The first segment of an utterance is cut at its first clause end, or after this many words."""
-    short_segment_locales: tuple[str, ...] = ("de-DE",)
-    """Locales whose every segment is cut as an utterance's first one is: languages the model never
-    learnt, whose long segments fall apart (German: docs/latency.md, "What the short first segment
-    costs in words")."""
     lead_frames: int = 1
     """Frames of the model's leading silence kept before a segment's first word (25 ms each)."""
     chunk_seconds: float = 0.25
@@ -55,12 +51,6 @@ class EngineConfig:
             raise ValueError(f"max_segment_tokens must be an integer in 16..{MAX_TOKEN_IDS}, got {self.max_segment_tokens!r}")
         if not isinstance(self.first_segment_words, int) or self.first_segment_words < 1:
             raise ValueError(f"first_segment_words must be a positive integer, got {self.first_segment_words!r}")
-        from .locales import LOCALES
-
-        tags = {loc.tag for loc in LOCALES}
-        if not isinstance(self.short_segment_locales, tuple) or any(t not in tags for t in self.short_segment_locales):
-            raise ValueError(f"short_segment_locales must be a tuple of locale tags ({', '.join(sorted(tags))}), "
-                             f"got {self.short_segment_locales!r}")
         if not isinstance(self.lead_frames, int) or self.lead_frames < 0:
             raise ValueError(f"lead_frames must be a non-negative integer, got {self.lead_frames!r}")
         if not isinstance(self.cache_megabytes, int) or self.cache_megabytes < 0:

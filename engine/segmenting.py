@@ -140,20 +140,16 @@ class Segmenter:
     """Phonemizes pieces and cuts them to segments: the model's window, a short first segment for
     fast first audio, and words the model cannot voice."""
 
-    def __init__(self, vocab: dict[str, int], g2p: dict[str, G2P], max_tokens: int, first_words: int,
-                 short_locales: tuple[str, ...] = ()):
+    def __init__(self, vocab: dict[str, int], g2p: dict[str, G2P], max_tokens: int, first_words: int):
         self.vocab = vocab
         self.g2p = g2p
         """G2P per locale tag."""
         self.max_tokens = max_tokens
         self.first_words = first_words
-        self.short_locales = frozenset(short_locales)
-        """Locales whose every segment is cut as a first one is (EngineConfig.short_segment_locales)."""
 
     def segments(self, piece: Piece, first: bool, plan: Plan, record: Recorder) -> list[Piece]:
         """Phonemize a piece and cut it to fit. `first`: it starts the utterance, so its first
-        segment ends at its first clause end or after `first_words` words (in a short-segment
-        locale every segment does). A word with no model
+        segment ends at its first clause end or after `first_words` words. A word with no model
         phonemes goes to the system voice alone, recorded as a `no_phonemes` fallback."""
         piece.phonemes = self.g2p[piece.locale.tag].words([w.spoken for w in piece.words])
         for word, phonemes in zip(piece.words, piece.phonemes):
@@ -177,7 +173,6 @@ class Segmenter:
         return out
 
     def _fit(self, piece: Piece, first: bool) -> list[Piece]:
-        first = first or piece.locale.tag in self.short_locales
         if first and len(piece.words) > self.first_words:
             limit = self.first_words
             clause = next((i + 1 for i, w in enumerate(piece.words[:limit]) if w.ends_clause), None)

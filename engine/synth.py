@@ -82,8 +82,7 @@ class Engine:
                                                       native_prosody=native_prosody(self.voice_library))
         """The conditioning seam: give it an accent function or adapters here (docs/architecture.md)."""
         self.segmenter = Segmenter(self.vocab, {loc.tag: G2P(loc, self.vocab) for loc in LOCALES},
-                                   config.max_segment_tokens, config.first_segment_words,
-                                   config.short_segment_locales)
+                                   config.max_segment_tokens, config.first_segment_words)
         store = CalibrationStore(calibration_dir(config.streaming, config.model))
         disk = (RenderStore(render_store_dir(config.disk_cache_dir, config.model), config.disk_cache_megabytes * 2**20,
                             render_store_model_id(adapters))

@@ -314,30 +314,3 @@ def test_one_huge_sentence_is_cut_before_g2p(engine):
                        engine.config.max_piece_words)
     sizes = [len(p.words) for p in pieces]
     assert sum(sizes) == 5101 and max(sizes) <= engine.config.max_piece_words
-
-
-def test_a_language_the_model_never_learnt_is_cut_into_short_segments(engine):
-    """German (EngineConfig.short_segment_locales): every segment ends at a clause end or after
-    first_segment_words words, as an utterance's first one does; other languages cut only their
-    first. No word is lost either way."""
-    from dataclasses import replace
-
-    from engine.synth import Engine
-
-    german = ("Der alte Mann ging jeden Morgen mit seinem kleinen Hund durch den stillen Park am Rande "
-              "der Stadt und grüßte alle Nachbarn sehr freundlich.")
-    spanish = ("El viejo caminaba cada mañana con su pequeño perro por el parque tranquilo al borde de la "
-               "ciudad y saludaba a todos los vecinos con mucha amabilidad.")
-    limit = engine.config.first_segment_words
-    assert engine.config.short_segment_locales == ("de-DE",)
-    plan = engine.plan(SpeechRequest(german, locale="de-DE"))
-    words = [len(seg.phonemes.split()) for seg in plan.segments]
-    assert len(words) >= 3 and max(words) <= limit and sum(words) == len(german.split())
-    plan = engine.plan(SpeechRequest(spanish, locale="es-ES"))
-    words = [len(seg.phonemes.split()) for seg in plan.segments]
-    assert len(words) == 2 and words[0] <= limit < words[1] and sum(words) == len(spanish.split())
-    plain = Engine(replace(engine.config, short_segment_locales=()), runtime=engine.runtime)
-    words = [len(seg.phonemes.split()) for seg in plain.plan(SpeechRequest(german, locale="de-DE")).segments]
-    assert len(words) == 2 and words[1] > limit
-    with pytest.raises(ValueError, match="short_segment_locales must be a tuple of locale tags"):
-        replace(engine.config, short_segment_locales=("de",))
