@@ -636,6 +636,20 @@ def measure_short_streaming(voices=("af_heart", "af_aoede", "am_michael", "af_be
     return rows
 
 
+def _take_turns(sessions: dict, feeds: dict, rounds: int) -> dict[str, list[float]]:
+    """Renderer sessions taking turns, one call each on the same feeds, `rounds` times (so a load
+    spike hits them all): each one's call times in seconds."""
+    from .model_store import OUTPUT_AUDIO
+
+    times: dict[str, list[float]] = {name: [] for name in sessions}
+    for _ in range(rounds):
+        for name, session in sessions.items():
+            t = time.perf_counter()
+            session.run([OUTPUT_AUDIO], feeds)
+            times[name].append(time.perf_counter() - t)
+    return times
+
+
 def measure_sessions(rounds: int = 12, text: str = WORD, engine=None) -> dict[str, float]:
     """onnxruntime session options on the renderer (the plan of `text`), the sessions taking
     turns one call each for `rounds` rounds; prints and returns each one's median ms.
@@ -684,12 +698,7 @@ def measure_sessions(rounds: int = 12, text: str = WORD, engine=None) -> dict[st
         session.run([OUTPUT_AUDIO], feeds)
         print(f"{name}: first call {(time.perf_counter() - t) * 1000:.0f} ms", flush=True)
         sessions[name] = session
-    times: dict[str, list[float]] = {name: [] for name in sessions}
-    for _ in range(rounds):
-        for name, session in sessions.items():
-            t = time.perf_counter()
-            session.run([OUTPUT_AUDIO], feeds)
-            times[name].append(time.perf_counter() - t)
+    times = _take_turns(sessions, feeds, rounds)
     base = float(np.median(times[next(iter(times))]))
     out = {}
     for name, values in times.items():
@@ -1048,12 +1057,7 @@ def measure_float_convs(rounds: int = 7, texts=(WORD, SENTENCE), engine=None) ->
         planned = runtime.plan(ids, style, 1.0)
         feeds = _renderer_feeds(planned, style)
         audio = {name: s.run([OUTPUT_AUDIO], feeds)[0].reshape(-1) for name, s in sessions.items()}
-        times: dict[str, list[float]] = {name: [] for name in sessions}
-        for _ in range(rounds):
-            for name, session in sessions.items():
-                t = time.perf_counter()
-                session.run([OUTPUT_AUDIO], feeds)
-                times[name].append(time.perf_counter() - t)
+        times = _take_turns(sessions, feeds, rounds)
         base = float(np.median(times["int8 (shipped)"]))
         print(f"{text!r}: {planned.frames} frames, median of {rounds}")
         out[text] = {}

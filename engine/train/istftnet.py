@@ -203,11 +203,13 @@ class Generator(nn.Module):
             return self.m_source(f0_up.transpose(1, 2)).transpose(1, 2).squeeze(1)  # (B, N)
 
     def forward(self, x: torch.Tensor, s: torch.Tensor, f0: torch.Tensor,
-                har_source: torch.Tensor | None = None) -> torch.Tensor:
+                har_source: torch.Tensor | None = None, last_stage=None) -> torch.Tensor:
         """x (B, C, 2F), s (B, style_dim), f0 (B, 2F) in Hz -> audio (B, 600 F).
 
         `har_source` (B, 600 F) replaces the excitation made from `f0` (a window of a
-        whole-utterance excitation keeps the sine phase continuous across windows)."""
+        whole-utterance excitation keeps the sine phase continuous across windows).
+        `last_stage(x, s)` replaces the last stage's average of residual blocks (a lighter
+        generator's probe, engine/train/lighter_generator.py)."""
         with torch.no_grad():
             if har_source is None:
                 har_source = self.harmonic_source(f0)
@@ -219,8 +221,11 @@ class Generator(nn.Module):
             if i == self.num_upsamples - 1:
                 x = F.pad(x, (1, 0), mode="reflect")
             x = x + x_source
-            xs = sum(self.resblocks[i * self.num_kernels + j](x, s) for j in range(self.num_kernels))
-            x = xs / self.num_kernels
+            if last_stage is not None and i == self.num_upsamples - 1:
+                x = last_stage(x, s)
+            else:
+                xs = sum(self.resblocks[i * self.num_kernels + j](x, s) for j in range(self.num_kernels))
+                x = xs / self.num_kernels
         x = self.conv_post(F.leaky_relu(x))  # (B, n_fft + 2, frames); default slope 0.01
         half = self.cfg.n_fft // 2 + 1
         spec = torch.exp(x[:, :half, :])

@@ -37,30 +37,6 @@ TEST_TEXTS = (
 )
 
 
-def _stage_forward(gen, x, s, f0, last_stage):
-    """The generator's forward with the last stage's three-block average replaced by
-    `last_stage(x, s)`; None keeps the generator's own (the same code as `Generator.forward`)."""
-    import torch
-    import torch.nn.functional as F
-
-    with torch.no_grad():
-        har = gen._stft(gen.harmonic_source(f0))
-    for i in range(gen.num_upsamples):
-        x = F.leaky_relu(x, 0.1)
-        x_source = gen.noise_res[i](gen.noise_convs[i](har), s)
-        x = gen.ups[i](x)
-        if i == gen.num_upsamples - 1:
-            x = F.pad(x, (1, 0), mode="reflect")
-        x = x + x_source
-        if i == gen.num_upsamples - 1 and last_stage is not None:
-            x = last_stage(x, s)
-        else:
-            x = sum(gen.resblocks[i * gen.num_kernels + j](x, s) for j in range(gen.num_kernels)) / gen.num_kernels
-    x = gen.conv_post(F.leaky_relu(x))
-    half = gen.cfg.n_fft // 2 + 1
-    return gen._istft(torch.polar(torch.exp(x[:, :half, :]), torch.sin(x[:, half:, :])))
-
-
 def _generator_inputs(model, library, phonemize, text, voice):
     """What the decoder hands the generator for `voice` speaking `text`: x (1, C, 2F), s (1, 128), f0 (1, 2F)."""
     import torch
@@ -80,7 +56,7 @@ def _generator_inputs(model, library, phonemize, text, voice):
 
 
 def _audio(gen, stage_out):
-    """The generator's head: the last stage's output -> audio (what `_stage_forward` ends with)."""
+    """The generator's head: the last stage's output -> audio (what `Generator.forward` ends with)."""
     import torch
     import torch.nn.functional as F
 
@@ -135,7 +111,7 @@ def measure_lighter_generator(steps: int = 300, crop: int = 4800, seed: int = 0,
             return sum(b(x_stage, s_stage) for b in teacher_blocks) / len(teacher_blocks)
 
         with torch.no_grad():
-            _stage_forward(gen, x, s, f0, catch)
+            gen(x, s, f0, last_stage=catch)
         return seen["x"], seen["s"]
 
     phonemizers = {}
@@ -187,7 +163,7 @@ def measure_lighter_generator(steps: int = 300, crop: int = 4800, seed: int = 0,
                 timed = {}
                 for name, stage in (("teacher", None), ("one block, untrained", teacher_blocks[0]), ("one block, trained", student)):
                     t = time.perf_counter()
-                    audio = _stage_forward(gen, x, s, f0, stage)[0].numpy()
+                    audio = gen(x, s, f0, last_stage=stage)[0].numpy()
                     timed[name] = (audio, time.perf_counter() - t)
             teacher = timed["teacher"][0]
             row = {"text": text, "voice": voice}
