@@ -329,6 +329,9 @@ def test_system_rows_speak_the_sentences_through_another_engine():
 
     have, missing = accent_systems.voices("de-DE")
     assert "system-espeak:de" in have and len(have) + len(missing) == 8  # Pico, six MBROLA voices, espeak-ng
+    have, missing = accent_systems.voices("en-AU")
+    assert len(have) + len(missing) == 2 and "system-espeak:en" in have  # and Pico's British English
+    assert all(tag in accent_systems.PICO for tag in (loc.tag for loc in LOCALES))
     audio = accent_systems.synthesize(accent.Row("system-espeak:de", "de-DE"), "Guten Morgen, wie geht es Ihnen?")
     seconds, rms = len(audio) / accent.SAMPLE_RATE, float(np.sqrt(np.mean(audio ** 2)))
     assert audio.dtype == np.float32 and 1.0 < seconds < 5.0 and rms > 0.01

@@ -4,8 +4,8 @@ The engines blind users choose today for a language Kokoro never learnt (German 
 Pico, MBROLA through espeak-ng, espeak-ng itself) are the bar a locale is held to (issue #18: German
 "with word error rate at most Pico's"). Each row speaks the same held-out sentences as the voice
 rows and is measured by the same meters. The voices are the locale's non-neural adapter teachers
-(engine/train/data.py, `TEACHERS`) that this machine has, and espeak-ng's own voice for the
-locale. Nothing here is on the runtime path.
+(engine/train/data.py, `TEACHERS`) that this machine has, Pico in the locale's language and
+espeak-ng's own voice for the locale. Nothing here is on the runtime path.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ import numpy as np
 
 from ..locales import get_locale
 
+PICO = {"en-US": "en-US", "en-GB": "en-GB", "en-AU": "en-GB", "en-US-south": "en-US", "de-DE": "de-DE",
+        "es-ES": "es-ES", "es-US": "es-ES", "fr-FR": "fr-FR", "it-IT": "it-IT"}
+"""SVOX Pico's language for each locale (Pico speaks six; the dialects get their standard)."""
 PREFIX = "system-"
 """A system row's voice id: PREFIX + the teacher's name ("system-pico:de-DE", "system-mbrola:de2")."""
 KINDS = ("pico", "mbrola", "espeak")
@@ -39,9 +42,9 @@ def voices(locale: str) -> tuple[list[str], list[str]]:
 
     tag = get_locale(locale).tag
     candidates = [t for t in TEACHERS.get(tag, ()) if t.kind in KINDS]
-    espeak = Teacher("espeak", get_locale(tag).espeak_voice, 1.0)
-    if espeak.name not in {t.name for t in candidates}:
-        candidates.append(espeak)
+    for extra in (Teacher("pico", PICO[tag], 1.0), Teacher("espeak", get_locale(tag).espeak_voice, 1.0)):
+        if extra.name not in {t.name for t in candidates}:
+            candidates.append(extra)
     have, missing = [], []
     for t in candidates:
         why = t.missing()
