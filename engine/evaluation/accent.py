@@ -44,6 +44,7 @@ import numpy as np
 
 from ..atomic_write import write_atomically
 from ..locales import LOCALES, get_locale
+from .accent_systems import is_system
 
 SENTENCES_FILE = Path(__file__).with_name("accent_sentences.json")
 SAMPLE_RATE = 16000
@@ -328,8 +329,6 @@ def is_human(voice: str) -> bool:
 def is_pack(voice: str) -> bool:
     """A row the engine speaks (a voice pack or a cloned voice), not real recordings nor another
     engine (engine/evaluation/accent_systems.py)."""
-    from .accent_systems import is_system
-
     return not is_human(voice) and not is_system(voice)
 
 
@@ -438,7 +437,7 @@ def cmd_accent(args) -> int:
     defaults = {get_locale(t).tag: get_locale(t).default_voice for t in locales}
     goal_lines = goal(common, defaults, DEFAULT_ACCENT_STRENGTH, {t: bool(library.native(t)) for t in defaults},
                       [s for s in summaries if is_human(s.row.voice)],
-                      [s for s in common if accent_systems.is_system(s.row.voice)])
+                      [s for s in common if is_system(s.row.voice)])
     print("\n".join(goal_lines))
     if args.doc:
         doc = Path(args.doc)
@@ -477,8 +476,6 @@ def cached_rows(results: Results, locales: list[str], library) -> list[Row]:
 
 def cached_system_rows(results: Results, locales: list[str]) -> list[Row]:
     """Every system row (engine/evaluation/accent_systems.py) the cache holds for `locales`."""
-    from .accent_systems import is_system
-
     found = {Row(*key.split("|")[:2]) for key in results.data if is_system(key.split("|")[0])}
     return sorted((r for r in found if r.locale in locales), key=lambda r: (locales.index(r.locale), r.voice))
 

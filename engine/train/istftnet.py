@@ -226,6 +226,10 @@ class Generator(nn.Module):
             else:
                 xs = sum(self.resblocks[i * self.num_kernels + j](x, s) for j in range(self.num_kernels))
                 x = xs / self.num_kernels
+        return self.head(x)
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        """The last stage's output (B, C, frames) -> audio: `conv_post`, magnitude and phase, iSTFT."""
         x = self.conv_post(F.leaky_relu(x))  # (B, n_fft + 2, frames); default slope 0.01
         half = self.cfg.n_fft // 2 + 1
         spec = torch.exp(x[:, :half, :])

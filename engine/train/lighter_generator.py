@@ -23,18 +23,19 @@ import numpy as np
 TRAIN_VOICES = ("af_bella", "am_michael", "bf_isabella", "bm_lewis", "ff_siwis", "im_nicola", "jf_alpha", "em_alex")
 TEST_VOICES = ("af_heart", "bm_george", "ef_dora", "if_sara")
 TRAIN_TEXTS = (
-    "Open the file menu and choose save as to keep a copy.",
-    "The meeting starts at ten, so please be on time.",
-    "Press the space bar to play or pause the video.",
-    "Your download is complete and the folder is ready.",
-    "Il treno per Milano parte dal binario tre.",
-    "La réunion commence à dix heures précises.",
+    ("en-US", "Open the file menu and choose save as to keep a copy."),
+    ("en-US", "The meeting starts at ten, so please be on time."),
+    ("en-US", "Press the space bar to play or pause the video."),
+    ("en-US", "Your download is complete and the folder is ready."),
+    ("it-IT", "Il treno per Milano parte dal binario tre."),
+    ("fr-FR", "La réunion commence à dix heures précises."),
 )
 TEST_TEXTS = (
-    "Screen readers need speech that starts at once, every time.",
-    "The library opens at nine, but the reading room stays closed until noon.",
-    "Drücken Sie zweimal die Taste, um die Datei zu speichern.",
+    ("en-US", "Screen readers need speech that starts at once, every time."),
+    ("en-US", "The library opens at nine, but the reading room stays closed until noon."),
+    ("de-DE", "Drücken Sie zweimal die Taste, um die Datei zu speichern."),
 )
+"""(locale, sentence) pairs: the locale's phonemes are what the voices read."""
 
 
 def _generator_inputs(model, library, phonemize, text, voice):
@@ -53,16 +54,6 @@ def _generator_inputs(model, library, phonemize, text, voice):
         finally:
             hook.remove()
     return captured["x"], captured["s"], captured["f0"]
-
-
-def _audio(gen, stage_out):
-    """The generator's head: the last stage's output -> audio (what `Generator.forward` ends with)."""
-    import torch
-    import torch.nn.functional as F
-
-    x = gen.conv_post(F.leaky_relu(stage_out))
-    half = gen.cfg.n_fft // 2 + 1
-    return gen._istft(torch.polar(torch.exp(x[:, :half, :]), torch.sin(x[:, half:, :])))
 
 
 def _spectral_loss(a, b):
@@ -102,35 +93,25 @@ def measure_lighter_generator(steps: int = 300, crop: int = 4800, seed: int = 0,
     last = (gen.num_upsamples - 1) * gen.num_kernels
     teacher_blocks = [gen.resblocks[last + j] for j in range(gen.num_kernels)]
 
-    def stage_input(x, s, f0):
-        """The last stage's input for generator inputs (recorded through a hook on the stage)."""
+    def stage_example(x, s, f0):
+        """The last stage's input, style and three-block output for generator inputs."""
         seen = {}
 
         def catch(x_stage, s_stage):
-            seen["x"], seen["s"] = x_stage, s_stage
-            return sum(b(x_stage, s_stage) for b in teacher_blocks) / len(teacher_blocks)
+            out = sum(b(x_stage, s_stage) for b in teacher_blocks) / len(teacher_blocks)
+            seen.update(x=x_stage, s=s_stage, out=out)
+            return out
 
         with torch.no_grad():
             gen(x, s, f0, last_stage=catch)
-        return seen["x"], seen["s"]
+        return seen["x"], seen["s"], seen["out"]
 
-    phonemizers = {}
-
-    def phonemize_for(text):
-        tag = "de-DE" if "ü" in text else "it-IT" if "Milano" in text else "fr-FR" if "réunion" in text else "en-US"
-        if tag not in phonemizers:
-            phonemizers[tag] = Phonemizer(get_locale(tag))
-        return phonemizers[tag]
-
+    phonemizers = {tag: Phonemizer(get_locale(tag)) for tag in {t for t, _ in TRAIN_TEXTS + TEST_TEXTS}}
     started = time.perf_counter()
     examples = []
-    for k, text in enumerate(TRAIN_TEXTS):
+    for k, (tag, text) in enumerate(TRAIN_TEXTS):
         for voice in TRAIN_VOICES[k % 2::2]:
-            x, s, f0 = _generator_inputs(model, library, phonemize_for(text), text, voice)
-            xs, ss = stage_input(x, s, f0)
-            with torch.no_grad():
-                target = sum(b(xs, ss) for b in teacher_blocks) / len(teacher_blocks)
-            examples.append((xs, ss, target))
+            examples.append(stage_example(*_generator_inputs(model, library, phonemizers[tag], text, voice)))
     print(f"recorded {len(examples)} utterances' last-stage inputs in {time.perf_counter() - started:.0f} s", flush=True)
 
     student = copy.deepcopy(teacher_blocks[0]).train()
@@ -146,8 +127,8 @@ def measure_lighter_generator(steps: int = 300, crop: int = 4800, seed: int = 0,
             value = F.l1_loss(out, target[..., window])
         else:
             with torch.no_grad():
-                wanted = _audio(gen, target[..., window])
-            value = _spectral_loss(_audio(gen, out), wanted)
+                wanted = gen.head(target[..., window])
+            value = _spectral_loss(gen.head(out), wanted)
         optimizer.zero_grad()
         value.backward()
         optimizer.step()
@@ -156,9 +137,9 @@ def measure_lighter_generator(steps: int = 300, crop: int = 4800, seed: int = 0,
     student.eval()
 
     rows = []
-    for text in TEST_TEXTS:
+    for tag, text in TEST_TEXTS:
         for voice in TEST_VOICES:
-            x, s, f0 = _generator_inputs(model, library, phonemize_for(text), text, voice)
+            x, s, f0 = _generator_inputs(model, library, phonemizers[tag], text, voice)
             with torch.no_grad():
                 timed = {}
                 for name, stage in (("teacher", None), ("one block, untrained", teacher_blocks[0]), ("one block, trained", student)):
