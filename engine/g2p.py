@@ -50,7 +50,13 @@ _LANGUAGE = {
     # said "brkə", heard "Dröcken" for "Drücken"): y, the nearest rounded front vowel (French "u").
     # The uvular r of standard German (ʁ, French) for espeak-ng's tap and trill was tried and not
     # kept: the voices' ʁ is heard as an h ("Bericht" as "Behecht"; docs/accent.md).
-    "de": (("ʏ", "y"),),
+    # The diphthong of "heute", "neun", "läuft" (espeak-ng's ɔø) is no Kokoro unit, and the voices
+    # said it as two vowels ("neue" heard as "Norde", "heute" as "Hote"): Y, the model's own ɔɪ of
+    # English "boy", as the other two German diphthongs already use its I and W. Its second element
+    # is commonly unrounded in Standard German, [ɔɪ] (R. Wiese, The Phonology of German, 1996, 2.2;
+    # K. Kohler, "German", Handbook of the IPA, 1999). Measured on the training pool's sentences
+    # with "eu"/"äu" (engine/evaluation/phone_maps.py; docs/accent.md, "German's diphthong").
+    "de": (("ʏ", "y"), ("ɔ^ø", "Y")),
 }
 
 

@@ -20,6 +20,8 @@ def words(tag, text):
     ("de-DE", "Guten Tag", ["ɡˈuːtən", "tˈɑːk"]),
     # German's rounded ʏ: no Kokoro symbol, so it was dropped ("Brücke" said "brkə")
     ("de-DE", "Brücke Glück", ["bɾˈykə", "ɡlˈyk"]),
+    # German's ɔʏ ("eu", "äu"): the model's own diphthong Y (English "boy"), not two vowels ɔø
+    ("de-DE", "heute neun läuft", ["hˈYtə", "nˈYn", "lˈYft"]),
     ("es-ES", "cielo", ["θjˈelo"]),
     ("es-US", "cielo", ["sjˈelo"]),
     ("fr-FR", "bonjour", ["bɔ̃ʒˈuʁ"]),
