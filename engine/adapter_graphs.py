@@ -235,9 +235,10 @@ def split_sites(targets, config: ModelStoreConfig | None = None) -> dict[str, Lo
 
 
 def write_random_adapter(path, locale: str, sites: dict[str, LoraSite], rank: int = 8, seed: int = 0,
-                         scale: float = 0.02, null_style: bool = True) -> Path:
+                         scale: float = 0.02, null_style: bool = True, teachers: tuple[str, ...] = ()) -> Path:
     """A format-1 adapter of random weights on `sites` (tests and benchmarks; no torch): A with
-    unit-variance rows over its fan-in, B of std `scale`, so every target changes a little."""
+    unit-variance rows over its fan-in, B of std `scale`, so every target changes a little;
+    `teachers` are recorded as the training's teacher voices."""
     import json
 
     from .adapters import META, NULL_STYLE
@@ -255,7 +256,7 @@ def write_random_adapter(path, locale: str, sites: dict[str, LoraSite], rank: in
     if null_style:
         arrays[NULL_STYLE] = (0.1 * rng.standard_normal(128)).astype(np.float32)
     meta = {"format": 1, "locale": locale, "rank": rank, "alpha": float(rank), "targets": sorted(sites),
-            "base_model_sha256": model_store.expected_sha256(), "training": {"random": True, "seed": seed}}
+            "base_model_sha256": model_store.expected_sha256(), "training": {"random": True, "seed": seed, "data": {"teachers": list(teachers)}}}
     import io
 
     buffer = io.BytesIO()

@@ -26,7 +26,8 @@ Where the next pieces plug in (docs/architecture.md):
   `voices.DEFAULT_ACCENT_STRENGTH`). With no accent function, or at strength 1, the style is the
   voice pack's row, bit for bit.
 - **Locale adapter** (LoRA, docs/adapters.md): `Conditioner.adapter_for` is the one place that
-  names the adapter a voice speaks a locale with (none for the locale's natives);
+  names the adapter a voice speaks a locale with (none for the locale's natives and the
+  adapter's own teachers);
   `Conditioning.adapter` carries it to the runtime (`None`: the base model). The engine passes
   the `AdapterSet` it loaded at start (`engine/adapters/*.npz`).
 - **One decision for the accent knob** (`Conditioner.condition`): where the locale has an adapter,
@@ -162,10 +163,13 @@ class Conditioner:
 
     def adapter_for(self, voice: Voice, locale: Locale | None) -> str | None:
         """The adapter `voice` speaks `locale` with: the locale's own when one is loaded, else the
-        base model. A voice native to the locale speaks through the base model: the adapter
-        teaches what that locale's natives already do (they are its teachers), and the natives'
-        own speech is what every other voice's accent and identity are measured against."""
+        base model. A voice native to the locale, or one the adapter was taught by (its training
+        metadata's teachers: ef_dora for German, which has no native voice), speaks through the
+        base model: the adapter teaches what those voices already do, and their own speech is what
+        every other voice's accent and identity are measured against."""
         if locale is None or locale.tag not in self.adapters or voice.info.is_native(locale.tag):
+            return None
+        if self._adapter_set is not None and voice.info.id in self._adapter_set.teachers(locale.tag):
             return None
         return locale.tag
 

@@ -35,7 +35,7 @@ def sites():
 def folder(tmp_path_factory, sites):
     folder = tmp_path_factory.mktemp("adapters")
     write_random_adapter(folder / "fr-FR.npz", "fr-FR", sites, seed=1)
-    write_random_adapter(folder / "de-DE.npz", "de-DE", sites, seed=2, null_style=False)
+    write_random_adapter(folder / "de-DE.npz", "de-DE", sites, seed=2, null_style=False, teachers=("ef_dora",))
     return folder
 
 
@@ -222,6 +222,13 @@ def test_conditioning_one_decision(folder):
     native = conditioner.condition(siwis, fr, 20, 0.3)
     assert conditioner.adapter_for(siwis, fr) is None and conditioner.adapter_for(voice, fr) == "fr-FR"
     assert native.adapter is None and native.guidance is None and np.array_equal(native.style, siwis.style(20))
+    # and so does a voice the adapter was taught by (German has no native voice; ef_dora teaches it)
+    dora = library.get("ef_dora")
+    assert adapters.teachers("de-DE") == {"ef_dora"} and adapters.teachers("fr-FR") == frozenset()
+    taught = conditioner.condition(dora, de, 20, 0.3)
+    assert conditioner.adapter_for(dora, de) is None and conditioner.adapter_for(voice, de) == "de-DE"
+    assert taught.adapter is None and taught.guidance is None and np.array_equal(taught.style, dora.style(20))
+    assert conditioner.adapter_for(dora, fr) == "fr-FR"  # a teacher of one locale's adapter only
     assert Conditioner().condition(voice, fr, 20).digest == i.__class__(voice.style(20)).digest
 
 

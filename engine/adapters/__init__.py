@@ -133,6 +133,14 @@ class Adapter:
     def nbytes(self) -> int:
         return sum(a.nbytes + b.nbytes for a, b in self.weights.values())
 
+    @property
+    def teachers(self) -> frozenset[str]:
+        """The Kokoro voices whose speech the adapter was trained toward (its training metadata,
+        `echoic train adapter`); empty for an adapter that names none."""
+        data = self.meta.get("training", {}).get("data")
+        teachers = data.get("teachers", []) if isinstance(data, dict) else []
+        return frozenset(str(v) for v in teachers) if isinstance(teachers, list) else frozenset()
+
 
 def read_adapter(path, check_base: bool = True) -> Adapter:
     """Read and validate one format-1 adapter file (AdapterError if it cannot be used)."""
@@ -203,6 +211,9 @@ class AdapterSet:
 
     def null_style(self, tag: str) -> np.ndarray | None:
         return self.get(tag).null_style
+
+    def teachers(self, tag: str) -> frozenset[str]:
+        return self.get(tag).teachers
 
     @property
     def nbytes(self) -> int:

@@ -146,8 +146,11 @@ TEACHERS: dict[str, tuple[Teacher, ...]] = {
     # native German voice measured (Whisper-base WER .13 on 12 sentences, docs/training-data.md);
     # six MBROLA voices (three women, three men: WER .27-.36) bring speaker variety. de3 (WER .85)
     # and de8 (WER 1.5, many diphones missing from its espeak-ng mapping) are left out.
-    "de-DE": (Teacher("pico", "de-DE", 0.4),
-              *_shared("mbrola", ("de1", "de2", "de4", "de5", "de6", "de7"), 0.6)),
+    # The adapter trainer aligns only to Kokoro plans, and no Kokoro voice is German: ef_dora, the
+    # most understandable Kokoro voice in German (docs/accent.md), is its Kokoro teacher, so the
+    # adapter brings every voice's German toward hers, not toward a native's (docs/adapters.md).
+    "de-DE": (Teacher("pico", "de-DE", 0.3),
+              *_shared("mbrola", ("de1", "de2", "de4", "de5", "de6", "de7"), 0.45), Teacher("kokoro", "ef_dora", 0.25)),
     # US Spanish: no Latin American Kokoro pack exists, so, as for en-AU, the native Spanish packs
     # read the locale's phonemes (espeak-ng es-419: seseo, yeísmo); they are the teachers the
     # adapter trainer can align to. MBROLA's Mexican (mx1, mx2) and Venezuelan (vz1) voices and
