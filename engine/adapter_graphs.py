@@ -256,7 +256,8 @@ def write_random_adapter(path, locale: str, sites: dict[str, LoraSite], rank: in
     if null_style:
         arrays[NULL_STYLE] = (0.1 * rng.standard_normal(128)).astype(np.float32)
     meta = {"format": 1, "locale": locale, "rank": rank, "alpha": float(rank), "targets": sorted(sites),
-            "base_model_sha256": model_store.expected_sha256(), "training": {"random": True, "seed": seed, "data": {"teachers": list(teachers)}}}
+            "base_model_sha256": model_store.expected_sha256(),
+            "training": {"random": True, "seed": seed, "data": {"teachers": list(teachers)}}}
     import io
 
     buffer = io.BytesIO()
