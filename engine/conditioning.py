@@ -150,6 +150,9 @@ class Conditioner:
         tags = adapters.locales if self._adapter_set is not None else adapters
         self.adapters = frozenset(get_locale(tag).tag for tag in tags)  # an unknown tag: LocaleError
         """Locale tags that have an adapter loaded (an `AdapterSet`, or bare tags in tests)."""
+        self.teachers = {tag: self._adapter_set.teachers(tag) for tag in self.adapters} \
+            if self._adapter_set is not None else {}
+        """Per adapted locale, the voices its adapter was taught by (none for bare tags)."""
         self.native_prosody = native_prosody
         """The unconditional prosody of a locale whose adapter has no learned `null_style`."""
 
@@ -167,9 +170,8 @@ class Conditioner:
         metadata's teachers: ef_dora for German, which has no native voice), speaks through the
         base model: the adapter teaches what those voices already do, and their own speech is what
         every other voice's accent and identity are measured against."""
-        if locale is None or locale.tag not in self.adapters or voice.info.is_native(locale.tag):
-            return None
-        if self._adapter_set is not None and voice.info.id in self._adapter_set.teachers(locale.tag):
+        if locale is None or locale.tag not in self.adapters or voice.info.is_native(locale.tag) \
+                or voice.info.id in self.teachers.get(locale.tag, ()):
             return None
         return locale.tag
 

@@ -86,6 +86,10 @@ def validate_adapter_arrays(arrays: dict[str, np.ndarray], meta: dict, where: st
         fail(META, "base_model_sha256 missing")
     if not isinstance(meta.get("training", {}), dict):
         fail(META, "training must be a JSON object")
+    data = meta.get("training", {}).get("data", {})
+    teachers = data.get("teachers", []) if isinstance(data, dict) else None
+    if not isinstance(teachers, list) or not all(isinstance(v, str) for v in teachers):
+        fail(META, "training.data.teachers must be a list of voice ids")
     expected = {t + s for t in targets for s in (SUFFIX_A, SUFFIX_B)}
     for key in arrays:
         if key == NULL_STYLE:
@@ -128,18 +132,13 @@ class Adapter:
     null_style: np.ndarray | None = field(repr=False)
     """float32 (128,): the learned unconditional prosody half, or None."""
     meta: dict = field(repr=False)
+    teachers: frozenset[str] = frozenset()
+    """The voices whose speech the adapter was trained toward (`training.data.teachers` of its
+    metadata, written by `echoic train adapter`); empty for an adapter that names none."""
 
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes + b.nbytes for a, b in self.weights.values())
-
-    @property
-    def teachers(self) -> frozenset[str]:
-        """The Kokoro voices whose speech the adapter was trained toward (its training metadata,
-        `echoic train adapter`); empty for an adapter that names none."""
-        data = self.meta.get("training", {}).get("data")
-        teachers = data.get("teachers", []) if isinstance(data, dict) else []
-        return frozenset(str(v) for v in teachers) if isinstance(teachers, list) else frozenset()
 
 
 def read_adapter(path, check_base: bool = True) -> Adapter:
@@ -169,8 +168,9 @@ def read_adapter(path, check_base: bool = True) -> Adapter:
     targets = tuple(meta["targets"])
     weights = {t: (np.ascontiguousarray(arrays[t + SUFFIX_A]), np.ascontiguousarray(arrays[t + SUFFIX_B]))
                for t in targets}
+    teachers = frozenset(meta.get("training", {}).get("data", {}).get("teachers", []))
     return Adapter(path, locale, int(meta["rank"]), float(meta["alpha"]), targets, weights,
-                   arrays.get(NULL_STYLE), meta)
+                   arrays.get(NULL_STYLE), meta, teachers)
 
 
 class AdapterSet:

@@ -113,24 +113,22 @@ def glottal_variants() -> dict:
 def _measure(locale: str, texts: list[str], voices: tuple[str, ...], variants: dict, what: str) -> dict:
     """Each text by each voice under each variant (a context manager factory that changes the
     G2P while it is entered), the variants taking turns per sentence, heard by Whisper-base."""
-    from scipy.signal import resample_poly
-
-    from ..api import SpeechRequest
     from ..config import EngineConfig
     from ..model_store import default_cache_dir
     from ..synth import Engine
-    from .accent_meters import OfflineMeters
+    from .accent import Row
+    from .accent_meters import OfflineMeters, engine_synthesizer
 
-    engine = Engine(EngineConfig(cache_megabytes=0))  # every render fresh: the phonemes differ per variant
+    # every render fresh: the phonemes differ per variant
+    synthesize = engine_synthesizer(Engine(EngineConfig(cache_megabytes=0)))
     meters = OfflineMeters(default_cache_dir(), threads=2)
     results: dict[str, dict[str, list[dict]]] = {}
     for text in texts:
         for voice in voices:
             for name, variant in variants.items():
                 with variant():
-                    audio, _ = engine.synthesize(SpeechRequest(text, locale=locale, voice=voice))
-                heard = resample_poly(audio.astype(np.float32) / 32768.0, 2, 3).astype(np.float32)
-                record = meters(heard, locale, text)
+                    audio = synthesize(Row(voice, locale), text)  # 16 kHz, as the accent meter hears it
+                record = meters(audio, locale, text)
                 results.setdefault(voice, {}).setdefault(name, []).append(record)
                 print(f"{voice} {name:7} WER {record['wer']:.2f} target {record['target']:.2f}: {record['heard']}",
                       flush=True)
