@@ -2,6 +2,12 @@
 
 pyttsx3 drives eSpeak NG on Linux and SAPI5 on Windows. The audio is rendered to a WAV file and
 resampled to the engine's rate, so it joins the utterance like any other segment.
+
+pyttsx3's eSpeak NG driver is asynchronous: `runAndWait` returns once synthesis is queued, and the
+library's own thread writes the file, then resets the driver ("finished-utterance"). A render is
+complete only after that notification, not when the file first holds audio; starting the next one
+earlier races the previous one's reset. SAPI5 writes the file before `runAndWait` returns and
+announces nothing. A render that brings no audio is tried once more, then it is an error.
 """
 
 from __future__ import annotations
@@ -22,69 +28,91 @@ from .errors import RenderError
 from .g2p import espeak
 from .locales import Locale
 
+ATTEMPTS = 2
+"""Renders tried before the system voice is an error."""
 
-def _wait_for_wav(path: Path, timeout: float = 10.0) -> tuple[np.ndarray, int]:
-    """pyttsx3's espeak driver may return from runAndWait before its synthesis callback has
-    written the file (seen in long test runs: an empty file, then "Audio saved" printed later),
-    so wait until the WAV is complete."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            audio, rate = read_wav(path)
-            if len(audio):
-                return audio, rate
-        except (EOFError, wave.Error):
-            pass
-        if time.monotonic() > deadline:
-            raise RenderError(f"the system voice wrote no audio within {timeout:.0f} s")
-        time.sleep(0.01)
+FINISH_TIMEOUT_S = 5.0
+"""How long one render may take (eSpeak NG speaks a long sentence in well under a second)."""
 
 
-class SystemVoice:
-    """Lazily initialised pyttsx3 engine; calls are serialised (pyttsx3 is not thread-safe)."""
+class _Pyttsx3:
+    """The process's one pyttsx3 engine (pyttsx3 keeps one per driver anyway, and eSpeak NG can be
+    initialised once per process), with the driver's start and finish notifications."""
 
     def __init__(self):
-        self._engine = None
-        self._lock = threading.Lock()
+        try:
+            import pyttsx3
 
-    def _init(self):
-        if self._engine is None:
-            try:
-                import pyttsx3
+            self.engine = pyttsx3.init()
+        except Exception as exc:  # pyttsx3 raises bare errors when no driver/library exists
+            raise RenderError(f"the system voice (pyttsx3) is unavailable: {exc}") from exc
+        self.started = threading.Event()
+        self.finished = threading.Event()
+        self.engine.connect("started-utterance", lambda **_: self.started.set())
+        self.engine.connect("finished-utterance", lambda **_: self.finished.set())
 
-                self._engine = pyttsx3.init()
-            except Exception as exc:  # pyttsx3 raises bare errors when no driver/library exists
-                raise RenderError(f"the system voice (pyttsx3) is unavailable: {exc}") from exc
-        return self._engine
-
-    def _pick_voice(self, engine, locale: Locale) -> None:
+    def pick_voice(self, locale: Locale) -> None:
         wanted = (locale.espeak_voice.lower(), locale.tag.lower(), locale.language)
-        for voice in engine.getProperty("voices"):
+        for voice in self.engine.getProperty("voices"):
             langs = [str(lang).lower() for lang in (voice.languages or [])]
             ident = str(voice.id).lower()
             if any(ident.endswith("/" + w) or w in langs for w in wanted):
-                engine.setProperty("voice", voice.id)
+                self.engine.setProperty("voice", voice.id)
                 return
+
+    def render(self, text: str, path: Path) -> tuple[np.ndarray, int]:
+        """One render of `text` into `path`, waited for until the driver is done with it."""
+        self.started.clear()
+        self.finished.clear()
+        self.engine.save_to_file(text, str(path))
+        self.engine.runAndWait()
+        if self.started.is_set():  # eSpeak NG: asynchronous, announces its end
+            if not self.finished.wait(FINISH_TIMEOUT_S):
+                raise RenderError(f"it did not finish within {FINISH_TIMEOUT_S:.0f} s")
+            # The driver marks itself idle just after announcing the end; the next render waits.
+            deadline = time.monotonic() + FINISH_TIMEOUT_S
+            while self.engine.isBusy() and time.monotonic() < deadline:
+                time.sleep(0.001)
+        try:
+            return read_wav(path)
+        except (EOFError, wave.Error, OSError) as exc:
+            raise RenderError(f"it wrote no readable audio ({exc})") from exc
+
+
+_ENGINE: _Pyttsx3 | None = None
+_LOCK = threading.Lock()  # pyttsx3 is not thread-safe, and its engine is the process's one
+
+
+class SystemVoice:
+    """Renders text with the system voice; calls from any thread are serialised."""
 
     def speak_to_array(self, text: str, locale: Locale, rate: float, sample_rate: int) -> np.ndarray:
         """Render `text` with the system voice: float32 mono at `sample_rate`."""
+        global _ENGINE
         # On Linux pyttsx3 drives the same libespeak-ng as our G2P: one user at a time.
-        with self._lock, espeak().exclusive():
-            engine = self._init()
-            self._pick_voice(engine, locale)
-            engine.setProperty("rate", int(175 * rate))
+        with _LOCK, espeak().exclusive():
+            if _ENGINE is None:
+                _ENGINE = _Pyttsx3()
+            _ENGINE.pick_voice(locale)
+            _ENGINE.engine.setProperty("rate", int(175 * rate))
             fd, tmp = tempfile.mkstemp(suffix=".wav", prefix="echoic-fallback-")
             os.close(fd)
+            problems = []
             try:
                 # pyttsx3 prints "Audio saved to ..." on stdout, which belongs to our callers.
                 with contextlib.redirect_stdout(io.StringIO()):
-                    engine.save_to_file(text, tmp)
-                    engine.runAndWait()
-                    audio, rate_in = _wait_for_wav(Path(tmp))
-            except Exception as exc:
-                raise RenderError(f"the system voice failed to speak {text[:40]!r}: {exc}") from exc
+                    for _ in range(ATTEMPTS):
+                        try:
+                            audio, rate_in = _ENGINE.render(text, Path(tmp))
+                        except Exception as exc:
+                            problems.append(str(exc))
+                            continue
+                        if len(audio):
+                            break
+                        problems.append("it wrote no audio")
+                    else:
+                        raise RenderError(f"the system voice failed to speak {text[:40]!r}: "
+                                          + "; then ".join(problems))
             finally:
                 Path(tmp).unlink(missing_ok=True)
-        if len(audio) == 0:
-            raise RenderError(f"the system voice produced no audio for {text[:40]!r}")
         return resample(audio, round(len(audio) * sample_rate / rate_in))
