@@ -8,13 +8,12 @@ one-to-one onto the input words (espeak-ng joined or split words), each word is 
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import os
 import re
 import threading
 from dataclasses import dataclass
-from pathlib import Path
+
+import numpy as np
 
 from . import dialects
 from .errors import G2PError
@@ -26,6 +25,12 @@ _CHARS_UTF8 = 1
 _PHONEMES_IPA = 0x02
 _PHONEMES_TIE = 0x80
 _TIE = "^"
+_POS_CHARACTER = 1
+_ENDPAUSE = 0x1000
+_RATE = 1  # espeakRATE, words per minute
+_MIN_RATE, _MAX_RATE = 80, 450
+# int callback(short *wav, int numsamples, espeak_EVENT *events)
+_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
 
 # espeak-ng IPA -> Kokoro symbols: multi-character phonemes become Kokoro's single symbols.
 # (The same conventions as the misaki package's espeak front end, written out here as data.)
@@ -115,26 +120,45 @@ class Espeak:
         lib.espeak_SetVoiceByName.restype = ctypes.c_int
         lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
-        if lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data.encode(), 0) <= 0:
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_SetParameter.restype = ctypes.c_int
+        lib.espeak_SetSynthCallback.argtypes = [_SYNTH_CALLBACK]
+        lib.espeak_SetSynthCallback.restype = None
+        lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
+                                     ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        lib.espeak_Synth.restype = ctypes.c_int
+        # Synchronous: espeak_Synth returns when the last sample has gone to the callback, in the
+        # calling thread (no library thread, no queue).
+        self.sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data.encode(), 0)
+        if self.sample_rate <= 0:
             raise G2PError(f"espeak-ng failed to initialise with data at {data}")
-        # pyttsx3 (the system voice) loads "libespeak-ng.so.1" too, gets this very library, and
-        # initialises it with no data path; espeak-ng then falls back to $ESPEAK_DATA_PATH (the
-        # folder holding espeak-ng-data) or exits the process. Point it at the loader's data.
-        os.environ.setdefault("ESPEAK_DATA_PATH", str(Path(data).parent))
         self._lib = lib
         self._lock = threading.Lock()
         self._voice: str | None = None
+        self._samples: list[bytes] = []
+        self._callback = _SYNTH_CALLBACK(self._on_samples)  # kept: the library holds its address
+        lib.espeak_SetSynthCallback(self._callback)
 
-    @contextlib.contextmanager
-    def exclusive(self):
-        """Hold the library for another user of it in this process (pyttsx3's espeak driver);
-        it may re-initialise the library and change its voice, so ours is set again afterwards."""
+    def _on_samples(self, wav, count, events) -> int:
+        if count > 0:
+            self._samples.append(ctypes.string_at(wav, count * 2))
+        return 0  # 0: go on
+
+    def synthesize(self, text: str, voice: str, words_per_minute: int) -> np.ndarray:
+        """eSpeak NG's own speech of `text`: float32 mono at `sample_rate` (the system voice on
+        Linux; docs/guardrails.md)."""
+        rate = min(max(int(words_per_minute), _MIN_RATE), _MAX_RATE)
+        data = text.encode("utf-8")
         with self._lock:
-            try:
-                yield
-            finally:
-                self._voice = None
-                self._lib.espeak_SetVoiceByName(b"en")
+            self._set_voice(voice)
+            self._lib.espeak_SetParameter(_RATE, rate, 0)
+            self._samples = []
+            error = self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0,
+                                           _CHARS_UTF8 | _ENDPAUSE, None, None)
+            pcm, self._samples = b"".join(self._samples), []
+        if error != 0:
+            raise G2PError(f"espeak-ng could not speak {text[:40]!r} (espeak_Synth error {error})")
+        return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
     def _set_voice(self, voice: str) -> None:
         if voice != self._voice:

@@ -32,7 +32,7 @@ SETS = ("accent", "voices", "custom")
 SYSTEM_VOICE = "system"
 STOCK_VOICE = "jm_kumo"
 """The accent set's baseline: the stock Japanese voice that spoke every locale before the native packs."""
-"""The system voice (pyttsx3: eSpeak NG on Linux, SAPI5 on Windows) as a system under test."""
+"""The system voice (eSpeak NG on Linux, SAPI5 through pyttsx3 on Windows) as a system under test."""
 ANCHOR = "anchor-3.5kHz"
 ANCHOR_HZ = 3500.0
 MAX_SAMPLES = 12

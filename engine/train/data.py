@@ -385,7 +385,7 @@ def external_audio(teacher: Teacher, text: str, timeout: float = 120.0) -> np.nd
     """A non-neural teacher's audio for `text` (for a recorded speaker: the recording's path),
     at 24 kHz mono."""
     # The system espeak-ng must read its own data (where the MBROLA voice definitions are), not
-    # the espeakng-loader copy that engine.g2p points ESPEAK_DATA_PATH at for this process.
+    # another copy an ESPEAK_DATA_PATH in the environment may point at.
     env = {k: v for k, v in os.environ.items() if k != "ESPEAK_DATA_PATH"}
     with tempfile.TemporaryDirectory(prefix="echoic-teacher-") as tmp:
         out = Path(tmp) / "out.wav"
