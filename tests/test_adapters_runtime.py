@@ -152,7 +152,9 @@ def test_bad_files_are_refused_naming_file_and_key(folder, tmp_path, runtimes):
         "another model": (lambda a: meta(a, base_model_sha256="0" * 64), "base_model_sha256"),
         "unknown locale": (lambda a: meta(a, locale="xx-YY"), "xx-YY"),
         "null style": (lambda a: a.__setitem__("null_style", np.zeros(64, np.float32)), "null_style"),
-        "teachers": (lambda a: meta(a, training={"data": {"teachers": "ef_dora"}}), "training.data.teachers"),
+        "teachers": (lambda a: meta(a, training={"data": {"teachers": "ef_dora"}}),
+                     "training.data.teachers must be a list of voice ids, not 'ef_dora'"),
+        "training data": (lambda a: meta(a, training={"data": ["ef_dora"]}), "training.data must be a JSON object"),
     }
     for why, (change, named) in cases.items():
         bad = _rewrite(src, tmp_path / "fr-FR.npz", change)

@@ -16,6 +16,15 @@ def test_pool_sentences_match_the_pattern_and_skip_comments():
     assert all(("eu" in s.lower() or "äu" in s.lower()) and not s.startswith("#") for s in found)
 
 
+def test_pool_sentences_by_phoneme_hold_it_in_their_espeak_phonemes():
+    from engine.g2p import espeak
+
+    found = pool_sentences("de", None, 3, phonemes=("ɔ^ø",))
+    assert len(found) == 3
+    assert all("ɔ^ø" in " ".join(espeak().phonemize(s, "de")) for s in found)
+    assert pool_sentences("de", None, 3, phonemes=("no such phoneme",)) == []
+
+
 def test_table_variants_measure_the_shipped_diphthong_against_two_vowels():
     shipped = german("heute neun")
     assert shipped == ["hˈYtə", "nˈYn"]

@@ -87,9 +87,11 @@ def validate_adapter_arrays(arrays: dict[str, np.ndarray], meta: dict, where: st
     if not isinstance(meta.get("training", {}), dict):
         fail(META, "training must be a JSON object")
     data = meta.get("training", {}).get("data", {})
-    teachers = data.get("teachers", []) if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        fail(META, "training.data must be a JSON object")
+    teachers = data.get("teachers", [])
     if not isinstance(teachers, list) or not all(isinstance(v, str) for v in teachers):
-        fail(META, "training.data.teachers must be a list of voice ids")
+        fail(META, f"training.data.teachers must be a list of voice ids, not {teachers!r:.60}")
     expected = {t + s for t in targets for s in (SUFFIX_A, SUFFIX_B)}
     for key in arrays:
         if key == NULL_STYLE:

@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import re
-from pathlib import Path
 
 import numpy as np
 
-POOL_DIR = Path(__file__).resolve().parent.parent / "train" / "data"
+from ..train.data import curated_sentences
 
 
 def pool_sentences(language: str, pattern: str | None, count: int, phonemes: tuple[str, ...] = ()) -> list[str]:
     """The first `count` sentences of the language's training pool (comment lines left out) that
     match `pattern` (a regex, case-insensitive) or, with no pattern, whose espeak-ng phonemes
     (ties marked `^`) hold one of `phonemes`."""
-    lines = (POOL_DIR / f"sentences_{language}.txt").read_text(encoding="utf-8").splitlines()
-    texts = [s.strip() for s in lines if s.strip() and not s.startswith("#")]
+    texts = curated_sentences(language)
     if pattern is not None:
         return [s for s in texts if re.search(pattern, s, re.I)][:count]
     from ..g2p import espeak
