@@ -27,8 +27,7 @@ _PHONEMES_TIE = 0x80
 _TIE = "^"
 _POS_CHARACTER = 1
 _ENDPAUSE = 0x1000
-_RATE = 1  # espeakRATE, words per minute
-_MIN_RATE, _MAX_RATE = 80, 450
+_RATE = 1  # espeakRATE, words per minute (eSpeak NG keeps it within its own range: 80 up)
 # int callback(short *wav, int numsamples, espeak_EVENT *events)
 _SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
 
@@ -147,7 +146,7 @@ class Espeak:
     def synthesize(self, text: str, voice: str, words_per_minute: int) -> np.ndarray:
         """eSpeak NG's own speech of `text`: float32 mono at `sample_rate` (the system voice on
         Linux; docs/guardrails.md)."""
-        rate = min(max(int(words_per_minute), _MIN_RATE), _MAX_RATE)
+        rate = max(int(words_per_minute), 1)
         data = text.encode("utf-8")
         with self._lock:
             self._set_voice(voice)

@@ -69,6 +69,8 @@ def test_the_locale_picks_the_espeak_voice_and_the_rate_its_speed(monkeypatch):
     speak("Tomato.", "en-GB"), speak("Zwei.", "de-DE"), speak("Dos.", "es-US")
     assert calls == [("en-us", 175), ("en-us", 350), ("en", 175), ("de", 175), ("es-419", 175)]
     assert 0.4 < len(fast) / len(normal) < 0.7
+    # a screen reader at three times the normal rate: eSpeak NG goes past 450 words a minute
+    assert 0.25 < len(speak(rate=3.0)) / len(normal) < 0.4
 
 
 def test_the_g2p_still_reads_after_the_system_voice_spoke():
