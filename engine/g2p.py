@@ -101,7 +101,9 @@ def to_kokoro(ipa: str, locale: Locale, vocab: dict[str, int]) -> str:
 
 
 class Espeak:
-    """A thin, locked wrapper over libespeak-ng's text-to-phonemes (the library is not thread-safe)."""
+    """A thin, locked wrapper over libespeak-ng (the library is not thread-safe): its
+    text-to-phonemes for the G2P, and its own speech for the system voice on Linux (fallback.py).
+    The process's one user of the library: a second initialisation would change its mode."""
 
     def __init__(self):
         try:
